@@ -1,0 +1,93 @@
+# make run   - the demo on http://127.0.0.1:8000 (SQLite, tasks in-process)
+# make test  - lint, migration check and the whole test suite (PostgreSQL, Redis, Chromium)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Re-install whenever a requirements file is newer than the last install.
+VENV_STAMP := $(VENV)/.requirements-installed
+
+PORT ?= 8000
+PYTEST_ARGS ?=
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+# The demo: SQLite under var/ and in-process tasks, whatever the shell has set.
+RUN_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
+
+# Unit tests run tasks in-process (no CELERY_BROKER_URL); the integration
+# tests start their own worker against REDIS_URL.
+TEST_ENV := env -u CELERY_BROKER_URL \
+	DEBUG=0 \
+	SECRET_KEY=test-only-secret-key-not-for-production-use-0123456789abcdef \
+	DATABASE_URL=$(TEST_DATABASE_URL) \
+	REDIS_URL=$(TEST_REDIS_URL) \
+	FAST_PASSWORD_HASHER=1
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: help venv run services chromium test bench lint fmt clean
+
+help:
+	@echo "make run    start the demo at http://127.0.0.1:$(PORT) (SQLite, in-process tasks; prints demo logins)"
+	@echo "make test   lint, migration check and all tests (needs PostgreSQL and Redis on 127.0.0.1)"
+	@echo "make bench  scoring benchmarks (scripts/bench.py)"
+	@echo "make lint   ruff check and format check;  make fmt  reformat and fix imports"
+	@echo "make clean  remove .venv, var/ and caches"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: venv
+	mkdir -p "$${VAR_DIR:-var}"
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+services:
+	scripts/ensure_services.sh
+
+# Debian's Chromium for the browser tests (Playwright drives it through
+# executable_path; its own browser download cannot work here) and Debian's
+# docker-compose, which a test uses to validate docker-compose.yml. Without
+# recommends: docker-compose would otherwise pull in a Docker engine.
+chromium:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-liberation"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		$(APT_GET) update; \
+		$(APT_GET) install -y --no-install-recommends $$missing; \
+	fi
+
+test: venv services chromium
+	$(BIN)/ruff check .
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv services
+	$(TEST_ENV) $(PY) scripts/bench.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache staticfiles test-artifacts
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

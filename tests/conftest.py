@@ -1,0 +1,126 @@
+"""Personas and a study, built once per test through the same services the app uses.
+
+coordinator_a works at site A (LON), coordinator_b at site B (MAN), the investigator
+sees every site read-only, the data manager runs the study, the API client pulls
+datasets, and the outsider has an account but no role.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from patients import services
+from patients.demo import ensure_user
+from patients.models import StudyRole
+
+PASSWORD = "persona-password-123"
+
+
+@pytest.fixture
+def study(db):
+    return services.study_set_up(
+        code="FACE-1",
+        title="Test study",
+        sites=[("LON", "London"), ("MAN", "Manchester")],
+        max_units_per_point=Decimal("10"),
+        max_units_per_session=Decimal("50"),
+    )
+
+
+@pytest.fixture
+def site_a(study):
+    return study.sites.get(code="LON")
+
+
+@pytest.fixture
+def site_b(study):
+    return study.sites.get(code="MAN")
+
+
+@pytest.fixture
+def bont_arm(study):
+    return study.arms.get(code="bont-a")
+
+
+@pytest.fixture
+def control_arm(study):
+    return study.arms.get(code="control")
+
+
+def _persona(study, username, role, site_code=None, is_staff=False):
+    return ensure_user(username, role=role, study=study, site_code=site_code, is_staff=is_staff, password=PASSWORD)
+
+
+@pytest.fixture
+def coordinator_a(study):
+    return _persona(study, "coord_a", StudyRole.Role.COORDINATOR, "LON")
+
+
+@pytest.fixture
+def coordinator_b(study):
+    return _persona(study, "coord_b", StudyRole.Role.COORDINATOR, "MAN")
+
+
+@pytest.fixture
+def investigator(study):
+    return _persona(study, "investigator", StudyRole.Role.INVESTIGATOR)
+
+
+@pytest.fixture
+def data_manager(study):
+    return _persona(study, "data_manager", StudyRole.Role.DATA_MANAGER, is_staff=True)
+
+
+@pytest.fixture
+def api_client_user(study):
+    return _persona(study, "api_client", StudyRole.Role.API_CLIENT)
+
+
+@pytest.fixture
+def outsider(db):
+    return get_user_model().objects.create_user("outsider", password=PASSWORD)
+
+
+def make_patient(site, by, *, enrolled_days_ago=30, grade=3, mrn=None, enroll=True, **overrides):
+    """Register (and by default enroll) a patient at `site`; dates relative to today."""
+    today = timezone.localdate()
+    enrollment = today - timedelta(days=enrolled_days_ago)
+    fields = dict(
+        site=site,
+        by=by,
+        sex="female",
+        affected_side="left",
+        aetiology="bells_palsy",
+        months_since_onset=12,
+        baseline_house_brackmann=grade,
+        full_name="Ada Example",
+        date_of_birth=today - timedelta(days=365 * 40),
+        medical_record_number=mrn or f"MRN-{site.code}-{site.patients.count() + 1}-{timezone.now().timestamp()}",
+        consent_date=enrollment - timedelta(days=1) if enroll else None,
+        enrollment_date=enrollment if enroll else None,
+    )
+    fields.update(overrides)
+    return services.patient_register(**fields)
+
+
+@pytest.fixture
+def patient_a(site_a, coordinator_a):
+    """An enrolled, not yet randomized patient at site A."""
+    return make_patient(site_a, coordinator_a)
+
+
+@pytest.fixture
+def patient_b(site_b, coordinator_b):
+    return make_patient(site_b, coordinator_b)
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
