@@ -15,6 +15,9 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "visit"): frozenset({"adverse_events", "notes", "protocol_deviation_reason", "void_reason"}),
     ("patients", "injectionsession"): frozenset({"notes", "void_reason", "injector"}),
     ("patients", "injectionpoint"): frozenset({"muscle_other"}),
+    # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
+    ("measurements", "photo"): frozenset({"original", "original_filename", "overlay", "sha256", "failure_reason"}),
+    ("measurements", "photoscore"): frozenset({"landmarks"}),
 }
 
 # Field names that must never appear as a key in anonymized output, whatever model they came from.

@@ -1,0 +1,102 @@
+"""Reads of photos and scores, always through the patient's access (patients.selectors)."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from patients.models import Patient, RecordStatus, Visit
+from patients.selectors import Access, patients_visible
+
+from . import engine
+from .models import Expression, Photo, PhotoScore
+
+
+def photo_get(access: Access, pk: int, *, images: bool = False) -> Photo:
+    """A photo the user may see. Faces are identifiers: images need identifier access."""
+    photo = (
+        Photo.objects.select_related("patient__study", "patient__site", "visit__scheduled_visit", "uploaded_by")
+        .filter(pk=pk, patient__in=patients_visible(access))
+        .first()
+    )
+    if photo is None or (images and not access.can_see_identifiers(photo.patient)):
+        raise Http404("No such photo.")
+    return photo
+
+
+def current_score(photo: Photo) -> PhotoScore | None:
+    """The score from the running engine, else the newest one (prefetched as `scores`)."""
+    scores = list(photo.scores.all())
+    for score in scores:
+        if score.engine_version == engine.ENGINE_VERSION:
+            return score
+    return max(scores, key=lambda s: s.created_at, default=None)
+
+
+@dataclass
+class PhotoSlot:
+    expression: str
+    label: str
+    photo: Photo | None
+    score: PhotoScore | None
+    retakes: int
+
+
+@dataclass
+class VisitPhotos:
+    visit: Visit
+    slots: list[PhotoSlot]
+
+    @property
+    def any_photo(self) -> bool:
+        return any(slot.photo for slot in self.slots)
+
+
+def patient_photos(patient: Patient) -> list[VisitPhotos]:
+    """Every recorded visit with one slot per expression of the standard set, in three queries."""
+    visits = list(
+        patient.visits.filter(status=RecordStatus.RECORDED)
+        .select_related("scheduled_visit")
+        .order_by("scheduled_visit__day_offset")
+    )
+    photos = (
+        Photo.objects.filter(visit__in=visits)
+        .prefetch_related(Prefetch("scores", queryset=PhotoScore.objects.defer("landmarks")))
+        .order_by("uploaded_at")
+    )
+    current: dict = {}
+    retakes: dict = defaultdict(int)
+    for photo in photos:
+        if photo.is_current:
+            current[(photo.visit_id, photo.expression)] = photo
+        else:
+            retakes[(photo.visit_id, photo.expression)] += 1
+    result = []
+    for visit in visits:
+        slots = []
+        for expression, label in Expression.choices:
+            photo = current.get((visit.pk, expression))
+            slots.append(
+                PhotoSlot(
+                    expression=expression,
+                    label=label,
+                    photo=photo,
+                    score=current_score(photo) if photo else None,
+                    retakes=retakes[(visit.pk, expression)],
+                )
+            )
+        result.append(VisitPhotos(visit=visit, slots=slots))
+    return result
+
+
+def photos_status(access: Access, ids: list[int]) -> QuerySet[Photo]:
+    return Photo.objects.filter(pk__in=ids[:200], patient__in=patients_visible(access)).only(
+        "pk", "status", "failure_reason", "failure_code", "patient_id"
+    )
+
+
+def metric_rows(score: PhotoScore | None) -> list[tuple]:
+    if score is None or not score.metrics:
+        return []
+    return [(d, score.metrics[d.name]) for d in engine.METRIC_DEFINITIONS if d.name in score.metrics]

@@ -1,0 +1,46 @@
+"""Celery tasks: thin interfaces that take an id, call the service and own the retries."""
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from . import engine, services
+
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def load_model_once(**kwargs):
+    # The face-mesh model is built once per worker process, not per task.
+    engine.get_face_mesh()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,  # a task is acknowledged only when done: a killed worker's task is redelivered
+    reject_on_worker_lost=True,
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=3,
+)
+def score_photo(self, photo_id: int) -> str:
+    try:
+        return services.photo_score(photo_id=photo_id)
+    except SoftTimeLimitExceeded as exc:
+        services.photo_release(photo_id=photo_id, error="time limit")
+        raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+    except Exception as exc:
+        # Unexpected errors (storage unreachable, a bug): give the photo back and retry with
+        # backoff; after the last retry the periodic sweep keeps it queued until MAX_ATTEMPTS.
+        services.photo_release(photo_id=photo_id, error=repr(exc))
+        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+
+
+@shared_task(acks_late=True, time_limit=300)
+def sweep_photos() -> dict:
+    result = services.photos_sweep()
+    if any(result.values()):
+        logger.info("Photo sweep: %s", result)
+    return result

@@ -1,0 +1,20 @@
+from django import template
+
+from measurements import selectors
+from measurements.forms import VisitPhotosForm
+
+register = template.Library()
+
+
+@register.inclusion_tag("measurements/_patient_photos.html", takes_context=True)
+def patient_photos(context, patient):
+    """The photo section of the patient page: one row per recorded visit, one slot per expression."""
+    access = context["access"]
+    return {
+        "patient": patient,
+        "visits": selectors.patient_photos(patient),
+        "can_edit": access.can_edit(patient),
+        "can_see_images": access.can_see_identifiers(patient),
+        "upload_form": VisitPhotosForm(),
+        "request": context.get("request"),
+    }

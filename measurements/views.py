@@ -1,0 +1,166 @@
+import io
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from PIL import Image
+
+from patients import selectors as patient_selectors
+from patients.models import RecordStatus
+
+from . import engine, selectors, services
+from .forms import ReplacePhotoForm, VisitPhotosForm
+from .models import Expression, Photo
+
+THUMBNAIL_PX = 320
+VIEW_PX = 2048
+
+
+def _upload_one(request, *, visit, expression, upload):
+    """Upload a file; returns an error message or None. Never raises for bad input."""
+    if upload.size > settings.PHOTO_MAX_UPLOAD_MB * 1024 * 1024:
+        return f"“{upload.name}” is {upload.size / 1024 / 1024:.1f} MB, above the {settings.PHOTO_MAX_UPLOAD_MB} MB limit."
+    try:
+        services.photo_upload(visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user)
+    except services.DuplicatePhoto as exc:
+        link = reverse("photo_detail", args=[exc.existing.pk])
+        return {"message": exc.messages[0], "link": link}
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return None
+
+
+@login_required
+def visit_photos_upload(request, pk, visit_pk):
+    access = patient_selectors.require_role(request.user)
+    patient = patient_selectors.patient_get(access, pk, for_edit=True)
+    visit = get_object_or_404(patient.visits.select_related("scheduled_visit"), pk=visit_pk, status=RecordStatus.RECORDED)
+    form = VisitPhotosForm(request.POST or None, request.FILES or None)
+    errors = {}
+    if request.method == "POST" and form.is_valid():
+        uploaded = 0
+        for expression, upload in form.files_by_expression():
+            error = _upload_one(request, visit=visit, expression=expression, upload=upload)
+            if error:
+                errors[expression] = error
+            else:
+                uploaded += 1
+        if uploaded:
+            messages.success(request, f"{uploaded} photo(s) uploaded; scoring has started.")
+        if not errors and uploaded:
+            return redirect(f"{patient.get_absolute_url()}#photos")
+        if not errors and not uploaded:
+            form.add_error(None, "Choose at least one photo.")
+    fields = [(expression, label, form[f"photo_{expression}"], errors.get(expression)) for expression, label in Expression.choices]
+    status = 400 if errors or form.errors else 200
+    return render(
+        request,
+        "measurements/visit_photos_upload.html",
+        {"patient": patient, "visit": visit, "form": form, "fields": fields},
+        status=status,
+    )
+
+
+@login_required
+def photo_detail(request, pk):
+    access = patient_selectors.require_role(request.user)
+    photo = selectors.photo_get(access, pk)
+    score = selectors.current_score(photo)
+    return render(
+        request,
+        "measurements/photo_detail.html",
+        {
+            "photo": photo,
+            "patient": photo.patient,
+            "score": score,
+            "metrics": selectors.metric_rows(score),
+            "scores": photo.scores.defer("landmarks").order_by("-created_at"),
+            "earlier": Photo.objects.filter(visit=photo.visit, expression=photo.expression, is_current=False)
+            .exclude(pk=photo.pk)
+            .order_by("-uploaded_at"),
+            "can_see_images": access.can_see_identifiers(photo.patient),
+            "can_edit": access.can_edit(photo.patient),
+            "replace_form": ReplacePhotoForm(),
+            "engine_version": engine.ENGINE_VERSION,
+        },
+    )
+
+
+@login_required
+@require_POST
+def photo_replace(request, pk):
+    access = patient_selectors.require_role(request.user)
+    photo = selectors.photo_get(access, pk)
+    if not access.can_edit(photo.patient):
+        raise PermissionDenied("You can view this photo but not replace it.")
+    form = ReplacePhotoForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a photo to upload as the retake.")
+        return redirect(photo)
+    error = _upload_one(request, visit=photo.visit, expression=photo.expression, upload=form.cleaned_data["photo"])
+    if error:
+        messages.error(request, error["message"] if isinstance(error, dict) else error)
+        return redirect(photo)
+    messages.success(request, "Retake uploaded; it replaces the earlier photo in the outcome tables.")
+    return redirect(f"{photo.patient.get_absolute_url()}#photos")
+
+
+def _derived_jpeg(photo: Photo, kind: str, long_side: int) -> str:
+    """A re-encoded copy (orientation applied, no EXIF, so no location) kept in storage."""
+    name = f"derived/{kind}/{photo.sha256}.jpg"
+    if not default_storage.exists(name):
+        with photo.original.open("rb") as handle:
+            decoded = engine.decode_image(handle.read(), target_long_side=long_side)
+        buffer = io.BytesIO()
+        Image.fromarray(decoded.rgb).save(buffer, format="JPEG", quality=88)
+        if not default_storage.exists(name):
+            default_storage.save(name, ContentFile(buffer.getvalue()))
+    return name
+
+
+def _image_response(name: str) -> FileResponse:
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def photo_image(request, pk, kind):
+    access = patient_selectors.require_role(request.user)
+    if kind not in ("thumbnail", "view", "overlay"):
+        raise Http404("No such image.")
+    photo = selectors.photo_get(access, pk, images=True)
+    if kind == "overlay":
+        if not photo.overlay:
+            raise Http404("This photo has no overlay (not scored yet, or failed a quality check).")
+        return _image_response(photo.overlay.name)
+    try:
+        name = _derived_jpeg(photo, kind, THUMBNAIL_PX if kind == "thumbnail" else VIEW_PX)
+    except engine.EngineError as exc:
+        raise Http404(exc.reason) from None
+    return _image_response(name)
+
+
+@never_cache
+@login_required
+def photos_status(request):
+    access = patient_selectors.require_role(request.user)
+    try:
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i]
+    except ValueError:
+        return JsonResponse({"error": "ids must be comma-separated numbers"}, status=400)
+    photos = selectors.photos_status(access, ids)
+    return JsonResponse(
+        {
+            str(p.pk): {"status": p.status, "label": p.get_status_display(), "reason": p.failure_reason}
+            for p in photos
+        }
+    )
