@@ -64,6 +64,7 @@ start_postgres() {
   or set TEST_DATABASE_URL when running make test."
     fi
     local version
+    # shellcheck disable=SC2012  # cluster versions are plain numbers; as the machine's own start command
     version=$(ls /etc/postgresql | sort -V | tail -n 1)
     log "PostgreSQL is not answering; starting cluster $version/main"
     pg_ctlcluster --skip-systemctl-redirect "$version" main start \

@@ -1,0 +1,175 @@
+"""Settings come from the environment and refuse bad values at start-up.
+
+Each case runs in a fresh interpreter with a controlled environment: settings
+are read once per process, so the test process's own settings prove nothing.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A production-like key: long, varied, and not Django's "django-insecure-" prefix.
+PRODUCTION_SECRET_KEY = "v9#Qm2!xT7r@Lp4^Wz8&Kc1*Hs6(Nd3)Bf5-Gj0=Ya+Ue~Ro" + "t2Zk"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def _base_env(**overrides: str) -> dict[str, str]:
+    # Only what the interpreter needs: the caller's DEBUG, DATABASE_URL and the
+    # like must not leak into a case that is about their absence.
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
+    env["DJANGO_SETTINGS_MODULE"] = "trialsite.settings"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(overrides)
+    return env
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=_base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _settings(**env: str) -> dict:
+    """Import the settings module alone in a fresh process and return a few values."""
+    code = (
+        "import json; from django.conf import settings as s; "
+        "db = s.DATABASES['default']; "
+        "print(json.dumps({"
+        "'DEBUG': s.DEBUG, 'ENGINE': db['ENGINE'], 'NAME': str(db['NAME']), "
+        "'ALWAYS_EAGER': s.CELERY_TASK_ALWAYS_EAGER, 'BROKER': s.CELERY_BROKER_URL, "
+        "'ALLOWED_HOSTS': s.ALLOWED_HOSTS, 'MEDIA_ROOT': str(s.MEDIA_ROOT), "
+        "'PROXY_SSL_HEADER': s.SECURE_PROXY_SSL_HEADER, 'HASHERS': s.PASSWORD_HASHERS, "
+        "'SSL_REDIRECT': s.SECURE_SSL_REDIRECT}))"
+    )
+    result = _run(["-c", code], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _settings_error(**env: str) -> str:
+    result = _run(["-c", "from django.conf import settings; settings.DEBUG"], **env)
+    assert result.returncode != 0, f"settings loaded although they should not have: {result.stdout}"
+    return result.stderr
+
+
+def test_debug_off_without_secret_key_refuses_to_start():
+    stderr = _settings_error(DEBUG="0")
+
+    assert "ImproperlyConfigured" in stderr
+    assert "SECRET_KEY" in stderr
+
+
+def test_debug_unset_means_off_and_also_needs_secret_key():
+    stderr = _settings_error()
+
+    assert "SECRET_KEY" in stderr
+
+
+def test_unparseable_debug_fails_loudly():
+    stderr = _settings_error(DEBUG="maybe", SECRET_KEY=PRODUCTION_SECRET_KEY)
+
+    assert "ImproperlyConfigured" in stderr
+    assert "DEBUG" in stderr
+    assert "maybe" in stderr
+
+
+def test_unparseable_number_fails_loudly():
+    stderr = _settings_error(DEBUG="1", PHOTO_MAX_UPLOAD_MB="lots")
+
+    assert "PHOTO_MAX_UPLOAD_MB" in stderr
+
+
+def test_debug_on_runs_without_secret_key():
+    values = _settings(DEBUG="1")
+
+    assert values["DEBUG"] is True
+
+
+def test_without_database_url_uses_sqlite_under_var():
+    values = _settings(DEBUG="1")
+
+    assert values["ENGINE"] == "django.db.backends.sqlite3"
+    assert Path(values["NAME"]).parent == REPO / "var"
+
+
+def test_var_dir_moves_the_sqlite_database_and_media():
+    values = _settings(DEBUG="1", VAR_DIR="/srv/trial-var")
+
+    assert values["NAME"] == "/srv/trial-var/trialsite.sqlite3"
+    assert values["MEDIA_ROOT"] == "/srv/trial-var/media"
+
+
+def test_database_url_selects_postgresql():
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, DATABASE_URL=POSTGRES_URL)
+
+    assert values["ENGINE"] == "django.db.backends.postgresql"
+    assert values["NAME"] == "postgres"
+
+
+def test_invalid_database_url_fails_loudly():
+    stderr = _settings_error(DEBUG="1", DATABASE_URL="not-a-database://nowhere")
+
+    assert "DATABASE_URL" in stderr
+
+
+def test_without_broker_tasks_run_in_process():
+    values = _settings(DEBUG="1")
+
+    assert values["BROKER"] is None
+    assert values["ALWAYS_EAGER"] is True
+
+
+def test_with_broker_tasks_go_to_the_worker():
+    values = _settings(DEBUG="1", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+
+    assert values["ALWAYS_EAGER"] is False
+
+
+def test_allowed_hosts_is_a_comma_separated_list():
+    values = _settings(DEBUG="1", ALLOWED_HOSTS=" trial.example.org, localhost ,")
+
+    assert values["ALLOWED_HOSTS"] == ["trial.example.org", "localhost"]
+
+
+def test_production_defaults_redirect_to_https_and_trust_no_proxy_header():
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY)
+
+    assert values["SSL_REDIRECT"] is True
+    assert values["PROXY_SSL_HEADER"] is None
+
+
+def test_behind_tls_proxy_trusts_x_forwarded_proto():
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, BEHIND_TLS_PROXY="1")
+
+    assert values["PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_fast_password_hasher_is_opt_in():
+    assert _settings(DEBUG="1")["HASHERS"][0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+    assert _settings(DEBUG="1", FAST_PASSWORD_HASHER="1")["HASHERS"] == [
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]
+
+
+@pytest.mark.slow
+def test_deploy_check_is_clean_with_production_variables():
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DEBUG="0",
+        SECRET_KEY=PRODUCTION_SECRET_KEY,
+        ALLOWED_HOSTS="trial.example.org",
+        DATABASE_URL=POSTGRES_URL,
+    )
+
+    assert result.returncode == 0, f"check --deploy reported:\n{result.stdout}\n{result.stderr}"
