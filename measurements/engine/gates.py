@@ -59,14 +59,13 @@ def check_face_count(faces_found: int) -> None:
     if faces_found == 0:
         raise EngineError(
             NO_FACE,
-            "No face was found in the photo; make sure the patient's whole face is "
-            "in the frame, evenly lit and facing the camera, then retake it.",
+            "No face was found in the photo; retake it with the patient's face "
+            "filling most of the frame, evenly lit and facing the camera.",
         )
     if faces_found > 1:
         raise EngineError(
             MULTIPLE_FACES,
-            f"{faces_found} faces were found in the photo; retake it with only the "
-            "patient in the frame.",
+            f"{faces_found} faces were found in the photo; retake it with only the patient in the frame.",
         )
 
 

@@ -90,8 +90,7 @@ BILATERAL_MEASURES: tuple[BilateralMeasure, ...] = (
         "Straight-line distance from the mouth corner to the point where the "
         "outer contour of the lower lip crosses the facial midline.",
         +1,
-        "affected minus unaffected; negative when the affected corner is drawn "
-        "out less",
+        "affected minus unaffected; negative when the affected corner is drawn out less",
     ),
     BilateralMeasure(
         "smile_angle",
@@ -167,11 +166,7 @@ def _build_definitions() -> tuple[MetricDefinition, ...]:
     out: list[MetricDefinition] = []
     for m in BILATERAL_MEASURES:
         for side in ("right", "left"):
-            out.append(
-                MetricDefinition(
-                    _side_name(m, side), m.unit, f"{m.label}, {side}", m.description, side, m.base
-                )
-            )
+            out.append(MetricDefinition(_side_name(m, side), m.unit, f"{m.label}, {side}", m.description, side, m.base))
         out.append(
             MetricDefinition(
                 _deviation_name(m),
@@ -218,12 +213,8 @@ def _build_definitions() -> tuple[MetricDefinition, ...]:
 METRIC_DEFINITIONS: tuple[MetricDefinition, ...] = _build_definitions()
 METRICS_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in METRIC_DEFINITIONS}
 # Names always present in a scored result (signed ones need the affected side).
-UNSIGNED_METRIC_NAMES: tuple[str, ...] = tuple(
-    d.name for d in METRIC_DEFINITIONS if d.side != "signed"
-)
-SIGNED_METRIC_NAMES: tuple[str, ...] = tuple(
-    d.name for d in METRIC_DEFINITIONS if d.side == "signed"
-)
+UNSIGNED_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.side != "signed")
+SIGNED_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.side == "signed")
 
 # --- Geometry helpers --------------------------------------------------------
 
@@ -277,18 +268,13 @@ def bilateral_values(pts: np.ndarray) -> dict[str, tuple[float, float]]:
     values: dict[str, tuple[float, float]] = {}
     commissures = (pts[COMMISSURE_RIGHT], pts[COMMISSURE_LEFT])
     values["commissure_height"] = (float(commissures[0][1]), float(commissures[1][1]))
-    values["commissure_excursion"] = tuple(
-        float(np.linalg.norm(c - lip_mid)) for c in commissures
-    )  # type: ignore[assignment]
+    values["commissure_excursion"] = tuple(float(np.linalg.norm(c - lip_mid)) for c in commissures)  # type: ignore[assignment]
     values["smile_angle"] = tuple(
-        float(np.degrees(np.arctan2(lip_mid[1] - c[1], abs(c[0] - lip_mid[0]))))
-        for c in commissures
+        float(np.degrees(np.arctan2(lip_mid[1] - c[1], abs(c[0] - lip_mid[0])))) for c in commissures
     )  # type: ignore[assignment]
 
     halfway = [0.5 * float(c[0]) for c in commissures]
-    values["lip_aperture"] = tuple(
-        max(0.0, y_at_x(inner_lower, x) - y_at_x(inner_upper, x)) for x in halfway
-    )  # type: ignore[assignment]
+    values["lip_aperture"] = tuple(max(0.0, y_at_x(inner_lower, x) - y_at_x(inner_upper, x)) for x in halfway)  # type: ignore[assignment]
     values["upper_lip_height"] = tuple(y_at_x(outer_upper, x) for x in halfway)  # type: ignore[assignment]
     values["lower_lip_height"] = tuple(y_at_x(outer_lower, x) for x in halfway)  # type: ignore[assignment]
 
@@ -310,9 +296,7 @@ def asymmetry_index(pts: np.ndarray) -> float:
     return float(np.linalg.norm(pts - reflected, axis=1).mean() / ipd * 100.0)
 
 
-def compute_metrics(
-    points_px: np.ndarray, frame: FacialFrame, affected_side: str | None = None
-) -> dict[str, float]:
+def compute_metrics(points_px: np.ndarray, frame: FacialFrame, affected_side: str | None = None) -> dict[str, float]:
     """All metrics for one face. ``points_px`` are (478, 2) photo pixels."""
     if affected_side not in (None, "right", "left"):
         raise ValueError(f"affected_side must be 'right', 'left' or None, not {affected_side!r}")
@@ -325,9 +309,7 @@ def compute_metrics(
         out[_side_name(m, "left")] = left
         out[_deviation_name(m)] = abs(right - left)
     out["asymmetry_index"] = asymmetry_index(pts)
-    out["interpupillary_distance_mm"] = float(
-        np.linalg.norm(pts[LEFT_IRIS_CENTRE] - pts[RIGHT_IRIS_CENTRE])
-    )
+    out["interpupillary_distance_mm"] = float(np.linalg.norm(pts[LEFT_IRIS_CENTRE] - pts[RIGHT_IRIS_CENTRE]))
     if affected_side is not None:
         for m in BILATERAL_MEASURES:
             right, left = values[m.base]

@@ -1,0 +1,247 @@
+"""The scoring pipeline: photo in, status, landmarks and metrics out."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from . import gates
+from .decode import DEFAULT_TARGET_LONG_SIDE, DecodedImage, decode_image
+from .errors import FACE_TOO_SMALL, NO_FACE, SCORED, EngineError
+from .frame import FacialFrame
+from .landmarks import AVERAGED_PASSES, PASSES, find_faces, locate_landmarks
+from .metrics import compute_metrics
+
+ENGINE_VERSION = "1.0.0"
+
+
+def _model_version() -> str:
+    try:
+        version = metadata.version("mediapipe")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        version = "unknown"
+    return f"mediapipe-{version}/face_mesh-refined-478"
+
+
+MODEL_VERSION = _model_version()
+
+# The passes feed the model a 384 px crop in which the face spans about 210 px
+# and the iris about 20 px, whatever the photo's resolution. When a photo was
+# decoded at reduced size and its iris comes out smaller than that, the crops
+# would be upsampled, so it is decoded again at a size that gives an iris of
+# about REDECODE_IRIS_PX (or in full).
+REDECODE_BELOW_IRIS_PX = 20.0
+REDECODE_IRIS_PX = 30.0
+_DEGENERATE_REASON = (
+    "A face was found but could not be measured (its landmarks are degenerate); retake "
+    "the photo with the whole face in view, evenly lit and facing the camera."
+)
+# Any face in an image smaller than this is too small to measure.
+MIN_IMAGE_SIDE_PX = 64
+
+
+@dataclass
+class ScoreResult:
+    """Outcome of scoring one photo.
+
+    ``status`` is ``"scored"`` or the quality gate that failed (see
+    ``errors.STATUSES``); ``reason`` is empty when scored, otherwise one
+    sentence for the coordinator. ``metrics`` maps metric names (see
+    ``metrics.METRIC_DEFINITIONS``) to values and is empty unless scored.
+    ``landmarks`` is a (478, 2) array in pixels of the upright original photo
+    (x right, y down, the photo spanning [0, width] x [0, height]) or ``None``
+    when no face was found; it is kept for failed gates too, so the photo can be
+    shown with what the engine saw. ``mm_per_px`` refers to those original
+    pixels. ``quality`` holds what the gates looked at.
+    """
+
+    status: str
+    reason: str = ""
+    expression: str = "rest"
+    affected_side: str | None = None
+    engine_version: str = ENGINE_VERSION
+    model_version: str = MODEL_VERSION
+    image_size: tuple[int, int] | None = None  # (width, height) of the upright original
+    mm_per_px: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    landmarks: np.ndarray | None = None
+    quality: dict[str, float] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+
+    @property
+    def scored(self) -> bool:
+        return self.status == SCORED
+
+    def to_dict(self, *, include_landmarks: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (floats, lists, strings, None)."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "reason": self.reason,
+            "expression": self.expression,
+            "affected_side": self.affected_side,
+            "engine_version": self.engine_version,
+            "model_version": self.model_version,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "mm_per_px": self.mm_per_px,
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "quality": {k: float(v) for k, v in self.quality.items()},
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+        if include_landmarks:
+            out["landmarks"] = np.round(self.landmarks, 3).tolist() if self.landmarks is not None else None
+        return out
+
+
+def _check_arguments(expression: str, affected_side: str | None) -> None:
+    if expression not in gates.EXPRESSIONS:
+        raise ValueError(f"unknown expression {expression!r}; expected one of {gates.EXPRESSIONS}")
+    if affected_side not in (None, "right", "left"):
+        raise ValueError(f"affected_side must be 'right', 'left' or None, not {affected_side!r}")
+
+
+def _score_decoded(
+    decoded: DecodedImage,
+    expression: str,
+    affected_side: str | None,
+    redecode: Callable[[int | None], DecodedImage] | None,
+    started: float,
+) -> ScoreResult:
+    result = ScoreResult(
+        status=SCORED,
+        expression=expression,
+        affected_side=affected_side,
+        image_size=decoded.original_size,
+    )
+    quality = result.quality
+    try:
+        rgb = decoded.rgb
+        height, width = rgb.shape[:2]
+        if min(height, width) < MIN_IMAGE_SIDE_PX:
+            raise EngineError(
+                FACE_TOO_SMALL,
+                f"The photo is only {decoded.original_size[0]}x{decoded.original_size[1]} "
+                "pixels, too small to measure a face; upload the original photo.",
+            )
+        faces = find_faces(rgb)
+        if (
+            len(faces) == 1
+            and redecode is not None
+            and decoded.scale_factor < 1.0
+            and gates.iris_size_px(faces[0]) < REDECODE_BELOW_IRIS_PX
+        ):
+            iris_original = gates.iris_size_px(faces[0]) / decoded.scale_factor
+            long_side = max(decoded.original_size)
+            target = math.ceil(REDECODE_IRIS_PX * long_side / max(iris_original, 1.0))
+            decoded = redecode(None if target >= long_side else target)
+            rgb = decoded.rgb
+            faces = find_faces(rgb)
+        sx, sy = decoded.scale_xy
+        quality["analysis_scale"] = decoded.scale_factor
+
+        located = locate_landmarks(rgb, faces)
+        quality["faces_found"] = located.faces_found
+        quality["passes"] = located.passes
+        if located.faces_found >= 1:
+            result.landmarks = located.points / np.array([sx, sy])
+        gates.check_face_count(located.faces_found)
+        points = located.points
+
+        iris_px = gates.iris_size_px(points)
+        quality["iris_diameter_px"] = iris_px / sx  # in original pixels
+        gates.check_face_size(iris_px)
+
+        try:
+            frame = FacialFrame.from_landmarks(points)
+        except ValueError:
+            raise EngineError(NO_FACE, _DEGENERATE_REASON) from None
+        result.mm_per_px = frame.mm_per_px * sx
+        quality["roll_deg"] = frame.roll_deg
+        yaw = gates.yaw_deg(points, frame)
+        quality["yaw_deg"] = yaw
+        gates.check_head_pose(yaw)
+
+        ratios = gates.eye_opening_ratios(points, frame)
+        quality["eye_opening_right"], quality["eye_opening_left"] = ratios
+        gates.check_eyes_open(ratios, expression)
+
+        metrics = compute_metrics(points, frame, affected_side)
+        if not all(math.isfinite(v) for v in metrics.values()):
+            raise EngineError(NO_FACE, _DEGENERATE_REASON)
+        result.metrics = metrics
+    except EngineError as exc:
+        result.status = exc.status
+        result.reason = exc.reason
+    finally:
+        result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    return result
+
+
+def score_array(
+    rgb: np.ndarray,
+    *,
+    expression: str = "rest",
+    affected_side: str | None = None,
+) -> ScoreResult:
+    """Score a photo that is already an (H, W, 3) uint8 RGB array, upright.
+
+    Landmarks and ``mm_per_px`` refer to the array's own pixels.
+    """
+    started = time.perf_counter()
+    _check_arguments(expression, affected_side)
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
+    rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
+    decoded = DecodedImage(rgb=rgb, original_size=(rgb.shape[1], rgb.shape[0]), scale_factor=1.0)
+    return _score_decoded(decoded, expression, affected_side, None, started)
+
+
+def score_image_bytes(
+    data: bytes,
+    *,
+    expression: str = "rest",
+    affected_side: str | None = None,
+    target_long_side: int | None = DEFAULT_TARGET_LONG_SIDE,
+) -> ScoreResult:
+    """Score an uploaded photo file (JPEG, PNG, HEIC, ...).
+
+    Never raises for a bad file: an unreadable file, like every failed quality
+    gate, comes back as a ``ScoreResult`` with that status and a reason. Raises
+    ``ValueError`` only for an unknown ``expression`` or ``affected_side``.
+    """
+    started = time.perf_counter()
+    _check_arguments(expression, affected_side)
+    try:
+        decoded = decode_image(data, target_long_side=target_long_side)
+    except EngineError as exc:
+        return ScoreResult(
+            status=exc.status,
+            reason=exc.reason,
+            expression=expression,
+            affected_side=affected_side,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def redecode(target: int | None) -> DecodedImage:
+        return decode_image(data, target_long_side=target)
+
+    return _score_decoded(decoded, expression, affected_side, redecode, started)
+
+
+__all__ = [
+    "ENGINE_VERSION",
+    "MODEL_VERSION",
+    "AVERAGED_PASSES",
+    "PASSES",
+    "ScoreResult",
+    "score_array",
+    "score_image_bytes",
+]
