@@ -1,10 +1,611 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The coordinator's pages. Short views: access through selectors, writes through services.
 
-from . import selectors
+Every view starts with `selectors.require_role` (an account without a study role,
+or an API client, gets 403) and, for a patient, `selectors.patient_get`, which
+answers 404 for a patient the user may not see and 403 for a change they may not make.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.views.decorators.http import require_http_methods
+
+from . import forms, selectors, services
+from .models import (
+    InjectionPoint,
+    InjectionSession,
+    Patient,
+    PatientIdentifiers,
+    Study,
+    Visit,
+)
+
+PATIENTS_PER_PAGE = 25
+
+
+def _data(request):
+    return request.POST if request.method == "POST" else None
+
+
+def _editable_patient(request, pk):
+    access = selectors.require_role(request.user)
+    return selectors.patient_get(access, pk, for_edit=True)
 
 
 @login_required
 def dashboard(request):
     access = selectors.require_role(request.user)
-    return render(request, "patients/dashboard.html", {"dashboard": selectors.dashboard(access)})
+    board = selectors.dashboard(access)
+    statuses = [(label, board.status_counts.get(value, 0)) for value, label in Patient.Status.choices]
+    context = {"dashboard": board, "tables": _enrollment_tables(board), "statuses": statuses}
+    return render(request, "patients/dashboard.html", context)
+
+
+def _enrollment_tables(board) -> list[dict]:
+    """One sites x arms table per study, from the dashboard's counts (no queries)."""
+    tables = []
+    for study in board.studies:
+        arms = [arm for arm in board.arms if arm.study_id == study.pk]
+        rows = [
+            (
+                site,
+                [board.enrolled.get((site.pk, arm.pk), 0) for arm in arms],
+                board.enrolled.get((site.pk, None), 0),
+                board.site_totals.get(site.pk, 0),
+            )
+            for site in board.sites
+            if site.study_id == study.pk
+        ]
+        tables.append(
+            {
+                "study": study,
+                "arms": arms,
+                "rows": rows,
+                "totals": [board.arm_totals.get(arm.pk, 0) for arm in arms],
+                "not_randomized": sum(row[2] for row in rows),
+                "total": sum(row[3] for row in rows),
+            }
+        )
+    return tables
+
+
+@login_required
+def patient_list(request):
+    access = selectors.require_role(request.user)
+    filters = forms.PatientFilterForm(
+        request.GET, sites=selectors.sites_visible(access).order_by("code"), arms=selectors.arms_visible(access)
+    )
+    filters.is_valid()  # an invalid filter is ignored (and marked); the valid ones still apply
+    criteria = filters.cleaned_data
+    site = criteria.get("site")
+    patients = selectors.patient_list(
+        access,
+        query=criteria.get("q", ""),
+        site_id=int(site) if site else None,
+        arm_id=criteria.get("arm") or None,
+        status=criteria.get("status", ""),
+    )
+    show_names = bool(access.coordinator_site_ids or access.data_manager_study_ids)
+    if show_names:
+        patients = patients.select_related("identifiers")  # one join, not one query per row
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(patient, _full_name(access, patient) if show_names else None) for patient in page]
+    return render(
+        request,
+        "patients/patient_list.html",
+        {"filters": filters, "page": page, "rows": rows, "show_names": show_names},
+    )
+
+
+def _full_name(access, patient) -> str:
+    if not access.can_see_identifiers(patient):
+        return ""
+    try:
+        return patient.identifiers.full_name
+    except PatientIdentifiers.DoesNotExist:
+        return ""
+
+
+@login_required
+def patient_create(request):
+    access = selectors.require_role(request.user)
+    if not access.is_coordinator:
+        raise PermissionDenied("Only a site's coordinator registers its patients.")
+    form = forms.PatientCreateForm(_data(request), sites=selectors.sites_for_registration(access))
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_register(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_code} registered ({patient.get_status_display().lower()}).")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "title": "Register a patient"})
+
+
+@login_required
+def patient_detail(request, pk):
+    access = selectors.require_role(request.user)
+    patient = selectors.patient_get(access, pk)
+    can_edit = access.can_edit(patient)
+    identifiers = None
+    if access.can_see_identifiers(patient):
+        identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
+    accepts_data = can_edit and patient.accepts_new_data
+    context = {
+        "patient": patient,
+        "identifiers": identifiers,
+        "can_edit": can_edit,
+        "can_record": accepts_data,
+        "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
+        "can_randomize": can_edit and _randomizable(patient),
+        "can_withdraw": can_edit and patient.status != patient.Status.WITHDRAWN,
+        "can_assign_arm": patient.study_id in access.data_manager_study_ids
+        and not patient.is_randomized
+        and patient.status != patient.Status.SCREENING,
+        "timeline": selectors.patient_timeline(patient),
+        "sessions": _with_unit_displays(selectors.patient_injection_sessions(patient)),
+    }
+    return render(request, "patients/patient_detail.html", context)
+
+
+def units_display(value) -> str:
+    """8.50 -> "8.5", 10.00 -> "10": units as a clinician writes them."""
+    return format(Decimal(value).normalize(), "f")
+
+
+def _with_unit_displays(sessions):
+    for session in sessions:
+        session.total_display = units_display(session.total_units)
+        session.dilution_display = units_display(session.diluent_ml_per_100_units)
+        for point in session.points.all():  # prefetched by the selector
+            point.units_display = units_display(point.units)
+    return sessions
+
+
+def _randomizable(patient) -> bool:
+    return (
+        patient.status == patient.Status.ENROLLED
+        and not patient.is_randomized
+        and patient.study.randomization == Study.Randomization.SYSTEM
+    )
+
+
+@login_required
+def patient_edit(request, pk):
+    patient = _editable_patient(request, pk)
+    identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
+    form = forms.PatientEditForm(_data(request), patient=patient, identifiers=identifiers)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if not changes:
+            messages.info(request, "Nothing was changed.")
+            return redirect(patient)
+        try:
+            services.patient_update(patient=patient, by=request.user, reason=form.cleaned_data["reason"], **changes)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_code} updated.")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": f"Edit {patient}"})
+
+
+@login_required
+def patient_enroll(request, pk):
+    patient = _editable_patient(request, pk)
+    form = forms.EnrollForm(_data(request), initial={"consent_date": patient.consent_date})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_enroll(patient=patient, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_code} enrolled.")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Enroll"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_randomize(request, pk):
+    patient = _editable_patient(request, pk)
+    refusal = None
+    if request.method == "POST":
+        try:
+            arm = services.patient_randomize(patient=patient, by=request.user)
+        except ValidationError as error:
+            refusal = " ".join(error.messages)
+            patient.refresh_from_db()
+        else:
+            messages.success(request, f"{patient.study_code} was randomized to {arm.name}.")
+            return redirect(patient)
+    return render(
+        request,
+        "patients/patient_randomize.html",
+        {"patient": patient, "refusal": refusal, "can_randomize": _randomizable(patient)},
+    )
+
+
+@login_required
+def patient_withdraw(request, pk):
+    patient = _editable_patient(request, pk)
+    form = forms.WithdrawForm(_data(request), initial={"withdrawn_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_withdraw(
+                patient=patient,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                withdrawn_on=form.cleaned_data["withdrawn_on"],
+            )
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_code} withdrawn. The record is kept.")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Withdraw"})
+
+
+@login_required
+def patient_assign_arm(request, pk):
+    access = selectors.require_role(request.user)
+    patient = selectors.patient_get(access, pk)
+    if patient.study_id not in access.data_manager_study_ids:
+        raise PermissionDenied("Only a data manager records an arm assigned outside the system.")
+    form = forms.AssignArmForm(_data(request), arms=patient.study.arms.all())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_assign_arm_externally(patient=patient, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_code}: arm {form.cleaned_data['arm'].name} recorded.")
+            return redirect(patient)
+    return render(
+        request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Record an external arm"}
+    )
+
+
+@login_required
+def patient_history(request, pk):
+    access = selectors.require_role(request.user)
+    patient = selectors.patient_get(access, pk)
+    entries = _history_entries(patient, with_identifiers=access.can_see_identifiers(patient))
+    return render(request, "patients/patient_history.html", {"patient": patient, "entries": entries})
+
+
+# --- Visits ---------------------------------------------------------------------------------------
+
+
+@login_required
+def visit_create(request, pk):
+    patient = _editable_patient(request, pk)
+    form = forms.VisitForm(
+        _data(request), schedule=patient.study.schedule.all(), initial={"scheduled_visit": request.GET.get("scheduled")}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.visit_record(
+                patient=patient, by=request.user, scheduled_visit=form.cleaned_data["scheduled_visit"], **form.values()
+            )
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{visit.scheduled_visit.name} recorded for {patient.study_code}.")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Record a visit"})
+
+
+@login_required
+def visit_edit(request, pk, visit_pk):
+    patient = _editable_patient(request, pk)
+    visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
+    form = forms.VisitEditForm(_data(request), visit=visit)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if not changes:
+            messages.info(request, "Nothing was changed.")
+            return redirect(patient)
+        try:
+            services.visit_update(visit=visit, by=request.user, reason=form.cleaned_data["reason"], **changes)
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{visit.scheduled_visit.name} updated.")
+            return redirect(patient)
+    title = f"Edit {visit.scheduled_visit.name} of {patient}"
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": title})
+
+
+@login_required
+def visit_void(request, pk, visit_pk):
+    patient = _editable_patient(request, pk)
+    visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
+    form = forms.VoidForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.visit_void(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"{visit.scheduled_visit.name} voided. It stays in the record, struck through.")
+            return redirect(patient)
+    context = {
+        "form": form,
+        "patient": patient,
+        "title": f"Void {visit.scheduled_visit.name} of {visit.date_performed:%Y-%m-%d}",
+        "warning": "The visit stays in the record and the audit trail, marked as voided.",
+    }
+    return render(request, "patients/patient_form.html", context)
+
+
+# --- Injection sessions ---------------------------------------------------------------------------
+
+
+def _rows_requested(request, default: int = 3) -> int:
+    """Empty point rows to offer: ?rows=N, the no-JavaScript way to ask for more."""
+    try:
+        return max(1, int(request.GET.get("rows", default)))
+    except ValueError:
+        return default
+
+
+def _injection_form(request, patient, *, form_class, session=None):
+    """Bind (or offer) the session form and its points; handles the no-JS 'more rows' button."""
+    if request.method == "POST" and "add_rows" in request.POST:
+        # Re-offer what was typed, unbound (no errors yet), with three more empty rows.
+        rows = forms.points_from_post(request.POST)
+        form = form_class(initial=request.POST.dict(), patient=patient)
+        return form, forms.point_formset(initial=rows, extra=3), False
+    if request.method == "POST":
+        return form_class(request.POST, patient=patient), forms.point_formset(data=request.POST), True
+    if session is None:
+        return form_class(patient=patient), forms.point_formset(extra=_rows_requested(request)), False
+    initial = {name: getattr(session, name) for name in services.SESSION_FIELDS}
+    points = [{name: getattr(p, name) for name in forms.POINT_FIELDS} for p in session.points.all()]
+    return (
+        form_class(initial=initial, patient=patient),
+        forms.point_formset(initial=points, extra=_rows_requested(request, default=1)),
+        False,
+    )
+
+
+def _save_injection(form, formset, save) -> bool:
+    """Validate the forms, call `save(points=..., **fields)`, map the service's errors back. True if saved."""
+    form_valid, formset_valid = form.is_valid(), formset.is_valid()  # both, so that every row shows its errors
+    if not (form_valid and formset_valid):
+        return False
+    rows = [row for row in formset if not row.is_blank()]
+    try:
+        save(points=[row.point() for row in rows], **form.values())
+    except services.InjectionValidationError as error:
+        for field, messages_ in error.session_errors.items():
+            form.add_error(field if field in form.fields else None, messages_)
+        for index, fields in error.point_errors.items():
+            for field, messages_ in fields.items():
+                rows[index].add_error(field if field in rows[index].fields else None, messages_)
+        return False
+    except ValidationError as error:
+        forms.add_service_errors(form, error)
+        return False
+    return True
+
+
+def _injection_context(patient, form, formset, title, **extra):
+    rows = [row.cleaned_data if row.is_bound and hasattr(row, "cleaned_data") else row.initial for row in formset]
+    return {
+        "patient": patient,
+        "form": form,
+        "formset": formset,
+        "title": title,
+        "total": units_display(forms.total_units(rows)),
+        "max_units_per_point": units_display(patient.study.max_units_per_point),
+        "max_units_per_session": units_display(patient.study.max_units_per_session),
+        **extra,
+    }
+
+
+@login_required
+def injection_create(request, pk):
+    patient = _editable_patient(request, pk)
+    form, formset, bound = _injection_form(request, patient, form_class=forms.InjectionSessionForm)
+
+    def save(**fields):
+        return services.injection_session_record(patient=patient, by=request.user, **fields)
+
+    if bound and _save_injection(form, formset, save):
+        messages.success(request, f"Injection session recorded for {patient.study_code}.")
+        return redirect(patient)
+    return render(
+        request,
+        "patients/injection_form.html",
+        _injection_context(patient, form, formset, "Record an injection session"),
+    )
+
+
+@login_required
+def injection_edit(request, pk, session_pk):
+    patient = _editable_patient(request, pk)
+    session = get_object_or_404(InjectionSession.objects.prefetch_related("points"), pk=session_pk, patient=patient)
+    form, formset, bound = _injection_form(request, patient, form_class=forms.InjectionSessionEditForm, session=session)
+
+    def save(**fields):
+        reason = form.cleaned_data["reason"]
+        return services.injection_session_update(session=session, by=request.user, reason=reason, **fields)
+
+    if bound and _save_injection(form, formset, save):
+        messages.success(request, f"Injection session of {session.date:%Y-%m-%d} updated.")
+        return redirect(patient)
+    title = f"Edit the injection session of {session.date:%Y-%m-%d}"
+    return render(request, "patients/injection_form.html", _injection_context(patient, form, formset, title))
+
+
+@login_required
+def injection_void(request, pk, session_pk):
+    patient = _editable_patient(request, pk)
+    session = get_object_or_404(InjectionSession, pk=session_pk, patient=patient)
+    form = forms.VoidForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.injection_session_void(session=session, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.")
+            return redirect(patient)
+    context = {
+        "form": form,
+        "patient": patient,
+        "title": f"Void the injection session of {session.date:%Y-%m-%d}",
+        "warning": "The session and its points stay in the record and the audit trail, marked as voided.",
+    }
+    return render(request, "patients/patient_form.html", context)
+
+
+# --- Audit trail ----------------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime
+    who: str
+    action: str  # created, changed, deleted
+    subject: str
+    reason: str
+    changes: list[tuple[str, str | None, str]]  # (field label, old or None when created, new)
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _history_entries(patient: Patient, *, with_identifiers: bool) -> list[HistoryEntry]:
+    """The audit trail of a patient and its records, newest first, in a fixed number of queries.
+
+    One query per audited model (not per entry); foreign keys are shown by name
+    from lookups built once. Identifiers appear only for users who may see them.
+    """
+    session_history = InjectionSession.history.filter(patient_id=patient.pk)
+    sources = [
+        (Patient, Patient.history.filter(id=patient.pk)),
+        (Visit, Visit.history.filter(patient_id=patient.pk)),
+        (InjectionSession, session_history),
+        (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
+    ]
+    if with_identifiers:
+        sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
+    records = {
+        model: list(queryset.select_related("history_user").order_by("history_date", "history_id"))
+        for model, queryset in sources
+    }
+
+    schedule = {s.pk: s.name for s in patient.study.schedule.all()}
+    visits = {
+        r.id: f"{schedule.get(r.scheduled_visit_id, 'visit')} of {r.date_performed:%Y-%m-%d}" for r in records[Visit]
+    }
+    sessions = {r.id: f"session of {r.date:%Y-%m-%d}" for r in records[InjectionSession]}
+    user_ids = {
+        getattr(r, name)
+        for model in (Patient, Visit, InjectionSession)
+        for r in records[model]
+        for name in ("arm_assigned_by_id", "created_by_id")
+        if getattr(r, name, None)
+    }
+    User = get_user_model()
+    lookups = {
+        "patients.patient": {patient.pk: patient.study_code},
+        "patients.study": {patient.study_id: patient.study.code},
+        "patients.site": {patient.site_id: str(patient.site)},
+        "patients.treatmentarm": {a.pk: a.name for a in patient.study.arms.all()},
+        "patients.scheduledvisit": schedule,
+        "patients.visit": visits,
+        "patients.injectionsession": sessions,
+        User._meta.label_lower: {u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)},
+    }
+
+    def subject(model, record) -> str:
+        if model is Patient:
+            return f"Patient {patient.study_code}"
+        if model is PatientIdentifiers:
+            return "Identifiers"
+        if model is Visit:
+            return f"Visit: {visits[record.id]}"
+        if model is InjectionSession:
+            return f"Injection {sessions[record.id]}"
+        point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
+        return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
+
+    entries = []
+    for model, model_records in records.items():
+        previous = {}
+        for record in model_records:
+            object_id = getattr(record, model._meta.pk.attname)
+            before = previous.get(object_id)
+            if record.history_type == "~" and before is not None:
+                delta = record.diff_against(before)
+                changes = [
+                    (
+                        _label(model, c.field),
+                        _show(model, c.field, c.old, lookups),
+                        _show(model, c.field, c.new, lookups),
+                    )
+                    for c in delta.changes
+                ]
+            elif record.history_type == "+":
+                changes = [
+                    (_label(model, f.name), None, _show(model, f.name, getattr(record, f.attname), lookups))
+                    for f in model._meta.concrete_fields
+                    if f.editable
+                    and not f.primary_key
+                    and getattr(record, f.attname) not in (None, "")
+                    and f.name not in ("patient", "session", "study", "site", "created_by")
+                ]
+            else:
+                changes = []
+            previous[object_id] = record
+            entries.append(
+                HistoryEntry(
+                    when=record.history_date,
+                    who=_user_label(record.history_user) if record.history_user else "system",
+                    action=_ACTIONS.get(record.history_type, record.history_type),
+                    subject=subject(model, record),
+                    reason=record.history_change_reason or "",
+                    changes=changes,
+                )
+            )
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries
+
+
+def _user_label(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _label(model, name: str) -> str:
+    return capfirst(model._meta.get_field(name).verbose_name)
+
+
+def _show(model, name: str, value, lookups) -> str:
+    if value in (None, ""):
+        return "—"
+    field = model._meta.get_field(name)
+    if field.is_relation:
+        return lookups.get(field.related_model._meta.label_lower, {}).get(value, f"#{value}")
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return units_display(value)
+    if isinstance(value, datetime):
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+    return str(value)

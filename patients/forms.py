@@ -1,0 +1,309 @@
+"""Forms of the coordinator's pages. They check input types only: the services decide what is allowed.
+
+Fields are built from the model fields (label, help text, choices, required-ness)
+so a form never disagrees with the model about what a field is called.
+"""
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+
+from .models import (
+    InjectionPoint,
+    InjectionSession,
+    Patient,
+    PatientIdentifiers,
+    RecordStatus,
+    Visit,
+)
+from .services import PATIENT_CLINICAL_FIELDS, PATIENT_IDENTIFIER_FIELDS, SESSION_FIELDS, VISIT_FIELDS
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        # <input type="date"> only understands ISO dates, whatever the locale.
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def model_field(model, name: str, **kwargs) -> forms.Field:
+    field = model._meta.get_field(name)
+    if isinstance(field, models.DateField):
+        kwargs.setdefault("widget", DateInput())
+    elif isinstance(field, models.TextField):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
+    return field.formfield(**kwargs)
+
+
+def reason_field(label: str = "Reason for change") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit trail with your name and the time.",
+    )
+
+
+class TrialForm(forms.Form):
+    """A form for templates/partials/form.html: labels, required marks, help and errors beside each field."""
+
+    # [(legend, [field names])]; None renders all fields in one group.
+    fieldsets: list[tuple[str, list[str]]] | None = None
+
+    def grouped_fields(self):
+        if not self.fieldsets:
+            return [(None, self.visible_fields())]
+        return [(legend, [self[name] for name in names if name in self.fields]) for legend, names in self.fieldsets]
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: beside the field it names, else at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, errors in error.error_dict.items():
+        if field in form.fields:
+            form.add_error(field, errors)
+        elif field == NON_FIELD_ERRORS:
+            form.add_error(None, errors)
+        else:
+            form.add_error(None, [f"{field.replace('_', ' ').capitalize()}: {m}" for e in errors for m in e.messages])
+
+
+# --- Patients -------------------------------------------------------------------------------------
+
+
+class PatientFilterForm(forms.Form):
+    q = forms.CharField(label="Study code", required=False)
+    site = forms.ChoiceField(label="Site", required=False)
+    arm = forms.ChoiceField(label="Arm", required=False)
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "All statuses"), *Patient.Status.choices])
+
+    def __init__(self, *args, sites, arms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [("", "All sites")] + [(str(s.pk), str(s)) for s in sites]
+        self.fields["arm"].choices = [("", "All arms"), ("none", "Not randomized")] + [
+            (str(a.pk), a.name) for a in arms
+        ]
+
+
+class PatientForm(TrialForm):
+    """Clinical fields and identifiers of a patient, and the optional consent and enrollment dates."""
+
+    sex = model_field(Patient, "sex")
+    affected_side = model_field(Patient, "affected_side")
+    aetiology = model_field(Patient, "aetiology")
+    months_since_onset = model_field(Patient, "months_since_onset", max_value=1200)
+    baseline_house_brackmann = model_field(Patient, "baseline_house_brackmann")
+    full_name = model_field(PatientIdentifiers, "full_name")
+    date_of_birth = model_field(PatientIdentifiers, "date_of_birth")
+    medical_record_number = model_field(PatientIdentifiers, "medical_record_number")
+    phone = model_field(PatientIdentifiers, "phone")
+    email = model_field(PatientIdentifiers, "email")
+    address = model_field(PatientIdentifiers, "address")
+    consent_date = model_field(Patient, "consent_date")
+    enrollment_date = model_field(
+        Patient, "enrollment_date", help_text="With both dates the patient is enrolled at once; else in screening."
+    )
+
+    fieldsets = [
+        ("Clinical", list(PATIENT_CLINICAL_FIELDS[:5])),
+        (
+            "Identifiers (seen only by the site's coordinators and data managers; never exported)",
+            list(PATIENT_IDENTIFIER_FIELDS),
+        ),
+        ("Consent and enrollment", ["consent_date", "enrollment_date"]),
+    ]
+
+
+class PatientCreateForm(PatientForm):
+    site = forms.ModelChoiceField(queryset=None, label="Site")
+
+    fieldsets = [("Site", ["site"]), *PatientForm.fieldsets]
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["site"]
+        field.queryset = sites
+        if len(sites) == 1:
+            field.empty_label = None
+            field.initial = sites[0].pk
+
+
+class PatientEditForm(PatientForm):
+    reason = reason_field()
+
+    fieldsets = [*PatientForm.fieldsets, ("Why", ["reason"])]
+
+    def __init__(self, *args, patient: Patient, identifiers: PatientIdentifiers | None, **kwargs):
+        initial = {name: getattr(patient, name) for name in PATIENT_CLINICAL_FIELDS}
+        if identifiers is not None:
+            initial.update({name: getattr(identifiers, name) for name in PATIENT_IDENTIFIER_FIELDS})
+        super().__init__(*args, initial=initial, **kwargs)
+        if identifiers is None:  # a user who may edit but not see identifiers never gets their fields
+            for name in PATIENT_IDENTIFIER_FIELDS:
+                del self.fields[name]
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+
+
+class EnrollForm(TrialForm):
+    consent_date = model_field(Patient, "consent_date", required=True)
+    enrollment_date = model_field(Patient, "enrollment_date", required=True)
+
+
+class WithdrawForm(TrialForm):
+    reason = reason_field("Reason for withdrawal")
+    withdrawn_on = model_field(Patient, "withdrawn_on", label="Date of withdrawal", required=True)
+
+
+class AssignArmForm(TrialForm):
+    arm = forms.ModelChoiceField(queryset=None, label="Arm")
+    reason = reason_field("Reason (where and how the arm was allocated)")
+
+    def __init__(self, *args, arms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["arm"].queryset = arms
+
+
+class VoidForm(TrialForm):
+    reason = reason_field("Reason for voiding")
+
+
+# --- Visits ---------------------------------------------------------------------------------------
+
+
+class VisitForm(TrialForm):
+    scheduled_visit = forms.ModelChoiceField(queryset=None, label="Scheduled visit")
+    date_performed = model_field(Visit, "date_performed")
+    house_brackmann = model_field(Visit, "house_brackmann")
+    sunnybrook_composite = model_field(Visit, "sunnybrook_composite", max_value=100)
+    adverse_events = model_field(Visit, "adverse_events")
+    notes = model_field(Visit, "notes")
+    protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
+
+    def __init__(self, *args, schedule, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_visit"].queryset = schedule
+
+    def values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in VISIT_FIELDS}
+
+
+class VisitEditForm(VisitForm):
+    reason = reason_field()
+
+    def __init__(self, *args, visit: Visit, **kwargs):
+        initial = {name: getattr(visit, name) for name in VISIT_FIELDS}
+        super().__init__(*args, initial=initial, schedule=None, **kwargs)
+        del self.fields["scheduled_visit"]  # fixed once recorded: void and re-record instead
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+
+
+# --- Injection sessions ---------------------------------------------------------------------------
+
+
+class VisitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, visit):
+        return f"{visit.scheduled_visit.name} – {visit.date_performed:%Y-%m-%d}"
+
+
+class InjectionSessionForm(TrialForm):
+    visit = VisitChoiceField(queryset=None, required=False, label="Visit", empty_label="(not at a recorded visit)")
+    date = model_field(InjectionSession, "date")
+    product = model_field(InjectionSession, "product")
+    product_other = model_field(InjectionSession, "product_other", help_text="Only when the product is Other.")
+    lot_number = model_field(InjectionSession, "lot_number")
+    diluent_ml_per_100_units = model_field(InjectionSession, "diluent_ml_per_100_units")
+    injector = model_field(InjectionSession, "injector")
+    notes = model_field(InjectionSession, "notes")
+
+    fieldsets = [("Session", list(SESSION_FIELDS))]  # the edit form's reason goes below the points
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["visit"].queryset = patient.visits.filter(status=RecordStatus.RECORDED).select_related(
+            "scheduled_visit"
+        )
+
+    def values(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class InjectionSessionEditForm(InjectionSessionForm):
+    reason = reason_field()
+
+    def values(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "reason"}
+
+
+POINT_FIELDS = ("muscle", "muscle_other", "side", "units")
+
+
+class InjectionPointForm(forms.Form):
+    """One row of the points table. A row left empty is ignored; a started row must be complete."""
+
+    muscle = model_field(InjectionPoint, "muscle", required=False)
+    muscle_other = model_field(InjectionPoint, "muscle_other", required=False)
+    side = model_field(InjectionPoint, "side", required=False)
+    units = model_field(InjectionPoint, "units", required=False, min_value=Decimal("0.01"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.is_blank():
+            return cleaned
+        for name, message in (
+            ("muscle", "Choose the muscle."),
+            ("side", "Choose the side."),
+            ("units", "Enter the units."),
+        ):
+            if cleaned.get(name) in (None, "") and name not in self.errors:
+                self.add_error(name, message)
+        return cleaned
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(name) not in (None, "") for name in POINT_FIELDS) and not self.errors
+
+    def point(self) -> dict:
+        return {name: self.cleaned_data[name] for name in POINT_FIELDS}
+
+
+MAX_POINT_ROWS = 60
+
+
+def point_formset(*, data=None, initial=None, extra: int = 3):
+    extra = max(0, min(extra, MAX_POINT_ROWS))
+    formset_class = forms.formset_factory(
+        InjectionPointForm, extra=extra, max_num=MAX_POINT_ROWS, absolute_max=MAX_POINT_ROWS, validate_max=True
+    )
+    return formset_class(data=data, initial=initial, prefix="points")
+
+
+def points_from_post(data) -> list[dict]:
+    """The rows a user typed, as raw strings, to re-offer them unbound (after 'more rows')."""
+    try:
+        total = min(int(data.get("points-TOTAL_FORMS", 0)), MAX_POINT_ROWS)
+    except ValueError:
+        total = 0
+    rows = []
+    for index in range(total):
+        row = {name: data.get(f"points-{index}-{name}", "") for name in POINT_FIELDS}
+        if any(value.strip() for value in row.values()):
+            rows.append(row)
+    return rows
+
+
+def total_units(rows) -> Decimal:
+    total = Decimal("0")
+    for row in rows:
+        try:
+            total += Decimal(str(row.get("units") or "0"))
+        except ArithmeticError:
+            continue
+    return total
