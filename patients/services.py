@@ -10,7 +10,7 @@ import hmac
 import random
 import secrets
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -20,6 +20,7 @@ from django.utils import timezone
 from .models import (
     InjectionPoint,
     InjectionSession,
+    InjectionSide,
     Muscle,
     Patient,
     PatientIdentifiers,
@@ -53,7 +54,16 @@ VISIT_FIELDS = (
     "notes",
     "protocol_deviation_reason",
 )
-SESSION_FIELDS = ("visit", "date", "product", "product_other", "lot_number", "diluent_ml_per_100_units", "injector", "notes")
+SESSION_FIELDS = (
+    "visit",
+    "date",
+    "product",
+    "product_other",
+    "lot_number",
+    "diluent_ml_per_100_units",
+    "injector",
+    "notes",
+)
 
 
 def _save_audited(instance, *, by, reason: str) -> None:
@@ -73,6 +83,11 @@ def _require_reason(reason: str) -> str:
 def _require_not_future(value: date, field: str) -> None:
     if value and value > timezone.localdate():
         raise ValidationError({field: "This date is in the future."})
+
+
+def _require_consent_not_after_enrollment(consent_date: date | None, enrollment_date: date | None) -> None:
+    if consent_date and enrollment_date and consent_date > enrollment_date:
+        raise ValidationError({"consent_date": "Consent must be given on or before the enrollment date."})
 
 
 def _require_accepts_data(patient: Patient) -> None:
@@ -121,13 +136,14 @@ def patient_register(
 ) -> Patient:
     """Register a patient at a site; enrolled at once when consent and enrollment dates are given."""
     # Lock the site row so that two coordinators registering at once get consecutive numbers.
-    site = Site.objects.select_for_update().select_related("study").get(pk=site.pk)
+    site = Site.objects.select_for_update(of=("self",)).select_related("study").get(pk=site.pk)
     _check_duplicate_record_number(site=site, medical_record_number=medical_record_number)
     _require_not_future(date_of_birth, "date_of_birth")
     _require_not_future(consent_date, "consent_date")
     _require_not_future(enrollment_date, "enrollment_date")
     if enrollment_date and not consent_date:
         raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
+    _require_consent_not_after_enrollment(consent_date, enrollment_date)
 
     sequence = (site.patients.aggregate(m=Max("site_sequence"))["m"] or 0) + 1
     patient = Patient(
@@ -191,6 +207,7 @@ def patient_update(*, patient: Patient, by, reason: str, **changes) -> Patient:
             raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
         patient.status = Patient.Status.ENROLLED
         changed = True
+    _require_consent_not_after_enrollment(patient.consent_date, patient.enrollment_date)
     if changed:
         _save_audited(patient, by=by, reason=reason)
 
@@ -217,8 +234,7 @@ def patient_enroll(*, patient: Patient, by, consent_date: date, enrollment_date:
         raise ValidationError(f"{patient.study_code} is {patient.get_status_display().lower()}, not in screening.")
     _require_not_future(consent_date, "consent_date")
     _require_not_future(enrollment_date, "enrollment_date")
-    if consent_date > enrollment_date:
-        raise ValidationError({"consent_date": "Consent must be given on or before the enrollment date."})
+    _require_consent_not_after_enrollment(consent_date, enrollment_date)
     patient.consent_date = consent_date
     patient.enrollment_date = enrollment_date
     patient.status = Patient.Status.ENROLLED
@@ -310,11 +326,14 @@ def _extend_stratum(*, stratum: RandomizationStratum, seed: str, arms, blocks: i
 
 
 @transaction.atomic
-def randomization_list_generate(*, study: Study, blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP) -> int:
+def randomization_list_generate(*, study: Study, blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP, by=None) -> int:
     """Create the concealed allocation list for every stratum that has none. Returns slots created."""
     study = Study.objects.select_for_update().get(pk=study.pk)
     if not study.randomization_seed:
         study.randomization_seed = secrets.token_hex(32)
+        if by is not None:  # otherwise the request's user, as in the admin
+            study._history_user = by
+        study._change_reason = "Randomization list generated"
         study.save(update_fields=["randomization_seed"])
     arms = list(study.arms.order_by("id"))
     if len(arms) < 2:
@@ -342,9 +361,8 @@ def _stratum_for(patient: Patient) -> RandomizationStratum:
 
 def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
     """Allocate the next concealed slot of the patient's stratum. Can never be redone."""
-    stratum = _stratum_for(patient)
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().select_related("study").get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(of=("self",)).select_related("study").get(pk=patient.pk)
         study = patient.study
         if study.randomization != Study.Randomization.SYSTEM:
             raise ValidationError("This study records arms assigned outside the system; ask a data manager.")
@@ -355,6 +373,9 @@ def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
             )
         if patient.status != Patient.Status.ENROLLED or not patient.consent_date:
             raise ValidationError(f"Only an enrolled, consented patient can be randomized; {patient} is not.")
+        # The stratum comes from the locked row, not the caller's copy (whose grade may be stale),
+        # and only once the patient is eligible, so that a refusal leaves nothing behind.
+        stratum = _stratum_for(patient)
         # The stratum row lock serializes allocations within a stratum: two coordinators
         # pressing "Randomize" at the same moment queue here and take consecutive slots.
         stratum = RandomizationStratum.objects.select_for_update().get(pk=stratum.pk)
@@ -362,7 +383,9 @@ def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
         if slot is None:
             if not study.randomization_seed:
                 raise ValidationError("The randomization list has not been generated; ask a data manager.")
-            _extend_stratum(stratum=stratum, seed=study.randomization_seed, arms=list(study.arms.order_by("id")), blocks=5)
+            _extend_stratum(
+                stratum=stratum, seed=study.randomization_seed, arms=list(study.arms.order_by("id")), blocks=5
+            )
             slot = stratum.slots.filter(patient__isnull=True).order_by("position").first()
         now = timezone.now()
         slot.patient = patient
@@ -440,7 +463,9 @@ def visit_record(*, patient: Patient, scheduled_visit: ScheduledVisit, by, date_
         raise ValueError(f"visit_record does not take {sorted(unknown)}")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     _require_accepts_data(patient)
-    visit = Visit(patient=patient, scheduled_visit=scheduled_visit, date_performed=date_performed, created_by=by, **fields)
+    visit = Visit(
+        patient=patient, scheduled_visit=scheduled_visit, date_performed=date_performed, created_by=by, **fields
+    )
     _validate_visit(patient=patient, scheduled_visit=scheduled_visit, visit=visit)
     _save_audited(visit, by=by, reason="Recorded")
     return visit
@@ -452,7 +477,7 @@ def visit_update(*, visit: Visit, by, reason: str, **changes) -> Visit:
     unknown = set(changes) - set(VISIT_FIELDS)
     if unknown:
         raise ValueError(f"visit_update cannot change {sorted(unknown)}")
-    visit = Visit.objects.select_for_update().select_related("patient", "scheduled_visit").get(pk=visit.pk)
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("patient", "scheduled_visit").get(pk=visit.pk)
     if visit.status == RecordStatus.VOIDED:
         raise ValidationError("This visit has been voided and cannot be edited.")
     if visit.patient.status == Patient.Status.WITHDRAWN:
@@ -493,6 +518,14 @@ class InjectionValidationError(ValidationError):
         super().__init__(merged)
 
 
+def _parse_units(raw) -> Decimal | None:
+    try:
+        units = Decimal(str(raw).strip()) if raw not in (None, "") else None
+    except InvalidOperation:
+        return None
+    return units if units is not None and units.is_finite() else None
+
+
 def _validate_session(*, patient: Patient, session: InjectionSession, points: list[dict]) -> None:
     study = patient.study
     session_errors: dict[str, list[str]] = {}
@@ -521,18 +554,21 @@ def _validate_session(*, patient: Patient, session: InjectionSession, points: li
     total = Decimal("0")
     for index, point in enumerate(points):
         row: dict[str, list[str]] = {}
-        units = point.get("units")
+        if point.get("muscle") not in Muscle.values:
+            row.setdefault("muscle", []).append("Choose a muscle from the list.")
+        if point.get("side") not in InjectionSide.values:
+            row.setdefault("side", []).append("Choose left, right or midline.")
+        units = _parse_units(point.get("units"))
         if units is None:
-            row.setdefault("units", []).append("Enter the units.")
-        else:
-            units = Decimal(units)
-            if units <= 0:
-                row.setdefault("units", []).append("Units must be above zero.")
-            elif units > study.max_units_per_point:
-                row.setdefault("units", []).append(
-                    f"{units} U is above this study's ceiling of {study.max_units_per_point} U per point."
-                )
-            total += max(units, Decimal("0"))
+            row.setdefault("units", []).append("Enter the units as a number.")
+        elif units <= 0:
+            row.setdefault("units", []).append("Units must be above zero.")
+        elif units > study.max_units_per_point:
+            row.setdefault("units", []).append(
+                f"{units} U is above this study's ceiling of {study.max_units_per_point} U per point."
+            )
+        if units is not None and units > 0:
+            total += units
         if point.get("muscle") == Muscle.OTHER and not (point.get("muscle_other") or "").strip():
             row.setdefault("muscle_other", []).append("Name the muscle.")
         if row:
@@ -567,7 +603,8 @@ def injection_session_record(*, patient: Patient, by, points: list[dict], **fiel
     unknown = set(fields) - set(SESSION_FIELDS)
     if unknown:
         raise ValueError(f"injection_session_record does not take {sorted(unknown)}")
-    patient = Patient.objects.select_for_update().select_related("study", "arm").get(pk=patient.pk)
+    # of=("self",): the arm is a nullable (outer) join, which PostgreSQL cannot lock; only the patient needs it.
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("study", "arm").get(pk=patient.pk)
     _require_accepts_data(patient)
     session = InjectionSession(patient=patient, created_by=by, **fields)
     _validate_session(patient=patient, session=session, points=points)
@@ -656,5 +693,8 @@ def study_set_up(
     for visit in schedule:
         _save_audited(ScheduledVisit(study=study, **visit), by=by, reason="Study set up")
     if randomization == Study.Randomization.SYSTEM:
-        randomization_list_generate(study=study)
+        randomization_list_generate(study=study, by=by)
+        # The list was generated on a locked copy of the study: without its seed this object, saved
+        # again by the caller, would wipe the seed and the list could no longer be reproduced or extended.
+        study.refresh_from_db(fields=["randomization_seed"])
     return study
