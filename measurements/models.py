@@ -78,7 +78,9 @@ class Photo(models.Model):
                 violation_error_message="This visit already has a current photo for that expression.",
             ),
             models.UniqueConstraint(
-                fields=["sha256"], name="photo_sha256_unique", violation_error_message="This exact file was already uploaded."
+                fields=["sha256"],
+                name="photo_sha256_unique",
+                violation_error_message="This exact file was already uploaded.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="failed") | ~Q(failure_reason=""), name="photo_failure_has_reason"

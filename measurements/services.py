@@ -34,13 +34,24 @@ from .models import Expression, Photo, PhotoScore
 
 logger = logging.getLogger(__name__)
 
-ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heif"}
+# PIL names a JPEG that carries a second picture (an HDR gain map, a depth map, a preview) "MPO";
+# phones write these routinely and the first picture is an ordinary JPEG.
+ACCEPTED_FORMATS = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heif",
+}
 MAX_PIXELS = 100_000_000  # well above any phone camera, well below a decompression bomb
 
-# A claim older than this belongs to a worker that died (the task hard limit is far shorter).
-STALE_CLAIM = timedelta(minutes=5)
-# A pending photo queued longer ago than this was probably lost with a broker.
-STALE_QUEUE = timedelta(minutes=10)
+
+def _stale_claim() -> timedelta:
+    return timedelta(seconds=settings.PHOTO_STALE_CLAIM_SECONDS)
+
+
+def _stale_queue() -> timedelta:
+    return timedelta(seconds=settings.PHOTO_STALE_QUEUE_SECONDS)
 
 
 def _register_heif() -> None:
@@ -70,7 +81,14 @@ def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt, (width, height) = image.format, image.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # PIL refuses on its own above ~179 M pixels, before our own check below can run.
+        raise ValidationError(
+            f"{name} claims far more pixels than any camera takes, above the "
+            f"{MAX_PIXELS // 1_000_000}-megapixel limit; upload the original photo.",
+            code="too_many_pixels",
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise ValidationError(f"{name} is not a JPEG, PNG, WebP or HEIC photo.", code="not_an_image") from None
     if fmt not in ACCEPTED_FORMATS:
         raise ValidationError(
@@ -127,9 +145,7 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
     try:
         with transaction.atomic():
             previous = (
-                Photo.objects.select_for_update()
-                .filter(visit=visit, expression=expression, is_current=True)
-                .first()
+                Photo.objects.select_for_update().filter(visit=visit, expression=expression, is_current=True).first()
             )
             if previous:
                 previous.is_current = False
@@ -144,10 +160,14 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
             transaction.on_commit(lambda: _enqueue(photo.pk))
     except IntegrityError:
         default_storage.delete(photo.original.name)
-        existing = Photo.objects.filter(sha256=digest).first()
+        existing = Photo.objects.filter(sha256=digest).select_related("patient", "visit__scheduled_visit").first()
         if existing:  # the same file uploaded twice at the same moment
             raise DuplicatePhoto(existing) from None
-        raise
+        raise ValidationError(
+            "Another photo for this expression was uploaded at the same moment; reload the page to see it "
+            "and upload this one again as a retake if it is the better photo.",
+            code="concurrent_upload",
+        ) from None
     except Exception:
         default_storage.delete(photo.original.name)
         raise
@@ -169,11 +189,11 @@ def photo_claim(*, photo_id: int) -> uuid.UUID | None:
     now = timezone.now()
     token = uuid.uuid4()
     # One conditional UPDATE: of two workers racing, the second re-reads the row after the
-    # first commits, no longer matches, and updates nothing. A claim older than STALE_CLAIM
+    # first commits, no longer matches, and updates nothing. A claim older than PHOTO_STALE_CLAIM_SECONDS
     # belongs to a dead worker and may be taken over.
     updated = (
         Photo.objects.filter(pk=photo_id)
-        .filter(Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_at__lt=now - STALE_CLAIM))
+        .filter(Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim()))
         .update(status=Photo.Status.PROCESSING, claimed_at=now, claim_token=token, attempts=F("attempts") + 1)
     )
     return token if updated == 1 else None
@@ -189,9 +209,7 @@ def photo_score(*, photo_id: int) -> str:
     if existing is None:
         with photo.original.open("rb") as handle:  # through the storage API: works on shared storage
             data = handle.read()
-        result = engine.score_image_bytes(
-            data, expression=photo.expression, affected_side=photo.patient.affected_side
-        )
+        result = engine.score_image_bytes(data, expression=photo.expression, affected_side=photo.patient.affected_side)
         overlay_bytes = _render_overlay(data, result) if result.status == "scored" else None
     else:
         result, overlay_bytes = None, None  # scored before a crash lost the status update
@@ -201,7 +219,7 @@ def photo_score(*, photo_id: int) -> str:
 def _render_overlay(data: bytes, result) -> bytes | None:
     try:
         decoded = engine.decode_image(data)
-        overlay = engine.render_overlay(decoded.rgb, result, scale=decoded.scale_factor)
+        overlay = engine.render_overlay(decoded.rgb, result)
         buffer = io.BytesIO()
         overlay.convert("RGB").save(buffer, format="JPEG", quality=88)  # re-encoded: carries no EXIF
         return buffer.getvalue()
@@ -264,7 +282,7 @@ MAX_ATTEMPTS = 5
 def photos_sweep() -> dict:
     """Re-queue photos that a dead worker or a missing broker left behind. Run by Celery beat."""
     now = timezone.now()
-    stale_processing = Photo.objects.filter(status=Photo.Status.PROCESSING, claimed_at__lt=now - STALE_CLAIM)
+    stale_processing = Photo.objects.filter(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim())
     reset = stale_processing.update(status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None)
     give_up = Photo.objects.filter(status=Photo.Status.PENDING, attempts__gte=MAX_ATTEMPTS)
     gave_up = give_up.update(
@@ -272,9 +290,9 @@ def photos_sweep() -> dict:
         failure_code="engine_error",
         failure_reason="Scoring failed repeatedly; a data manager has been notified. Try uploading the photo again.",
     )
-    waiting = Photo.objects.filter(status=Photo.Status.PENDING).filter(
-        queued_at__isnull=True
-    ) | Photo.objects.filter(status=Photo.Status.PENDING, queued_at__lt=now - STALE_QUEUE)
+    waiting = Photo.objects.filter(status=Photo.Status.PENDING).filter(queued_at__isnull=True) | Photo.objects.filter(
+        status=Photo.Status.PENDING, queued_at__lt=now - _stale_queue()
+    )
     queued = 0
     for photo_id in waiting.values_list("pk", flat=True)[:1000]:
         _enqueue(photo_id)

@@ -27,9 +27,13 @@ VIEW_PX = 2048
 def _upload_one(request, *, visit, expression, upload):
     """Upload a file; returns an error message or None. Never raises for bad input."""
     if upload.size > settings.PHOTO_MAX_UPLOAD_MB * 1024 * 1024:
-        return f"“{upload.name}” is {upload.size / 1024 / 1024:.1f} MB, above the {settings.PHOTO_MAX_UPLOAD_MB} MB limit."
+        return (
+            f"“{upload.name}” is {upload.size / 1024 / 1024:.1f} MB, above the {settings.PHOTO_MAX_UPLOAD_MB} MB limit."
+        )
     try:
-        services.photo_upload(visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user)
+        services.photo_upload(
+            visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user
+        )
     except services.DuplicatePhoto as exc:
         link = reverse("photo_detail", args=[exc.existing.pk])
         return {"message": exc.messages[0], "link": link}
@@ -42,8 +46,11 @@ def _upload_one(request, *, visit, expression, upload):
 def visit_photos_upload(request, pk, visit_pk):
     access = patient_selectors.require_role(request.user)
     patient = patient_selectors.patient_get(access, pk, for_edit=True)
-    visit = get_object_or_404(patient.visits.select_related("scheduled_visit"), pk=visit_pk, status=RecordStatus.RECORDED)
-    form = VisitPhotosForm(request.POST or None, request.FILES or None)
+    visit = get_object_or_404(
+        patient.visits.select_related("scheduled_visit"), pk=visit_pk, status=RecordStatus.RECORDED
+    )
+    # Bound on every POST, even one with no fields at all, so an empty submission gets its error.
+    form = VisitPhotosForm(request.POST, request.FILES) if request.method == "POST" else VisitPhotosForm()
     errors = {}
     if request.method == "POST" and form.is_valid():
         uploaded = 0
@@ -59,12 +66,21 @@ def visit_photos_upload(request, pk, visit_pk):
             return redirect(f"{patient.get_absolute_url()}#photos")
         if not errors and not uploaded:
             form.add_error(None, "Choose at least one photo.")
-    fields = [(expression, label, form[f"photo_{expression}"], errors.get(expression)) for expression, label in Expression.choices]
+    fields = [
+        (expression, label, form[f"photo_{expression}"], errors.get(expression))
+        for expression, label in Expression.choices
+    ]
     status = 400 if errors or form.errors else 200
     return render(
         request,
         "measurements/visit_photos_upload.html",
-        {"patient": patient, "visit": visit, "form": form, "fields": fields},
+        {
+            "patient": patient,
+            "visit": visit,
+            "form": form,
+            "fields": fields,
+            "settings_max_mb": settings.PHOTO_MAX_UPLOAD_MB,
+        },
         status=status,
     )
 
@@ -159,8 +175,5 @@ def photos_status(request):
         return JsonResponse({"error": "ids must be comma-separated numbers"}, status=400)
     photos = selectors.photos_status(access, ids)
     return JsonResponse(
-        {
-            str(p.pk): {"status": p.status, "label": p.get_status_display(), "reason": p.failure_reason}
-            for p in photos
-        }
+        {str(p.pk): {"status": p.status, "label": p.get_status_display(), "reason": p.failure_reason} for p in photos}
     )

@@ -13,7 +13,8 @@ def patient_photos(context, patient):
     return {
         "patient": patient,
         "visits": selectors.patient_photos(patient),
-        "can_edit": access.can_edit(patient),
+        # Withdrawn or completed patients take no new photos; their photos stay visible.
+        "can_edit": access.can_edit(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),
         "upload_form": VisitPhotosForm(),
         "request": context.get("request"),

@@ -1,0 +1,110 @@
+"""The scoring worker as deployed: a real `celery worker` process on a real Redis."""
+
+import time
+
+import pytest
+
+from measurements import services
+from measurements.models import Photo, PhotoScore
+from patients import services as patient_services
+from tests.conftest import make_patient
+from tests.imaging import astronaut_face, large_photo_jpeg, to_jpeg_bytes
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+DONE = (Photo.Status.SCORED, Photo.Status.FAILED)
+
+
+@pytest.fixture
+def baseline_visit(site_a, coordinator_a, study):
+    patient = make_patient(site_a, coordinator_a, enrolled_days_ago=0)
+    return patient_services.visit_record(
+        patient=patient,
+        scheduled_visit=study.schedule.get(code="baseline"),
+        by=coordinator_a,
+        date_performed=patient.enrollment_date,
+    )
+
+
+def _status(photo_id):
+    return Photo.objects.values_list("status", flat=True).get(pk=photo_id)
+
+
+def test_uploaded_photo_is_scored_by_a_real_worker(worker_factory, baseline_visit, coordinator_a):
+    worker = worker_factory()
+    photo = services.photo_upload(
+        visit=baseline_visit,
+        expression="rest",
+        data=to_jpeg_bytes(astronaut_face()),
+        filename="rest.jpg",
+        by=coordinator_a,
+    )
+    wait_for(lambda: _status(photo.pk) in DONE, timeout=120, what=lambda: f"the photo to be scored\n{worker.log()}")
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.SCORED, photo.failure_reason
+    score = photo.scores.get()
+    assert score.metrics["commissure_height_deviation_mm"] >= 0
+    assert len(score.landmarks) == 478
+    assert photo.overlay.name, "a scored photo gets its quality-check overlay"
+
+
+def test_worker_killed_mid_task_scores_the_photo_exactly_once(worker_factory, baseline_visit, coordinator_a, settings):
+    settings.PHOTO_STALE_CLAIM_SECONDS = 3
+    first = worker_factory()
+    photo = services.photo_upload(
+        visit=baseline_visit,
+        expression="smile_open",
+        data=large_photo_jpeg(),
+        filename="smile.jpg",
+        by=coordinator_a,
+    )
+    wait_for(
+        lambda: _status(photo.pk) == Photo.Status.PROCESSING,
+        timeout=120,
+        interval=0.01,
+        what=lambda: f"the worker to claim the photo\n{first.log()}",
+    )
+    first.kill9()
+    assert _status(photo.pk) == Photo.Status.PROCESSING
+    assert not PhotoScore.objects.filter(photo=photo).exists(), "killed before it could write a score"
+
+    second = worker_factory()
+    time.sleep(settings.PHOTO_STALE_CLAIM_SECONDS + 0.5)
+    swept = services.photos_sweep()
+    assert swept["reset"] == 1
+    wait_for(lambda: _status(photo.pk) in DONE, timeout=120, what=lambda: f"the new worker to score it\n{second.log()}")
+    # The killed worker's unacknowledged message is redelivered after the visibility timeout;
+    # it must find the photo done and write nothing.
+    time.sleep(8)
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.SCORED, photo.failure_reason
+    assert PhotoScore.objects.filter(photo=photo).count() == 1
+    assert photo.attempts == 2
+
+
+def test_upload_while_redis_is_down_is_kept_and_scored_after_it_returns(
+    worker_factory, broker, baseline_visit, coordinator_a
+):
+    worker = worker_factory()
+    broker.stop()
+    started = time.monotonic()
+    photo = services.photo_upload(
+        visit=baseline_visit,
+        expression="rest",
+        data=to_jpeg_bytes(astronaut_face()),
+        filename="rest.jpg",
+        by=coordinator_a,
+    )
+    assert time.monotonic() - started < 15, "a dead broker must not hang the upload"
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.PENDING
+    assert photo.queued_at is None, "not queued: the sweep must pick it up"
+    assert photo.original.storage.exists(photo.original.name), "the original is stored whatever the broker"
+
+    broker.start()
+    assert services.photos_sweep()["queued"] == 1
+    wait_for(lambda: _status(photo.pk) in DONE, timeout=120, what=lambda: f"the photo to be scored\n{worker.log()}")
+    assert _status(photo.pk) == Photo.Status.SCORED
+    assert PhotoScore.objects.filter(photo=photo).count() == 1

@@ -1,0 +1,84 @@
+"""Photos of a visit: a private storage directory per test, visits to attach photos to.
+
+Nothing here scores a photo: on_commit callbacks do not fire inside a test's
+transaction, so an upload stays `pending` unless a test scores it on purpose
+(photo_score, or django_capture_on_commit_callbacks(execute=True) with Celery eager).
+"""
+
+import pytest
+from django.test import Client
+
+from measurements import services
+from patients import services as patient_services
+from tests.conftest import make_patient
+
+from .files import noise_jpeg
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    # FileSystemStorage re-reads MEDIA_ROOT on setting_changed, so default_storage follows.
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    # With DEBUG=0 the manifest storage needs `collectstatic`; static files are not the subject here.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return root
+
+
+class HttpsClient(Client):
+    """With DEBUG=0 the site redirects plain http to https; every request here comes over https."""
+
+    def request(self, **request):
+        request.update({"wsgi.url_scheme": "https", "SERVER_PORT": "443"})
+        return super().request(**request)
+
+
+@pytest.fixture
+def client():
+    return HttpsClient()
+
+
+def record_baseline(patient, by):
+    return patient_services.visit_record(
+        patient=patient,
+        scheduled_visit=patient.study.schedule.get(code="baseline"),
+        by=by,
+        date_performed=patient.enrollment_date,
+    )
+
+
+@pytest.fixture
+def visit_a(patient_a, coordinator_a):
+    """The recorded baseline visit of an enrolled patient at site A."""
+    return record_baseline(patient_a, coordinator_a)
+
+
+@pytest.fixture
+def visit_b(patient_b, coordinator_b):
+    return record_baseline(patient_b, coordinator_b)
+
+
+@pytest.fixture
+def add_photo(visit_a, coordinator_a):
+    """Upload a photo through the service (not scored); distinct bytes unless `data` is given."""
+    counter = iter(range(1_000_000, 2_000_000))  # seeds no test uses by hand
+
+    def _add(data=None, *, expression="rest", visit=None, by=None, filename="photo.jpg"):
+        return services.photo_upload(
+            visit=visit or visit_a,
+            expression=expression,
+            data=data if data is not None else noise_jpeg(seed=next(counter)),
+            filename=filename,
+            by=by or coordinator_a,
+        )
+
+    return _add
+
+
+@pytest.fixture
+def another_patient_a(site_a, coordinator_a):
+    return make_patient(site_a, coordinator_a)

@@ -1,0 +1,152 @@
+"""The same file twice is a mistake; a new photo of the same expression is a retake."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from measurements import services
+from measurements.models import Photo
+
+from .conftest import record_baseline
+from .files import noise_jpeg, stored_files, upload
+
+
+def test_identical_upload_is_refused_and_points_at_the_first_photo(add_photo, media_root):
+    first = add_photo(noise_jpeg(1), expression="rest")
+
+    with pytest.raises(services.DuplicatePhoto) as refused:
+        add_photo(noise_jpeg(1), expression="smile_open", filename="copy.jpg")
+
+    assert refused.value.existing == first
+    assert refused.value.code == "duplicate"
+    assert refused.value.messages == [f"This exact file was already uploaded for {first.patient}, Baseline, Rest."]
+    assert list(Photo.objects.all()) == [first]
+    assert stored_files(media_root) == [media_root / first.original.name], "the copy was never written"
+
+
+def test_same_file_for_another_patient_is_refused_too(add_photo, another_patient_a, coordinator_a):
+    # The likeliest cause is a photo filed under the wrong patient: say so instead of storing it twice.
+    first = add_photo(noise_jpeg(2))
+    other_visit = record_baseline(another_patient_a, coordinator_a)
+
+    with pytest.raises(services.DuplicatePhoto) as refused:
+        add_photo(noise_jpeg(2), visit=other_visit)
+
+    assert refused.value.existing == first
+    assert not other_visit.photos.exists()
+
+
+def test_duplicate_upload_page_links_to_the_existing_photo(client, coordinator_a, visit_a, add_photo):
+    first = add_photo(noise_jpeg(3), expression="pucker")
+    client.force_login(coordinator_a)
+
+    response = client.post(
+        f"/patients/{visit_a.patient_id}/visits/{visit_a.pk}/photos/",
+        {"photo_rest": upload("again.jpg", noise_jpeg(3))},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This exact file was already uploaded for" in page
+    assert f'href="/photos/{first.pk}/"' in page
+    assert Photo.objects.count() == 1
+
+
+def test_duplicate_retake_is_refused_with_a_message(client, coordinator_a, add_photo):
+    photo = add_photo(noise_jpeg(4))
+    client.force_login(coordinator_a)
+
+    response = client.post(f"/photos/{photo.pk}/replace/", {"photo": upload("same.jpg", noise_jpeg(4))}, follow=True)
+
+    assert "This exact file was already uploaded" in response.content.decode()
+    assert Photo.objects.count() == 1
+    photo.refresh_from_db()
+    assert photo.is_current
+
+
+def test_retake_becomes_current_and_the_old_photo_is_kept(add_photo, media_root):
+    first = add_photo(noise_jpeg(5), expression="smile_open")
+
+    retake = add_photo(noise_jpeg(6), expression="smile_open")
+
+    first.refresh_from_db()
+    assert retake.is_current
+    assert not first.is_current
+    assert first.replaced_by == retake
+    assert retake.replaced_by is None
+    assert {p.name for p in stored_files(media_root)} == {
+        first.original.name.rsplit("/", 1)[1],
+        retake.original.name.rsplit("/", 1)[1],
+    }, "both originals stay in storage"
+    assert first.history.first().history_change_reason == "Replaced by a retake"
+
+
+def test_retake_only_replaces_its_own_expression_and_visit(add_photo, visit_b, coordinator_b):
+    rest = add_photo(noise_jpeg(7), expression="rest")
+    smile = add_photo(noise_jpeg(8), expression="smile_open")
+    other_site = add_photo(noise_jpeg(9), expression="smile_open", visit=visit_b, by=coordinator_b)
+
+    add_photo(noise_jpeg(10), expression="smile_open")
+
+    assert Photo.objects.get(pk=rest.pk).is_current
+    assert Photo.objects.get(pk=other_site.pk).is_current
+    assert not Photo.objects.get(pk=smile.pk).is_current
+
+
+def test_retakes_keep_a_chain_of_earlier_photos(add_photo):
+    first, second, third = (add_photo(noise_jpeg(seed), expression="rest") for seed in (11, 12, 13))
+
+    chain = {p.pk: (p.is_current, p.replaced_by_id) for p in Photo.objects.all()}
+
+    assert chain == {first.pk: (False, second.pk), second.pk: (False, third.pk), third.pk: (True, None)}
+
+
+def test_replace_page_uploads_a_retake(client, coordinator_a, add_photo):
+    first = add_photo(noise_jpeg(14), expression="brow_raise")
+    client.force_login(coordinator_a)
+
+    response = client.post(f"/photos/{first.pk}/replace/", {"photo": upload("retake.jpg", noise_jpeg(15))})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{first.patient_id}/#photos"
+    retake = Photo.objects.get(is_current=True)
+    first.refresh_from_db()
+    assert (retake.expression, retake.visit_id, retake.original_filename) == (
+        "brow_raise",
+        first.visit_id,
+        "retake.jpg",
+    )
+    assert first.replaced_by == retake
+    detail = client.get(f"/photos/{first.pk}/").content.decode()
+    assert "Replaced by a retake" in detail
+
+
+def test_database_forbids_two_current_photos_for_one_visit_and_expression(add_photo):
+    first = add_photo(noise_jpeg(16), expression="rest")
+    twin = Photo(
+        patient=first.patient,
+        visit=first.visit,
+        expression="rest",
+        original="photos/elsewhere",
+        size_bytes=1,
+        sha256="0" * 64,
+        uploaded_by=first.uploaded_by,
+    )
+
+    with pytest.raises(IntegrityError, match="photo_one_current_per_visit_expression"), transaction.atomic():
+        twin.save()
+
+
+def test_database_allows_any_number_of_earlier_photos(add_photo):
+    first = add_photo(noise_jpeg(17), expression="rest")
+    for n in range(2):
+        Photo.objects.create(
+            patient=first.patient,
+            visit=first.visit,
+            expression="rest",
+            is_current=False,
+            original=f"photos/earlier-{n}",
+            size_bytes=1,
+            sha256=f"{n}" * 64,
+            uploaded_by=first.uploaded_by,
+        )
+    assert Photo.objects.filter(visit=first.visit, expression="rest").count() == 3
