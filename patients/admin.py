@@ -29,7 +29,9 @@ from .selectors import access_for
 
 class ReasonForm(forms.ModelForm):
     change_reason = forms.CharField(
-        label="Reason for this change", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for this change",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required for any change to an existing record; kept in the audit trail.",
     )
 

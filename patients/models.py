@@ -50,7 +50,9 @@ class Study(models.Model):
                 condition=Q(max_units_per_point__gt=0) & Q(max_units_per_session__gte=models.F("max_units_per_point")),
                 name="study_unit_ceilings_positive_and_ordered",
             ),
-            models.CheckConstraint(condition=Q(responder_threshold_mm__gt=0), name="study_responder_threshold_positive"),
+            models.CheckConstraint(
+                condition=Q(responder_threshold_mm__gt=0), name="study_responder_threshold_positive"
+            ),
         ]
 
     def __str__(self):
@@ -215,7 +217,8 @@ class Patient(models.Model):
                 name="patient_house_brackmann_range",
             ),
             models.CheckConstraint(
-                condition=Q(status="screening") | Q(enrollment_date__isnull=False, consent_date__isnull=False)
+                condition=Q(status="screening")
+                | Q(enrollment_date__isnull=False, consent_date__isnull=False)
                 | Q(status="withdrawn"),
                 name="patient_enrolled_has_consent_and_enrollment_dates",
             ),
@@ -331,9 +334,7 @@ class Visit(models.Model):
                 condition=Q(sunnybrook_composite__isnull=True) | Q(sunnybrook_composite__lte=100),
                 name="visit_sunnybrook_range",
             ),
-            models.CheckConstraint(
-                condition=~Q(status="voided") | ~Q(void_reason=""), name="visit_void_has_reason"
-            ),
+            models.CheckConstraint(condition=~Q(status="voided") | ~Q(void_reason=""), name="visit_void_has_reason"),
         ]
 
     def __str__(self):
@@ -376,9 +377,7 @@ class InjectionSide(models.TextChoices):
 
 class InjectionSession(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="injection_sessions")
-    visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="injection_sessions"
-    )
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="injection_sessions")
     date = models.DateField()
     product = models.CharField(max_length=25, choices=Product.choices)
     product_other = models.CharField("other product", max_length=100, blank=True)
@@ -404,9 +403,7 @@ class InjectionSession(models.Model):
             models.CheckConstraint(
                 condition=~Q(product="other") | ~Q(product_other=""), name="injection_other_product_named"
             ),
-            models.CheckConstraint(
-                condition=Q(diluent_ml_per_100_units__gt=0), name="injection_dilution_positive"
-            ),
+            models.CheckConstraint(condition=Q(diluent_ml_per_100_units__gt=0), name="injection_dilution_positive"),
             models.CheckConstraint(
                 condition=~Q(status="voided") | ~Q(void_reason=""), name="injection_void_has_reason"
             ),
@@ -476,7 +473,9 @@ class StudyRole(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "study", "role", "site"], condition=Q(site__isnull=False), name="study_role_unique_per_site"
+                fields=["user", "study", "role", "site"],
+                condition=Q(site__isnull=False),
+                name="study_role_unique_per_site",
             ),
             models.UniqueConstraint(
                 fields=["user", "study", "role"], condition=Q(site__isnull=True), name="study_role_unique_study_wide"

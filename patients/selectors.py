@@ -117,9 +117,7 @@ def patients_visible(access: Access) -> QuerySet[Patient]:
 
 
 def patient_get(access: Access, pk: int, *, for_edit: bool = False) -> Patient:
-    patient = (
-        patients_visible(access).select_related("study", "site", "arm", "arm_assigned_by").filter(pk=pk).first()
-    )
+    patient = patients_visible(access).select_related("study", "site", "arm", "arm_assigned_by").filter(pk=pk).first()
     if patient is None:
         raise Http404("No such patient.")
     if for_edit and not access.can_edit(patient):
@@ -137,7 +135,8 @@ def sites_for_registration(access: Access) -> QuerySet[Site]:
 
 def sites_visible(access: Access) -> QuerySet[Site]:
     return Site.objects.filter(
-        Q(pk__in=access.coordinator_site_ids) | Q(study_id__in=access.investigator_study_ids | access.data_manager_study_ids)
+        Q(pk__in=access.coordinator_site_ids)
+        | Q(study_id__in=access.investigator_study_ids | access.data_manager_study_ids)
     ).select_related("study")
 
 
@@ -207,7 +206,11 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
         window = scheduled.window_for(patient.enrollment_date) if patient.enrollment_date else (None, None, None)
         visit = recorded.get(scheduled.pk)
         state = _visit_state(scheduled, patient.enrollment_date, visit, today)
-        if patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED) and state in ("due", "overdue", "upcoming"):
+        if patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED) and state in (
+            "due",
+            "overdue",
+            "upcoming",
+        ):
             state = "closed"
         rows.append(TimelineRow(scheduled, *window, visit=visit, state=state, voided=voided[scheduled.pk]))
     return rows
@@ -269,8 +272,9 @@ def dashboard(access: Access) -> Dashboard:
         by_study[s.study_id].append(s)
     active = list(visible.filter(status=Patient.Status.ENROLLED).select_related("site", "arm").order_by("study_code"))
     done = set(
-        Visit.objects.filter(patient__in=visible, status=RecordStatus.RECORDED, patient__status=Patient.Status.ENROLLED)
-        .values_list("patient_id", "scheduled_visit_id")
+        Visit.objects.filter(
+            patient__in=visible, status=RecordStatus.RECORDED, patient__status=Patient.Status.ENROLLED
+        ).values_list("patient_id", "scheduled_visit_id")
     )
     today = timezone.localdate()
     due, overdue = [], []
