@@ -18,7 +18,7 @@ class PhotoAdmin(admin.ModelAdmin):
     list_display = ["patient", "visit", "expression", "status", "is_current", "uploaded_at"]
     list_filter = ["status", "expression", "is_current", "patient__study"]
     search_fields = ["patient__study_code"]
-    exclude = ["original", "overlay", "claim_token"]
+    exclude = ["original", "claim_token"]
     inlines = [ScoreInline]
 
     def has_add_permission(self, request):

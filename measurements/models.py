@@ -61,7 +61,6 @@ class Photo(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
-    overlay = models.FileField(upload_to="derived/overlays/", max_length=300, blank=True)
 
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)

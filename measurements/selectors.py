@@ -100,3 +100,32 @@ def metric_rows(score: PhotoScore | None) -> list[tuple]:
     if score is None or not score.metrics:
         return []
     return [(d, score.metrics[d.name]) for d in engine.METRIC_DEFINITIONS if d.name in score.metrics]
+
+
+@dataclass
+class MetricTableRow:
+    label: str
+    unit: str
+    description: str
+    right: float | None = None
+    left: float | None = None
+    deviation: float | None = None
+    signed: float | None = None
+    value: float | None = None  # whole-face measures
+
+
+def metric_table(score: PhotoScore | None) -> list[MetricTableRow]:
+    """One row per measurement: right, left, deviation and signed side by side, as a clinician reads them."""
+    rows: dict[str, MetricTableRow] = {}
+    for definition, value in metric_rows(score):
+        key = definition.base or definition.name
+        row = rows.setdefault(
+            key,
+            MetricTableRow(
+                label=engine.METRICS_BY_NAME[definition.name].label.split(",")[0].removesuffix(" deviation"),
+                unit=definition.unit,
+                description=definition.description,
+            ),
+        )
+        setattr(row, definition.side or "value", value)
+    return list(rows.values())

@@ -210,26 +210,48 @@ def photo_score(*, photo_id: int) -> str:
         with photo.original.open("rb") as handle:  # through the storage API: works on shared storage
             data = handle.read()
         result = engine.score_image_bytes(data, expression=photo.expression, affected_side=photo.patient.affected_side)
-        overlay_bytes = _render_overlay(data, result) if result.status == "scored" else None
     else:
-        result, overlay_bytes = None, None  # scored before a crash lost the status update
-    return _photo_save_result(photo=photo, token=token, result=result, overlay_bytes=overlay_bytes)
+        result = None  # scored before a crash lost the status update
+    return _photo_save_result(photo=photo, token=token, result=result)
 
 
-def _render_overlay(data: bytes, result) -> bytes | None:
-    try:
-        decoded = engine.decode_image(data)
-        overlay = engine.render_overlay(decoded.rgb, result)
-        buffer = io.BytesIO()
-        overlay.convert("RGB").save(buffer, format="JPEG", quality=88)  # re-encoded: carries no EXIF
-        return buffer.getvalue()
-    except Exception:  # noqa: BLE001 - an overlay is a convenience; never let it lose a score
-        logger.exception("Overlay failed for a scored photo")
-        return None
+def _score_as_result(score: PhotoScore):
+    """A stored score in the engine's own shape, for drawing."""
+    import numpy as np
+
+    return engine.ScoreResult(
+        status=score.status,
+        reason=score.reason,
+        engine_version=score.engine_version,
+        model_version=score.model_version,
+        image_size=(score.image_width, score.image_height) if score.image_width else None,
+        mm_per_px=score.mm_per_px,
+        metrics=score.metrics,
+        landmarks=np.asarray(score.landmarks, dtype=float) if score.landmarks else None,
+    )
+
+
+def photo_overlay(*, photo: Photo, score: PhotoScore) -> str:
+    """The quality-check overlay of a score, drawn on first request and kept in storage.
+
+    Drawn on demand rather than by the worker: it is for people to look at, and
+    most photos are never opened one by one. Re-encoded, so it carries no EXIF.
+    """
+    name = f"derived/overlays/{photo.sha256}-{score.engine_version}.jpg"
+    if default_storage.exists(name):
+        return name
+    with photo.original.open("rb") as handle:
+        decoded = engine.decode_image(handle.read(), target_long_side=2048)
+    overlay = engine.render_overlay(*engine.crop_to_face(decoded.rgb, _score_as_result(score)))
+    buffer = io.BytesIO()
+    overlay.convert("RGB").save(buffer, format="JPEG", quality=88)
+    if not default_storage.exists(name):  # two viewers at once: the first write wins
+        default_storage.save(name, ContentFile(buffer.getvalue()))
+    return name
 
 
 @transaction.atomic
-def _photo_save_result(*, photo: Photo, token: uuid.UUID, result, overlay_bytes: bytes | None) -> str:
+def _photo_save_result(*, photo: Photo, token: uuid.UUID, result) -> str:
     locked = Photo.objects.select_for_update().get(pk=photo.pk)
     if locked.claim_token != token or locked.status != Photo.Status.PROCESSING:
         return "superseded"  # another worker reclaimed it after we stalled; its result wins
@@ -247,8 +269,6 @@ def _photo_save_result(*, photo: Photo, token: uuid.UUID, result, overlay_bytes:
             image_width=(result.image_size or (None, None))[0],
             image_height=(result.image_size or (None, None))[1],
         )
-        if overlay_bytes:
-            locked.overlay.save(f"{uuid.uuid4().hex}.jpg", ContentFile(overlay_bytes), save=False)
     if score.status == "scored":
         locked.status, locked.failure_code, locked.failure_reason = Photo.Status.SCORED, "", ""
     else:

@@ -97,12 +97,13 @@ def photo_detail(request, pk):
             "photo": photo,
             "patient": photo.patient,
             "score": score,
-            "metrics": selectors.metric_rows(score),
+            "metrics": selectors.metric_table(score),
             "scores": photo.scores.defer("landmarks").order_by("-created_at"),
             "earlier": Photo.objects.filter(visit=photo.visit, expression=photo.expression, is_current=False)
             .exclude(pk=photo.pk)
             .order_by("-uploaded_at"),
             "can_see_images": access.can_see_identifiers(photo.patient),
+            "has_overlay": bool(score and score.landmarks),
             "can_edit": access.can_edit(photo.patient),
             "replace_form": ReplacePhotoForm(),
             "engine_version": engine.ENGINE_VERSION,
@@ -155,9 +156,10 @@ def photo_image(request, pk, kind):
         raise Http404("No such image.")
     photo = selectors.photo_get(access, pk, images=True)
     if kind == "overlay":
-        if not photo.overlay:
-            raise Http404("This photo has no overlay (not scored yet, or failed a quality check).")
-        return _image_response(photo.overlay.name)
+        score = selectors.current_score(photo)
+        if score is None or not score.landmarks:
+            raise Http404("This photo has no overlay: it is not scored yet, or no face was found.")
+        return _image_response(services.photo_overlay(photo=photo, score=score))
     try:
         name = _derived_jpeg(photo, kind, THUMBNAIL_PX if kind == "thumbnail" else VIEW_PX)
     except engine.EngineError as exc:

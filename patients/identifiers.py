@@ -16,7 +16,7 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "injectionsession"): frozenset({"notes", "void_reason", "injector"}),
     ("patients", "injectionpoint"): frozenset({"muscle_other"}),
     # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
-    ("measurements", "photo"): frozenset({"original", "original_filename", "overlay", "sha256", "failure_reason"}),
+    ("measurements", "photo"): frozenset({"original", "original_filename", "sha256", "failure_reason"}),
     ("measurements", "photoscore"): frozenset({"landmarks"}),
 }
 

@@ -25,7 +25,7 @@ from .metrics import (
     UNSIGNED_METRIC_NAMES,
     MetricDefinition,
 )
-from .overlay import render_overlay
+from .overlay import crop_to_face, render_overlay
 from .pairs import MIRROR
 from .score import ENGINE_VERSION, MODEL_VERSION, ScoreResult, score_array, score_image_bytes
 
@@ -56,6 +56,7 @@ __all__ = [
     "ScoreResult",
     "decode_image",
     "get_face_mesh",
+    "crop_to_face",
     "render_overlay",
     "score_array",
     "score_image_bytes",

@@ -8,6 +8,8 @@ metadata copied from the upload.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -74,13 +76,16 @@ def render_overlay(rgb: np.ndarray, result) -> Image.Image:
                 rr = r * 2
                 draw.ellipse([p[0] - rr, p[1] - rr, p[0] + rr, p[1] + rr], fill=_IPL)
 
-    m = result.metrics
-    if m:
-        lines += [
-            f"commissure height R {m['commissure_height_right_mm']:.1f} mm, L {m['commissure_height_left_mm']:.1f} mm",
-            f"deviation {m['commissure_height_deviation_mm']:.2f} mm",
-            f"asymmetry index {m['asymmetry_index']:.1f} %",
-        ]
+    m = result.metrics or {}
+    # Scores from other engine versions may lack a number: write what there is.
+    if "commissure_height_right_mm" in m and "commissure_height_left_mm" in m:
+        lines.append(
+            f"commissure height R {m['commissure_height_right_mm']:.1f} mm, L {m['commissure_height_left_mm']:.1f} mm"
+        )
+    if "commissure_height_deviation_mm" in m:
+        lines.append(f"deviation {m['commissure_height_deviation_mm']:.2f} mm")
+    if "asymmetry_index" in m:
+        lines.append(f"asymmetry index {m['asymmetry_index']:.1f} %")
     if result.mm_per_px:
         lines.append(f"{result.mm_per_px:.3f} mm/px")
     lines.append(f"engine {result.engine_version}")
@@ -93,6 +98,31 @@ def render_overlay(rgb: np.ndarray, result) -> Image.Image:
     draw.rectangle([0, 0, box[2] + 2 * pad, box[3] + 2 * pad], fill=_TEXT_BG)
     draw.multiline_text((pad, pad), text, fill=(255, 255, 255), font=font)
     return image
+
+
+def crop_to_face(rgb: np.ndarray, result, margin: float = 0.45):
+    """The part of ``rgb`` around the face, with ``result`` moved into it.
+
+    A quality check is about the face, which may fill a tenth of a phone photo;
+    the overlay drawn on this crop shows the landmarks at a useful size. Returns
+    ``(rgb, result)`` unchanged when there are no landmarks.
+    """
+    if result.landmarks is None or not result.image_size:
+        return rgb, result
+    height, width = rgb.shape[:2]
+    scale = np.array([width / result.image_size[0], height / result.image_size[1]])
+    pts = np.asarray(result.landmarks, dtype=np.float64)
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    pad = (high - low) * margin
+    x0, y0 = np.floor(np.maximum(low - pad, 0) * scale).astype(int)
+    x1, y1 = np.ceil(np.minimum(high + pad, result.image_size) * scale).astype(int)
+    offset = np.array([x0, y0]) / scale
+    cropped = dataclasses.replace(
+        result,
+        landmarks=pts - offset,
+        image_size=(int(round((x1 - x0) / scale[0])), int(round((y1 - y0) / scale[1]))),
+    )
+    return rgb[y0:y1, x0:x1], cropped
 
 
 def _wrap(draw: ImageDraw.ImageDraw, line: str, font, max_width: float) -> str:

@@ -10,7 +10,6 @@ import io
 import json
 
 import pytest
-from django.core.files.base import ContentFile
 from PIL import Image
 
 from measurements import engine, services
@@ -24,7 +23,7 @@ IMAGE_KINDS = ("thumbnail", "view", "overlay")
 
 @pytest.fixture
 def photo(add_photo):
-    """A scored photo of patient_a (site A) with an overlay, scored without running the engine."""
+    """A scored photo of patient_a (site A) with landmarks for its overlay, scored without running the engine."""
     photo = add_photo(noise_jpeg(1, (120, 90)), expression="smile_open")
     PhotoScore.objects.create(
         photo=photo,
@@ -33,8 +32,11 @@ def photo(add_photo):
         status="scored",
         mm_per_px=0.25,
         metrics={"commissure_height_deviation_mm": 1.234, "asymmetry_index": 3.5},
+        # Points on a small grid: enough to draw, no face needed to test who may see it.
+        landmarks=[[20 + (i % 26) * 3, 15 + (i // 26) * 3] for i in range(478)],
+        image_width=120,
+        image_height=90,
     )
-    photo.overlay.save("overlay.jpg", ContentFile(noise_jpeg(2, (120, 90))), save=False)
     photo.status = Photo.Status.SCORED
     photo.save()
     return photo

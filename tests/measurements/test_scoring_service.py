@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
@@ -68,18 +69,23 @@ def test_face_photo_is_scored(add_photo, face_jpeg):
     assert photo.history.first().history_change_reason == f"Scored by engine {engine.ENGINE_VERSION}: scored"
 
 
-def test_scored_photo_gets_an_overlay_without_exif(add_photo, face_jpeg):
+def test_scored_photo_gets_an_overlay_without_exif_drawn_once(add_photo, face_jpeg, monkeypatch):
     photo = add_photo(face_jpeg)
     services.photo_score(photo_id=photo.pk)
+    score = photo.scores.get()
 
-    photo.refresh_from_db()
-    assert photo.overlay.name.startswith("derived/overlays/")
-    with photo.overlay.open("rb") as stored:
+    name = services.photo_overlay(photo=photo, score=score)
+
+    assert name.startswith("derived/overlays/")
+    with default_storage.open(name, "rb") as stored:
         overlay = stored.read()
     with Image.open(io.BytesIO(overlay)) as image:
         assert image.format == "JPEG"
         assert image.size[0] > 0
     assert not has_exif(overlay)
+    # Kept in storage: a second request draws nothing.
+    monkeypatch.setattr(engine, "render_overlay", pytest.fail)
+    assert services.photo_overlay(photo=photo, score=score) == name
 
 
 def test_upload_is_scored_in_process_after_commit_when_no_broker(
@@ -108,7 +114,6 @@ def test_photo_without_a_face_fails_with_a_reason(add_photo, gradient_jpeg):
     assert photo.status == Photo.Status.FAILED
     assert photo.failure_code == "no_face"
     assert "No face was found" in photo.failure_reason
-    assert not photo.overlay
     score = photo.scores.get()
     assert (score.status, score.engine_version) == ("no_face", engine.ENGINE_VERSION)
     assert score.reason == photo.failure_reason
@@ -158,13 +163,13 @@ def test_scoring_a_scored_photo_again_is_skipped_and_writes_nothing(add_photo, f
     photo = add_photo(face_jpeg)
     services.photo_score(photo_id=photo.pk)
     photo.refresh_from_db()
-    before = (photo.status, photo.scored_at, photo.overlay.name, photo.attempts, photo.history.count())
+    before = (photo.status, photo.scored_at, photo.attempts, photo.history.count())
     monkeypatch.setattr(engine, "score_image_bytes", pytest.fail)
 
     assert services.photo_score(photo_id=photo.pk) == "skipped"
 
     photo.refresh_from_db()
-    assert (photo.status, photo.scored_at, photo.overlay.name, photo.attempts, photo.history.count()) == before
+    assert (photo.status, photo.scored_at, photo.attempts, photo.history.count()) == before
     assert photo.scores.count() == 1
 
 
@@ -197,13 +202,12 @@ def test_superseded_worker_writes_nothing(add_photo, settings):
     current = services.photo_claim(photo_id=photo.pk)
     late_result = ScoreResult(status="no_face", reason="The stalled worker's answer.")
 
-    outcome = services._photo_save_result(photo=photo, token=stalled, result=late_result, overlay_bytes=b"jpeg")
+    outcome = services._photo_save_result(photo=photo, token=stalled, result=late_result)
 
     assert outcome == "superseded"
     assert not PhotoScore.objects.exists()
     photo.refresh_from_db()
     assert (photo.status, photo.claim_token, photo.failure_reason) == (Photo.Status.PROCESSING, current, "")
-    assert not photo.overlay
 
 
 def test_score_written_before_a_crash_is_not_written_twice(add_photo, face_jpeg, monkeypatch):
