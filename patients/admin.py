@@ -6,6 +6,8 @@ Clinical records cannot be deleted here either: they are withdrawn or voided.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -188,3 +190,23 @@ class RandomizationSlotAdmin(DataManagerOnly, admin.ModelAdmin):
 @admin.register(RandomizationStratum)
 class RandomizationStratumAdmin(DataManagerOnly, admin.ModelAdmin):
     list_display = ["study", "site", "severity_band"]
+
+
+class DataManagerUserAdmin(UserAdmin):
+    """Data managers administer accounts, but only a superuser may grant superuser or staff powers."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "is_staff", "user_permissions", "groups"]
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        # Nobody but a superuser edits a superuser's account.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+
+admin.site.unregister(User)
+admin.site.register(User, DataManagerUserAdmin)

@@ -345,3 +345,21 @@ def test_the_admin_offers_no_delete_of_any_trial_record(pages, client, treated, 
             assert action_form is None or "delete_selected" not in dict(action_form.fields["action"].choices)
             assert delete_page.status_code == 403, (user, model)
             assert type(record).objects.filter(pk=record.pk).exists()
+
+
+def test_data_manager_cannot_make_anyone_superuser_or_staff(client, data_manager, coordinator_a):
+    client.force_login(data_manager)
+    page = client.get(f"/admin/auth/user/{coordinator_a.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="is_superuser"' not in html
+    assert 'name="is_staff"' not in html
+    assert 'name="groups"' not in html
+
+
+def test_data_manager_cannot_edit_a_superuser(client, data_manager, django_user_model):
+    root = django_user_model.objects.create_superuser("root-admin", password="x-very-long-password")
+    client.force_login(data_manager)
+    assert client.post(f"/admin/auth/user/{root.pk}/change/", {"username": "hijacked"}).status_code == 403
+    root.refresh_from_db()
+    assert root.username == "root-admin"
