@@ -10,11 +10,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 from django.utils import timezone
 
 from patients import services
 from patients.demo import ensure_user
 from patients.models import StudyRole
+from tests.browser import browser, page, screenshot  # noqa: F401 - fixtures for tests/e2e and tests/integration
 
 PASSWORD = "persona-password-123"
 
@@ -124,6 +126,24 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_live_server():
+    # live_server speaks plain http and serves static files from the source tree; a DEBUG=0
+    # run (make test) would otherwise redirect to https, mark cookies Secure and look for
+    # collectstatic's manifest. Session-scoped, so it is in place before the server thread
+    # builds its middleware.
+    with override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
