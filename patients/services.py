@@ -489,17 +489,21 @@ def visit_update(*, visit: Visit, by, reason: str, **changes) -> Visit:
     return visit
 
 
+def _void(model, *, pk: int, by, reason: str, what: str):
+    """Void instead of delete: the record stays, marked, with the reason, in the audit trail."""
+    reason = _require_reason(reason)
+    record = model.objects.select_for_update().get(pk=pk)
+    if record.status == RecordStatus.VOIDED:
+        raise ValidationError(f"This {what} is already voided.")
+    record.status = RecordStatus.VOIDED
+    record.void_reason = reason
+    _save_audited(record, by=by, reason=f"Voided: {reason}")
+    return record
+
+
 @transaction.atomic
 def visit_void(*, visit: Visit, by, reason: str) -> Visit:
-    """Void instead of delete: the visit stays in the record and the audit trail, marked."""
-    reason = _require_reason(reason)
-    visit = Visit.objects.select_for_update().get(pk=visit.pk)
-    if visit.status == RecordStatus.VOIDED:
-        raise ValidationError("This visit is already voided.")
-    visit.status = RecordStatus.VOIDED
-    visit.void_reason = reason
-    _save_audited(visit, by=by, reason=f"Voided: {reason}")
-    return visit
+    return _void(Visit, pk=visit.pk, by=by, reason=reason, what="visit")
 
 
 # --- Injection sessions ---------------------------------------------------------------------------
@@ -635,14 +639,7 @@ def injection_session_update(*, session: InjectionSession, by, reason: str, poin
 
 @transaction.atomic
 def injection_session_void(*, session: InjectionSession, by, reason: str) -> InjectionSession:
-    reason = _require_reason(reason)
-    session = InjectionSession.objects.select_for_update().get(pk=session.pk)
-    if session.status == RecordStatus.VOIDED:
-        raise ValidationError("This injection session is already voided.")
-    session.status = RecordStatus.VOIDED
-    session.void_reason = reason
-    _save_audited(session, by=by, reason=f"Voided: {reason}")
-    return session
+    return _void(InjectionSession, pk=session.pk, by=by, reason=reason, what="injection session")
 
 
 # --- Study set-up ---------------------------------------------------------------------------------

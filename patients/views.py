@@ -327,26 +327,33 @@ def visit_edit(request, pk, visit_pk):
     return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": title})
 
 
+def _void_page(request, patient, *, void, title: str, warning: str, done: str):
+    """Confirm with a reason, then void: shared by visits and injection sessions."""
+    form = forms.VoidForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            void(by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            forms.add_service_errors(form, error)
+        else:
+            messages.success(request, done)
+            return redirect(patient)
+    context = {"form": form, "patient": patient, "title": title, "warning": warning}
+    return render(request, "patients/patient_form.html", context)
+
+
 @login_required
 def visit_void(request, pk, visit_pk):
     patient = _editable_patient(request, pk)
     visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
-    form = forms.VoidForm(_data(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.visit_void(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"{visit.scheduled_visit.name} voided. It stays in the record, struck through.")
-            return redirect(patient)
-    context = {
-        "form": form,
-        "patient": patient,
-        "title": f"Void {visit.scheduled_visit.name} of {visit.date_performed:%Y-%m-%d}",
-        "warning": "The visit stays in the record and the audit trail, marked as voided.",
-    }
-    return render(request, "patients/patient_form.html", context)
+    return _void_page(
+        request,
+        patient,
+        void=lambda **kw: services.visit_void(visit=visit, **kw),
+        title=f"Void {visit.scheduled_visit.name} of {visit.date_performed:%Y-%m-%d}",
+        warning="The visit stays in the record and the audit trail, marked as voided.",
+        done=f"{visit.scheduled_visit.name} voided. It stays in the record, struck through.",
+    )
 
 
 # --- Injection sessions ---------------------------------------------------------------------------
@@ -454,22 +461,14 @@ def injection_edit(request, pk, session_pk):
 def injection_void(request, pk, session_pk):
     patient = _editable_patient(request, pk)
     session = get_object_or_404(InjectionSession, pk=session_pk, patient=patient)
-    form = forms.VoidForm(_data(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.injection_session_void(session=session, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.")
-            return redirect(patient)
-    context = {
-        "form": form,
-        "patient": patient,
-        "title": f"Void the injection session of {session.date:%Y-%m-%d}",
-        "warning": "The session and its points stay in the record and the audit trail, marked as voided.",
-    }
-    return render(request, "patients/patient_form.html", context)
+    return _void_page(
+        request,
+        patient,
+        void=lambda **kw: services.injection_session_void(session=session, **kw),
+        title=f"Void the injection session of {session.date:%Y-%m-%d}",
+        warning="The session and its points stay in the record and the audit trail, marked as voided.",
+        done=f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.",
+    )
 
 
 # --- Audit trail ----------------------------------------------------------------------------------
