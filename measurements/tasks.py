@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def load_model_once(**kwargs):
-    # The face-mesh model is built once per worker process, not per task.
-    engine.get_face_mesh()
+    # The MediaPipe graphs are built once per worker process, not per task.
+    engine.load_models()
 
 
 @shared_task(

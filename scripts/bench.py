@@ -126,7 +126,7 @@ def _stage_b_run(paths, settings, test_db) -> dict:
         photo.original.save(path.name, ContentFile(data), save=False)
         photo.save()
         photo_ids.append(photo.pk)
-    engine.get_face_mesh()  # what worker_process_init does
+    engine.load_models()  # what worker_process_init does
     times, outcomes = [], []
     for photo_id in photo_ids:
         started = time.perf_counter()

@@ -16,7 +16,7 @@ from .decode import DEFAULT_MAX_PIXELS, DEFAULT_TARGET_LONG_SIDE, DecodedImage, 
 from .errors import GATE_STATUSES, STATUSES, EngineError
 from .frame import IRIS_DIAMETER_MM, FacialFrame
 from .gates import EXPRESSIONS, EYES_OPEN_REQUIRED
-from .landmarks import AVERAGED_PASSES, FIND_PASSES, PASS_GEOMETRY, PASSES, get_face_mesh
+from .landmarks import AVERAGED_PASSES, FIND_PASSES, PASS_GEOMETRY, PASSES, get_face_mesh, load_models
 from .metrics import (
     BILATERAL_MEASURES,
     METRIC_DEFINITIONS,
@@ -56,6 +56,7 @@ __all__ = [
     "ScoreResult",
     "decode_image",
     "get_face_mesh",
+    "load_models",
     "crop_to_face",
     "render_overlay",
     "score_array",

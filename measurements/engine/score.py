@@ -18,7 +18,7 @@ from .frame import FacialFrame
 from .landmarks import AVERAGED_PASSES, PASSES, find_faces, locate_landmarks
 from .metrics import compute_metrics
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 
 def _model_version() -> str:
@@ -31,11 +31,12 @@ def _model_version() -> str:
 
 MODEL_VERSION = _model_version()
 
-# The passes feed the model a 384 px crop in which the face spans about 210 px
-# and the iris about 20 px, whatever the photo's resolution. When a photo was
-# decoded at reduced size and its iris comes out smaller than that, the crops
-# would be upsampled, so it is decoded again at a size that gives an iris of
-# about REDECODE_IRIS_PX (or in full).
+# The passes feed the model 192 px crops in which the iris spans about 10 px,
+# whatever the photo's resolution. When a photo was decoded at reduced size and
+# its iris comes out under REDECODE_BELOW_IRIS_PX, it is decoded again at a
+# size that gives an iris of about REDECODE_IRIS_PX (or in full), so that the
+# crops never come close to being enlarged and the face-size gate is judged at
+# a resolution where a pixel is well under a millimetre.
 REDECODE_BELOW_IRIS_PX = 20.0
 REDECODE_IRIS_PX = 30.0
 _DEGENERATE_REASON = (
@@ -128,23 +129,23 @@ def _score_decoded(
                 f"The photo is only {decoded.original_size[0]}x{decoded.original_size[1]} "
                 "pixels, too small to measure a face; upload the original photo.",
             )
-        faces = find_faces(rgb)
+        search = find_faces(rgb)
         if (
-            len(faces) == 1
+            search.faces_found == 1
             and redecode is not None
             and decoded.scale_factor < 1.0
-            and gates.iris_size_px(faces[0]) < REDECODE_BELOW_IRIS_PX
+            and gates.iris_size_px(search.points) < REDECODE_BELOW_IRIS_PX
         ):
-            iris_original = gates.iris_size_px(faces[0]) / decoded.scale_factor
+            iris_original = gates.iris_size_px(search.points) / decoded.scale_factor
             long_side = max(decoded.original_size)
             target = math.ceil(REDECODE_IRIS_PX * long_side / max(iris_original, 1.0))
             decoded = redecode(None if target >= long_side else target)
             rgb = decoded.rgb
-            faces = find_faces(rgb)
+            search = find_faces(rgb)
         sx, sy = decoded.scale_xy
         quality["analysis_scale"] = decoded.scale_factor
 
-        located = locate_landmarks(rgb, faces)
+        located = locate_landmarks(rgb, search)
         quality["faces_found"] = located.faces_found
         quality["passes"] = located.passes
         if located.faces_found >= 1:

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_versions_and_constants():
-    assert ENGINE_VERSION == "1.0.0"
+    assert ENGINE_VERSION == "1.1.0"
     assert MODEL_VERSION == "mediapipe-0.10.21/face_mesh-refined-478"
-    assert PASSES == 18  # 2 face-finding passes + 16 averaged passes
-    assert engine.AVERAGED_PASSES == 16 and engine.FIND_PASSES == 2
+    assert PASSES == 17  # 1 face-detector pass + 16 averaged landmark passes
+    assert engine.AVERAGED_PASSES == 16 and engine.FIND_PASSES == 1
     assert EXPRESSIONS == (
         "rest",
         "brow_raise",
@@ -55,6 +55,16 @@ def test_engine_imports_nothing_from_django():
 
 def test_face_mesh_is_created_once():
     assert engine.get_face_mesh() is engine.get_face_mesh()
+
+
+def test_scoring_models_are_created_once():
+    from measurements.engine import landmarks
+
+    engine.load_models()
+    graph = landmarks.get_landmark_graph()
+    engine.load_models()
+    assert landmarks.get_landmark_graph() is graph
+    assert landmarks.get_short_range_detector() is landmarks.get_short_range_detector()
 
 
 def test_result_serialises_to_json(face_result):

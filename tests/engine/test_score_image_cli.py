@@ -33,7 +33,7 @@ def test_scored_photo_as_json(photo_path):
     code, data = run_json(photo_path, expression="smile_open", affected_side="left")
     assert code == 0
     assert data["status"] == "scored" and data["reason"] == ""
-    assert data["engine_version"] == "1.0.0"
+    assert data["engine_version"] == "1.1.0"
     assert data["model_version"].startswith("mediapipe-0.10.21")
     assert 0.3 < data["mm_per_px"] < 0.7
     for name in UNSIGNED_METRIC_NAMES:
