@@ -50,38 +50,50 @@ def test_uploaded_photo_is_scored_by_a_real_worker(worker_factory, baseline_visi
     assert score.image_width and score.image_height, "the overlay is drawn from these on demand"
 
 
-def test_worker_killed_mid_task_scores_the_photo_exactly_once(worker_factory, baseline_visit, coordinator_a, settings):
+def test_worker_killed_mid_task_scores_every_photo_exactly_once(
+    worker_factory, baseline_visit, coordinator_a, settings
+):
     settings.PHOTO_STALE_CLAIM_SECONDS = 3
+    # A queue of photos keeps the worker busy, so that the kill lands in the middle of a task
+    # however fast one photo is scored.
+    photos = [
+        services.photo_upload(
+            visit=baseline_visit,
+            expression=expression,
+            data=large_photo_jpeg(variant=i + 1),
+            filename=f"{expression}.jpg",
+            by=coordinator_a,
+        )
+        for i, expression in enumerate(["rest", "brow_raise", "smile_closed", "smile_open", "pucker"])
+    ]
+    ids = [p.pk for p in photos]
     first = worker_factory()
-    photo = services.photo_upload(
-        visit=baseline_visit,
-        expression="smile_open",
-        data=large_photo_jpeg(),
-        filename="smile.jpg",
-        by=coordinator_a,
-    )
-    wait_for(
-        lambda: _status(photo.pk) == Photo.Status.PROCESSING,
-        timeout=120,
-        interval=0.01,
-        what=lambda: f"the worker to claim the photo\n{first.log()}",
-    )
+
+    def busy_mid_queue():
+        statuses = dict(Photo.objects.filter(pk__in=ids).values_list("pk", "status"))
+        processing = [pk for pk, status in statuses.items() if status == Photo.Status.PROCESSING]
+        return processing[0] if processing and Photo.Status.SCORED in statuses.values() else None
+
+    killed = wait_for(busy_mid_queue, timeout=120, interval=0.005, what=lambda: f"a photo in process\n{first.log()}")
     first.kill9()
-    assert _status(photo.pk) == Photo.Status.PROCESSING
-    assert not PhotoScore.objects.filter(photo=photo).exists(), "killed before it could write a score"
+    assert _status(killed) == Photo.Status.PROCESSING
+    assert not PhotoScore.objects.filter(photo_id=killed).exists(), "killed before it could write a score"
 
     second = worker_factory()
     time.sleep(settings.PHOTO_STALE_CLAIM_SECONDS + 0.5)
-    swept = services.photos_sweep()
-    assert swept["reset"] == 1
-    wait_for(lambda: _status(photo.pk) in DONE, timeout=120, what=lambda: f"the new worker to score it\n{second.log()}")
-    # The killed worker's unacknowledged message is redelivered after the visibility timeout;
-    # it must find the photo done and write nothing.
+    assert services.photos_sweep()["reset"] == 1
+    wait_for(
+        lambda: set(Photo.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Photo.Status.SCORED},
+        timeout=180,
+        what=lambda: f"the new worker to score every photo\n{second.log()}",
+    )
+    # The killed worker's unacknowledged messages are redelivered after the visibility timeout;
+    # they must find their photos done and write nothing.
     time.sleep(8)
-    photo.refresh_from_db()
-    assert photo.status == Photo.Status.SCORED, photo.failure_reason
-    assert PhotoScore.objects.filter(photo=photo).count() == 1
-    assert photo.attempts == 2
+    for photo in Photo.objects.filter(pk__in=ids):
+        assert photo.status == Photo.Status.SCORED, photo.failure_reason
+        assert photo.scores.count() == 1, photo
+    assert Photo.objects.get(pk=killed).attempts == 2
 
 
 def test_upload_while_redis_is_down_is_kept_and_scored_after_it_returns(
