@@ -148,15 +148,18 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
                 Photo.objects.select_for_update().filter(visit=visit, expression=expression, is_current=True).first()
             )
             if previous:
-                previous.is_current = False
-                previous._history_user = by
-                previous._change_reason = "Replaced by a retake"
-                previous.save(update_fields=["is_current"])
+                # Out of the way of the one-current-photo constraint first; its audited
+                # change, with what replaced it, is saved just below.
+                Photo.objects.filter(pk=previous.pk).update(is_current=False)
             photo._history_user = by
             photo._change_reason = "Uploaded"
             photo.save()
             if previous:
-                Photo.objects.filter(pk=previous.pk).update(replaced_by=photo)
+                previous.is_current = False
+                previous.replaced_by = photo
+                previous._history_user = by
+                previous._change_reason = "Replaced by a retake"
+                previous.save(update_fields=["is_current", "replaced_by"])
             transaction.on_commit(lambda: _enqueue(photo.pk))
     except IntegrityError:
         default_storage.delete(photo.original.name)

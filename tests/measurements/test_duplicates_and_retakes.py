@@ -150,3 +150,12 @@ def test_database_allows_any_number_of_earlier_photos(add_photo):
             uploaded_by=first.uploaded_by,
         )
     assert Photo.objects.filter(visit=first.visit, expression="rest").count() == 3
+
+
+def test_retake_is_in_the_old_photos_audit_trail(add_photo, coordinator_a):
+    first = add_photo(noise_jpeg(501))
+    retake = add_photo(noise_jpeg(502))
+
+    entry = first.history.first()
+    assert entry.history_change_reason == "Replaced by a retake"
+    assert (entry.is_current, entry.replaced_by_id, entry.history_user) == (False, retake.pk, coordinator_a)
