@@ -421,7 +421,7 @@ class InjectionSession(models.Model):
         annotated = getattr(self, "annotated_total_units", None)
         if annotated is not None:
             return annotated
-        return sum((p.units for p in self.points.all()), Decimal("0"))
+        return sum((p.units for p in self.points.all() if p.status == RecordStatus.RECORDED), Decimal("0"))
 
 
 # An absolute sanity ceiling the database can enforce on its own; the study's
@@ -435,12 +435,18 @@ class InjectionPoint(models.Model):
     muscle_other = models.CharField("other muscle", max_length=100, blank=True)
     side = models.CharField(max_length=7, choices=InjectionSide.choices)
     units = models.DecimalField(max_digits=6, decimal_places=2)
+    # A point removed when its session is corrected is voided, never deleted.
+    status = models.CharField(max_length=10, choices=RecordStatus.choices, default=RecordStatus.RECORDED)
+    void_reason = models.TextField(blank=True)
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["session", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="voided") | ~Q(void_reason=""), name="injection_point_void_has_reason"
+            ),
             models.CheckConstraint(
                 condition=Q(units__gt=0) & Q(units__lte=ABSOLUTE_MAX_UNITS_PER_POINT),
                 name="injection_point_units_in_range",

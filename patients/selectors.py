@@ -161,12 +161,19 @@ def patient_list(
     return patients
 
 
+def recorded_points() -> Prefetch:
+    """A session's points as they stand: points removed by a correction are voided, not shown."""
+    return Prefetch("points", queryset=InjectionPoint.objects.filter(status=RecordStatus.RECORDED).order_by("id"))
+
+
 def injection_sessions_with_totals(queryset: QuerySet[InjectionSession]) -> QuerySet[InjectionSession]:
     return queryset.annotate(
         annotated_total_units=Coalesce(
-            Sum("points__units"), Value(0), output_field=DecimalField(max_digits=8, decimal_places=2)
+            Sum("points__units", filter=Q(points__status=RecordStatus.RECORDED)),
+            Value(0),
+            output_field=DecimalField(max_digits=8, decimal_places=2),
         )
-    ).prefetch_related(Prefetch("points", queryset=InjectionPoint.objects.order_by("id")))
+    ).prefetch_related(recorded_points())
 
 
 @dataclass

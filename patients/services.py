@@ -586,19 +586,26 @@ def _validate_session(*, patient: Patient, session: InjectionSession, points: li
 
 
 def _save_points(*, session: InjectionSession, points: list[dict], by, reason: str) -> None:
-    for existing in session.points.all():
-        existing._history_user = by
-        existing._change_reason = reason
-        existing.delete()  # the historical rows keep what each point was
-    for point in points:
-        row = InjectionPoint(
-            session=session,
-            muscle=point["muscle"],
-            muscle_other=point.get("muscle_other", ""),
-            side=point["side"],
-            units=Decimal(point["units"]),
-        )
+    """Write the session's points in order: existing rows are corrected in place, new rows added,
+    and rows no longer wanted voided with the reason. No point is ever deleted."""
+    existing = list(session.points.filter(status=RecordStatus.RECORDED).order_by("id"))
+    for index, point in enumerate(points):
+        values = {
+            "muscle": point["muscle"],
+            "muscle_other": point.get("muscle_other", ""),
+            "side": point["side"],
+            "units": Decimal(str(point["units"])),
+        }
+        row = existing[index] if index < len(existing) else InjectionPoint(session=session)
+        if row.pk and all(getattr(row, k) == v for k, v in values.items()):
+            continue  # unchanged: no audit entry
+        for k, v in values.items():
+            setattr(row, k, v)
         _save_audited(row, by=by, reason=reason)
+    for row in existing[len(points) :]:
+        row.status = RecordStatus.VOIDED
+        row.void_reason = reason
+        _save_audited(row, by=by, reason=f"Removed: {reason}")
 
 
 @transaction.atomic

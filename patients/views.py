@@ -443,7 +443,9 @@ def injection_create(request, pk):
 @login_required
 def injection_edit(request, pk, session_pk):
     patient = _editable_patient(request, pk)
-    session = get_object_or_404(InjectionSession.objects.prefetch_related("points"), pk=session_pk, patient=patient)
+    session = get_object_or_404(
+        InjectionSession.objects.prefetch_related(selectors.recorded_points()), pk=session_pk, patient=patient
+    )
     form, formset, bound = _injection_form(request, patient, form_class=forms.InjectionSessionEditForm, session=session)
 
     def save(**fields):

@@ -131,31 +131,36 @@ def test_a_visit_correction_keeps_old_and_new_values_and_the_reason(treated, coo
 
 def test_an_injection_correction_keeps_the_session_change_and_every_replaced_point(treated, coordinator_a):
     _, _, session = treated
-    old_points = list(session.points.values_list("pk", "units"))
+    old_points = list(session.points.order_by("id").values_list("pk", "units"))
+    reason = "Lot number and dose from the pharmacy log"
 
     services.injection_session_update(
         session=session,
         by=coordinator_a,
-        reason="Lot number and dose from the pharmacy log",
+        reason=reason,
         lot_number="C9999B",
         points=[{"muscle": Muscle.DEPRESSOR_ANGULI_ORIS, "side": "right", "units": "5"}],
     )
 
     latest = session.history.latest()
-    assert (latest.history_user, latest.history_change_reason) == (
-        coordinator_a,
-        "Lot number and dose from the pharmacy log",
-    )
+    assert (latest.history_user, latest.history_change_reason) == (coordinator_a, reason)
     assert changes_of(latest) == [("lot_number", "C1234A", "C9999B")]
     point_history = InjectionPoint.history.filter(session_id=session.pk)
-    removed = point_history.filter(history_type="-")
-    assert sorted(removed.values_list("id", "units")) == sorted(old_points)
-    assert set(removed.values_list("history_change_reason", "history_user")) == {
-        ("Lot number and dose from the pharmacy log", coordinator_a.pk)
-    }
-    (added,) = point_history.filter(history_type="+", history_change_reason="Lot number and dose from the pharmacy log")
-    assert (added.units, added.history_user) == (Decimal("5.00"), coordinator_a)
+    assert not point_history.filter(history_type="-").exists(), "no point is ever deleted"
+    # The first point is corrected in place: its history keeps the old dose and the reason.
+    (first_pk, first_units), *removed = old_points
+    corrected = point_history.filter(id=first_pk).latest()
+    assert (corrected.history_type, corrected.units, corrected.history_user) == ("~", Decimal("5.00"), coordinator_a)
+    assert corrected.history_change_reason == reason
+    assert corrected.prev_record.units == first_units
+    # The others stay in the record, voided with the reason.
+    for pk, units in removed:
+        row = InjectionPoint.objects.get(pk=pk)
+        assert (row.status, row.void_reason, row.units) == ("voided", reason, units)
+        assert point_history.filter(id=pk).latest().history_change_reason == f"Removed: {reason}"
+    session.refresh_from_db()
     assert session.total_units == Decimal("5")
+    assert InjectionPoint.objects.filter(session=session).count() == len(old_points)
 
 
 def test_an_update_that_changes_nothing_writes_no_history(patient_a, coordinator_a):
