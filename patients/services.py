@@ -200,8 +200,11 @@ def patient_update(*, patient: Patient, by, reason: str, **changes) -> Patient:
 
     clinical = {k: v for k, v in changes.items() if k in PATIENT_CLINICAL_FIELDS}
     changed = any(getattr(patient, k) != v for k, v in clinical.items())
+    enrollment_moved = "enrollment_date" in clinical and clinical["enrollment_date"] != patient.enrollment_date
     for k, v in clinical.items():
         setattr(patient, k, v)
+    if enrollment_moved:
+        _require_visits_fit_enrollment(patient)
     if patient.status == Patient.Status.SCREENING and patient.enrollment_date:
         if not patient.consent_date:
             raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
@@ -225,6 +228,20 @@ def patient_update(*, patient: Patient, by, reason: str, **changes) -> Patient:
                 setattr(identifiers, k, v)
             _save_audited(identifiers, by=by, reason=reason)
     return patient
+
+
+def _require_visits_fit_enrollment(patient: Patient) -> None:
+    """A corrected enrollment date moves every visit window: the visits already recorded must still fit."""
+    problems = []
+    for visit in patient.visits.filter(status=RecordStatus.RECORDED).select_related("scheduled_visit"):
+        try:
+            _validate_visit(patient=patient, scheduled_visit=visit.scheduled_visit, visit=visit)
+        except ValidationError as error:
+            problems.append(f"{visit.scheduled_visit.name} ({' '.join(error.messages)})")
+    if problems:
+        raise ValidationError(
+            {"enrollment_date": "With this enrollment date, recorded visits no longer fit: " + "; ".join(problems)}
+        )
 
 
 @transaction.atomic

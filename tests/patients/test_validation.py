@@ -834,3 +834,42 @@ def test_database_refuses_a_session_ceiling_below_the_point_ceiling(study):
 
     with database_refuses("study_unit_ceilings_positive_and_ordered"):
         study.save()
+
+
+def test_moving_enrollment_after_a_recorded_visit_is_refused(patient_a, coordinator_a, study):
+    baseline = services.visit_record(
+        patient=patient_a,
+        scheduled_visit=study.schedule.get(code="baseline"),
+        by=coordinator_a,
+        date_performed=patient_a.enrollment_date,
+    )
+    with pytest.raises(ValidationError) as refusal:
+        services.patient_update(
+            patient=patient_a,
+            by=coordinator_a,
+            reason="Typo in the enrollment date",
+            enrollment_date=baseline.date_performed + timedelta(days=2),
+        )
+    message = " ".join(refusal.value.message_dict["enrollment_date"])
+    assert "Baseline" in message and "before the patient's enrollment" in message
+    patient_a.refresh_from_db()
+    assert patient_a.enrollment_date == baseline.date_performed
+
+
+def test_moving_enrollment_within_the_visit_windows_is_accepted(patient_a, coordinator_a, study):
+    baseline = services.visit_record(
+        patient=patient_a,
+        scheduled_visit=study.schedule.get(code="baseline"),
+        by=coordinator_a,
+        date_performed=patient_a.enrollment_date,
+    )
+    new_date = baseline.date_performed - timedelta(days=2)  # baseline window is day 0 to +3
+    services.patient_update(
+        patient=patient_a,
+        by=coordinator_a,
+        reason="Enrolled two days earlier",
+        enrollment_date=new_date,
+        consent_date=new_date - timedelta(days=1),
+    )
+    patient_a.refresh_from_db()
+    assert patient_a.enrollment_date == new_date
