@@ -130,9 +130,28 @@ class PatientAdmin(AuditedAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(AuditedAdmin):
+    """Corrections here obey the same rules as the coordinator's form: dates, window, baseline first."""
+
     list_display = ["patient", "scheduled_visit", "date_performed", "status"]
     list_filter = ["scheduled_visit__study", "scheduled_visit", "status"]
     search_fields = ["patient__study_code"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class VisitRulesForm(form):
+            def _post_clean(self):
+                super()._post_clean()  # the instance now holds the submitted values
+                visit = self.instance
+                if not self.errors and visit.status == "recorded" and visit.patient_id and visit.scheduled_visit_id:
+                    try:
+                        services.visit_validate(
+                            patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit
+                        )
+                    except ValidationError as error:
+                        self.add_error(None, error)
+
+        return VisitRulesForm
 
 
 class PointInline(admin.TabularInline):

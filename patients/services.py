@@ -235,7 +235,7 @@ def _require_visits_fit_enrollment(patient: Patient) -> None:
     problems = []
     for visit in patient.visits.filter(status=RecordStatus.RECORDED).select_related("scheduled_visit"):
         try:
-            _validate_visit(patient=patient, scheduled_visit=visit.scheduled_visit, visit=visit)
+            visit_validate(patient=patient, scheduled_visit=visit.scheduled_visit, visit=visit)
         except ValidationError as error:
             problems.append(f"{visit.scheduled_visit.name} ({' '.join(error.messages)})")
     if problems:
@@ -440,7 +440,8 @@ def patient_assign_arm_externally(*, patient: Patient, arm: TreatmentArm, by, re
 # --- Visits ---------------------------------------------------------------------------------------
 
 
-def _validate_visit(*, patient: Patient, scheduled_visit: ScheduledVisit, visit: Visit) -> None:
+def visit_validate(*, patient: Patient, scheduled_visit: ScheduledVisit, visit: Visit) -> None:
+    """The study's rules for a visit (dates, window, one per schedule slot, baseline first); raises ValidationError."""
     errors: dict[str, list[str]] = {}
     if scheduled_visit.study_id != patient.study_id:
         errors.setdefault("scheduled_visit", []).append("That visit belongs to another study's schedule.")
@@ -483,7 +484,7 @@ def visit_record(*, patient: Patient, scheduled_visit: ScheduledVisit, by, date_
     visit = Visit(
         patient=patient, scheduled_visit=scheduled_visit, date_performed=date_performed, created_by=by, **fields
     )
-    _validate_visit(patient=patient, scheduled_visit=scheduled_visit, visit=visit)
+    visit_validate(patient=patient, scheduled_visit=scheduled_visit, visit=visit)
     _save_audited(visit, by=by, reason="Recorded")
     return visit
 
@@ -501,7 +502,7 @@ def visit_update(*, visit: Visit, by, reason: str, **changes) -> Visit:
         raise ValidationError(f"{visit.patient} has been withdrawn; ask a data manager for corrections.")
     for k, v in changes.items():
         setattr(visit, k, v)
-    _validate_visit(patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit)
+    visit_validate(patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit)
     _save_audited(visit, by=by, reason=reason)
     return visit
 

@@ -368,3 +368,23 @@ def test_data_manager_cannot_edit_a_superuser(client, data_manager, django_user_
     assert client.post(f"/admin/auth/user/{root.pk}/change/", {"username": "hijacked"}).status_code == 403
     root.refresh_from_db()
     assert root.username == "root-admin"
+
+
+def test_admin_visit_correction_obeys_the_visit_rules(client, data_manager, treated):
+    _, visit, _ = treated
+    client.force_login(data_manager)
+    url = f"/admin/patients/visit/{visit.pk}/change/"
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(
+        {
+            "date_performed": (timezone.localdate() + timedelta(days=3)).isoformat(),
+            "change_reason": "Date from the paper record",
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "This date is in the future." in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.date_performed <= timezone.localdate()
