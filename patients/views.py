@@ -180,24 +180,36 @@ def _randomizable(patient) -> bool:
     )
 
 
-@login_required
-def patient_edit(request, pk):
-    patient = _editable_patient(request, pk)
-    identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
-    form = forms.PatientEditForm(_data(request), patient=patient, identifiers=identifiers)
+def _edit_page(request, patient, form, *, update, title: str, done: str):
+    """Correct a record with a reason: the changed fields only, through the service; shared by edits."""
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
         if not changes:
             messages.info(request, "Nothing was changed.")
             return redirect(patient)
         try:
-            services.patient_update(patient=patient, by=request.user, reason=form.cleaned_data["reason"], **changes)
+            update(by=request.user, reason=form.cleaned_data["reason"], **changes)
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
-            messages.success(request, f"{patient.study_code} updated.")
+            messages.success(request, done)
             return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": f"Edit {patient}"})
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": title})
+
+
+@login_required
+def patient_edit(request, pk):
+    patient = _editable_patient(request, pk)
+    identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
+    form = forms.PatientEditForm(_data(request), patient=patient, identifiers=identifiers)
+    return _edit_page(
+        request,
+        patient,
+        form,
+        update=lambda **kw: services.patient_update(patient=patient, **kw),
+        title=f"Edit {patient}",
+        done=f"{patient.study_code} updated.",
+    )
 
 
 @login_required
@@ -311,20 +323,14 @@ def visit_edit(request, pk, visit_pk):
     patient = _editable_patient(request, pk)
     visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
     form = forms.VisitEditForm(_data(request), visit=visit)
-    if request.method == "POST" and form.is_valid():
-        changes = form.changes()
-        if not changes:
-            messages.info(request, "Nothing was changed.")
-            return redirect(patient)
-        try:
-            services.visit_update(visit=visit, by=request.user, reason=form.cleaned_data["reason"], **changes)
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"{visit.scheduled_visit.name} updated.")
-            return redirect(patient)
-    title = f"Edit {visit.scheduled_visit.name} of {patient}"
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": title})
+    return _edit_page(
+        request,
+        patient,
+        form,
+        update=lambda **kw: services.visit_update(visit=visit, **kw),
+        title=f"Edit {visit.scheduled_visit.name} of {patient}",
+        done=f"{visit.scheduled_visit.name} updated.",
+    )
 
 
 def _void_page(request, patient, *, void, title: str, warning: str, done: str):
