@@ -67,16 +67,26 @@ class UploadInfo:
     height: int
 
 
+def _file_label(filename: str) -> str:
+    return f"“{filename}”" if filename else "The file"
+
+
+def photo_check_size(size: int, *, filename: str = "") -> None:
+    """Refuse an empty or oversized file; callers with an upload check this before reading it."""
+    limit_mb = settings.PHOTO_MAX_UPLOAD_MB
+    if not size:
+        raise ValidationError(f"{_file_label(filename)} is empty (0 bytes).", code="empty")
+    if size > limit_mb * 1024 * 1024:
+        raise ValidationError(
+            f"{_file_label(filename)} is {size / 1024 / 1024:.1f} MB, above the {limit_mb} MB limit.",
+            code="too_large",
+        )
+
+
 def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     """Refuse what is not a photo we can take, before anything is stored. Reads only the header."""
-    name = f"“{filename}”" if filename else "The file"
-    limit_mb = settings.PHOTO_MAX_UPLOAD_MB
-    if not data:
-        raise ValidationError(f"{name} is empty (0 bytes).", code="empty")
-    if len(data) > limit_mb * 1024 * 1024:
-        raise ValidationError(
-            f"{name} is {len(data) / 1024 / 1024:.1f} MB, above the {limit_mb} MB limit.", code="too_large"
-        )
+    name = _file_label(filename)
+    photo_check_size(len(data), filename=filename)
     _register_heif()
     try:
         with Image.open(io.BytesIO(data)) as image:

@@ -26,11 +26,9 @@ VIEW_PX = 2048
 
 def _upload_one(request, *, visit, expression, upload):
     """Upload a file; returns an error message or None. Never raises for bad input."""
-    if upload.size > settings.PHOTO_MAX_UPLOAD_MB * 1024 * 1024:
-        return (
-            f"“{upload.name}” is {upload.size / 1024 / 1024:.1f} MB, above the {settings.PHOTO_MAX_UPLOAD_MB} MB limit."
-        )
     try:
+        # Checked before reading, so an oversized file is never held in memory whole.
+        services.photo_check_size(upload.size, filename=upload.name)
         services.photo_upload(
             visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user
         )
