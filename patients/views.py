@@ -180,21 +180,31 @@ def _randomizable(patient) -> bool:
     )
 
 
-def _edit_page(request, patient, form, *, update, title: str, done: str):
-    """Correct a record with a reason: the changed fields only, through the service; shared by edits."""
+def _form_page(request, patient, form, *, save, title: str, done: str, warning: str = ""):
+    """The shape of every small patient form: valid -> service -> message and back to the patient;
+    a refusal from the service is shown beside its field."""
     if request.method == "POST" and form.is_valid():
-        changes = form.changes()
-        if not changes:
-            messages.info(request, "Nothing was changed.")
-            return redirect(patient)
         try:
-            update(by=request.user, reason=form.cleaned_data["reason"], **changes)
+            save(form.cleaned_data)
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
             messages.success(request, done)
             return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": title})
+    context = {"form": form, "patient": patient, "title": title, "warning": warning}
+    return render(request, "patients/patient_form.html", context)
+
+
+def _edit_page(request, patient, form, *, update, title: str, done: str):
+    """Correct a record with a reason: the changed fields only, through the service; shared by edits."""
+    if request.method == "POST" and form.is_valid() and not form.changes():
+        messages.info(request, "Nothing was changed.")
+        return redirect(patient)
+
+    def save(data):
+        update(by=request.user, reason=data["reason"], **form.changes())
+
+    return _form_page(request, patient, form, save=save, title=title, done=done)
 
 
 @login_required
@@ -216,15 +226,11 @@ def patient_edit(request, pk):
 def patient_enroll(request, pk):
     patient = _editable_patient(request, pk)
     form = forms.EnrollForm(_data(request), initial={"consent_date": patient.consent_date})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_enroll(patient=patient, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"{patient.study_code} enrolled.")
-            return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Enroll"})
+
+    def save(data):
+        services.patient_enroll(patient=patient, by=request.user, **data)
+
+    return _form_page(request, patient, form, save=save, title="Enroll", done=f"{patient.study_code} enrolled.")
 
 
 @login_required
@@ -252,20 +258,14 @@ def patient_randomize(request, pk):
 def patient_withdraw(request, pk):
     patient = _editable_patient(request, pk)
     form = forms.WithdrawForm(_data(request), initial={"withdrawn_on": timezone.localdate()})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_withdraw(
-                patient=patient,
-                by=request.user,
-                reason=form.cleaned_data["reason"],
-                withdrawn_on=form.cleaned_data["withdrawn_on"],
-            )
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, f"{patient.study_code} withdrawn. The record is kept.")
-            return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Withdraw"})
+
+    def save(data):
+        services.patient_withdraw(
+            patient=patient, by=request.user, reason=data["reason"], withdrawn_on=data["withdrawn_on"]
+        )
+
+    done = f"{patient.study_code} withdrawn. The record is kept."
+    return _form_page(request, patient, form, save=save, title="Withdraw", done=done)
 
 
 @login_required
@@ -336,16 +336,11 @@ def visit_edit(request, pk, visit_pk):
 def _void_page(request, patient, *, void, title: str, warning: str, done: str):
     """Confirm with a reason, then void: shared by visits and injection sessions."""
     form = forms.VoidForm(_data(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            void(by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            forms.add_service_errors(form, error)
-        else:
-            messages.success(request, done)
-            return redirect(patient)
-    context = {"form": form, "patient": patient, "title": title, "warning": warning}
-    return render(request, "patients/patient_form.html", context)
+
+    def save(data):
+        void(by=request.user, reason=data["reason"])
+
+    return _form_page(request, patient, form, save=save, title=title, done=done, warning=warning)
 
 
 @login_required
