@@ -129,11 +129,11 @@ def login(client):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _plain_http_live_server():
-    # live_server speaks plain http and serves static files from the source tree; a DEBUG=0
-    # run (make test) would otherwise redirect to https, mark cookies Secure and look for
-    # collectstatic's manifest. Session-scoped, so it is in place before the server thread
-    # builds its middleware.
+def _plain_http_and_source_static_files():
+    # Tests run with DEBUG off, as in production, but the test client and live_server speak
+    # plain http and serve static files from the source tree: without this, a DEBUG=0 run
+    # (make test) would redirect to https, mark cookies Secure and look for collectstatic's
+    # manifest. Session-scoped, so it is in place before live_server builds its middleware.
     with override_settings(
         SECURE_SSL_REDIRECT=False,
         SESSION_COOKIE_SECURE=False,
@@ -144,13 +144,3 @@ def _plain_http_live_server():
         },
     ):
         yield
-
-
-@pytest.fixture(autouse=True)
-def _plain_http_and_static_files(settings):
-    """Tests run with DEBUG off, as in production, but speak plain HTTP and need no collectstatic."""
-    settings.SECURE_SSL_REDIRECT = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }

@@ -6,7 +6,6 @@ transaction, so an upload stays `pending` unless a test scores it on purpose
 """
 
 import pytest
-from django.test import Client
 
 from measurements import services
 from patients import services as patient_services
@@ -21,25 +20,7 @@ def media_root(settings, tmp_path):
     root = tmp_path / "media"
     root.mkdir()
     settings.MEDIA_ROOT = root
-    # With DEBUG=0 the manifest storage needs `collectstatic`; static files are not the subject here.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     return root
-
-
-class HttpsClient(Client):
-    """With DEBUG=0 the site redirects plain http to https; every request here comes over https."""
-
-    def request(self, **request):
-        request.update({"wsgi.url_scheme": "https", "SERVER_PORT": "443"})
-        return super().request(**request)
-
-
-@pytest.fixture
-def client():
-    return HttpsClient()
 
 
 def record_baseline(patient, by):

@@ -27,15 +27,6 @@ from tests.conftest import make_patient
 
 
 @pytest.fixture
-def pages(settings):
-    """Pages render without collectstatic: the manifest of static files is the deployment's business."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
 def treated(study, site_a, coordinator_a):
     """A BoNT-A patient at site A with a baseline visit and an injection session of two points."""
     for _ in range(6):  # every block holds both arms
@@ -288,7 +279,7 @@ def change_form_data(response) -> dict:
     return data
 
 
-def test_the_admin_refuses_an_edit_without_a_reason(pages, client, treated, data_manager):
+def test_the_admin_refuses_an_edit_without_a_reason(client, treated, data_manager):
     _, visit, _ = treated
     url = f"/admin/patients/visit/{visit.pk}/change/"
     client.force_login(data_manager)
@@ -304,7 +295,7 @@ def test_the_admin_refuses_an_edit_without_a_reason(pages, client, treated, data
     assert visit.history.count() == rows
 
 
-def test_the_admin_keeps_the_reason_and_the_user_of_an_edit(pages, client, treated, data_manager):
+def test_the_admin_keeps_the_reason_and_the_user_of_an_edit(client, treated, data_manager):
     _, visit, _ = treated
     url = f"/admin/patients/visit/{visit.pk}/change/"
     client.force_login(data_manager)
@@ -333,7 +324,7 @@ ADMIN_RECORDS = {
 }
 
 
-def test_the_admin_offers_no_delete_of_any_trial_record(pages, client, treated, data_manager):
+def test_the_admin_offers_no_delete_of_any_trial_record(client, treated, data_manager):
     superuser = get_user_model().objects.create_superuser("root", password="root-password-123")
 
     for user in (data_manager, superuser):

@@ -17,16 +17,6 @@ from tests.conftest import PASSWORD, make_patient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    # The pages are served over plain http by the test client, whatever DEBUG the run uses.
-    settings.SECURE_SSL_REDIRECT = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def randomized_a(patient_a, bont_arm, data_manager):
     """Patient A in the BoNT-A arm, recorded as assigned outside the system (deterministic)."""
