@@ -108,6 +108,32 @@ def make_patient(site, by, *, enrolled_days_ago=30, grade=3, mrn=None, enroll=Tr
     return services.patient_register(**fields)
 
 
+def record_treatment(patient, by, *, points=None, **session_fields):
+    """The baseline visit and an injection session on the enrollment day; the patient needs an injecting arm."""
+    visit = services.visit_record(
+        patient=patient,
+        scheduled_visit=patient.study.schedule.get(day_offset=0),
+        by=by,
+        date_performed=patient.enrollment_date,
+    )
+    fields = dict(
+        visit=visit,
+        date=patient.enrollment_date,
+        product="onabotulinumtoxinA",
+        lot_number="C1234",
+        diluent_ml_per_100_units=Decimal("2.5"),
+        injector="Dr Test",
+    )
+    fields.update(session_fields)
+    session = services.injection_session_record(
+        patient=patient,
+        by=by,
+        points=points or [{"muscle": "depressor_anguli_oris", "side": "right", "units": "4"}],
+        **fields,
+    )
+    return visit, session
+
+
 @pytest.fixture
 def patient_a(site_a, coordinator_a):
     """An enrolled, not yet randomized patient at site A."""

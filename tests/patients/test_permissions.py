@@ -3,11 +3,10 @@
 URLs are hard-coded on purpose: they are public and pinned.
 """
 
-from decimal import Decimal
-
 import pytest
 
 from patients import services
+from tests.conftest import record_treatment
 
 READ_VIEWS = ["/patients/{p}/", "/patients/{p}/history/"]
 WRITE_VIEWS = [
@@ -30,22 +29,7 @@ PATIENT_VIEWS = READ_VIEWS + WRITE_VIEWS + DATA_MANAGER_VIEWS
 def record(study, patient_a, coordinator_a, data_manager, bont_arm):
     """Patient A at site A with an arm, a baseline visit and an injection session."""
     services.patient_assign_arm_externally(patient=patient_a, arm=bont_arm, by=data_manager, reason="Test set-up")
-    visit = services.visit_record(
-        patient=patient_a,
-        scheduled_visit=study.schedule.get(code="baseline"),
-        by=coordinator_a,
-        date_performed=patient_a.enrollment_date,
-    )
-    session = services.injection_session_record(
-        patient=patient_a,
-        by=coordinator_a,
-        date=patient_a.enrollment_date,
-        product="onabotulinumtoxinA",
-        lot_number="C1234",
-        diluent_ml_per_100_units=Decimal("2.5"),
-        injector="Dr Test",
-        points=[{"muscle": "depressor_anguli_oris", "side": "right", "units": "4"}],
-    )
+    visit, session = record_treatment(patient_a, coordinator_a)
     return {"p": patient_a.pk, "v": visit.pk, "s": session.pk}
 
 

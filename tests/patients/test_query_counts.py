@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from patients import services
-from tests.conftest import make_patient
+from tests.conftest import make_patient, record_treatment
 
 
 def _queries(client, url) -> int:
@@ -19,14 +19,20 @@ def _queries(client, url) -> int:
 
 
 def _populate(study, site, coordinator, data_manager, bont_arm, count):
-    baseline = study.schedule.get(code="baseline")
     week2 = study.schedule.get(code="week-2")
     patients = []
     for i in range(count):
         patient = make_patient(site, coordinator, enrolled_days_ago=20 + i % 30, mrn=f"QC-{site.code}-{i}-{count}")
         services.patient_assign_arm_externally(patient=patient, arm=bont_arm, by=data_manager, reason="Query test")
-        visit = services.visit_record(
-            patient=patient, scheduled_visit=baseline, by=coordinator, date_performed=patient.enrollment_date
+        record_treatment(
+            patient,
+            coordinator,
+            lot_number="L1",
+            injector="Dr Q",
+            points=[
+                {"muscle": "depressor_anguli_oris", "side": "right", "units": "4"},
+                {"muscle": "mentalis", "side": "midline", "units": "2"},
+            ],
         )
         if i % 3 == 0:
             services.visit_record(
@@ -35,20 +41,6 @@ def _populate(study, site, coordinator, data_manager, bont_arm, count):
                 by=coordinator,
                 date_performed=patient.enrollment_date + timedelta(days=week2.day_offset),
             )
-        services.injection_session_record(
-            patient=patient,
-            by=coordinator,
-            visit=visit,
-            date=patient.enrollment_date,
-            product="onabotulinumtoxinA",
-            lot_number="L1",
-            diluent_ml_per_100_units=Decimal("2.5"),
-            injector="Dr Q",
-            points=[
-                {"muscle": "depressor_anguli_oris", "side": "right", "units": "4"},
-                {"muscle": "mentalis", "side": "midline", "units": "2"},
-            ],
-        )
         patients.append(patient)
     return patients
 
