@@ -346,11 +346,6 @@ def _detect(detector, rgb: np.ndarray) -> list[Detection]:
     return found
 
 
-def detect_faces(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """Full-range face detection: boxes (x, y, width, height) in pixels."""
-    return [d.box for d in _detect(get_face_detector(), rgb)]
-
-
 @dataclass(frozen=True)
 class Placement:
     """Where a face is, for cutting crops: centre (pixels), side of the square
