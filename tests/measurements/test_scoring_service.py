@@ -15,7 +15,7 @@ from PIL import Image
 
 from measurements import engine, selectors, services
 from measurements.engine import ScoreResult
-from measurements.models import Photo, PhotoScore
+from measurements.models import Expression, Photo, PhotoScore
 from tests.imaging import astronaut_face, gradient_image, to_jpeg_bytes
 
 from .files import has_exif, noise_jpeg, upload
@@ -420,3 +420,9 @@ def test_rescore_command_limited_to_one_study(add_photo, gradient_jpeg, new_engi
     call_command("rescore", "--study", study.code, stdout=out)
     assert out.getvalue().strip() == "Queued 1 photo(s) for scoring with engine 9.9.9."
     assert sorted(photo.scores.values_list("engine_version", flat=True)) == [engine.score.ENGINE_VERSION, "9.9.9"]
+
+
+def test_the_app_and_the_engine_know_the_same_photo_set():
+    # Expression (the database's choices) and engine.EXPRESSIONS (the gates') are two lists of
+    # one protocol; a photo tagged with a name the engine does not know could never be scored.
+    assert tuple(Expression.values) == tuple(engine.EXPRESSIONS)
