@@ -4,6 +4,7 @@ Each stage runs in a fresh subprocess, so that its peak memory (ru_maxrss) is it
   a  the floor: one bare Face Mesh pass on an already decoded 1024-px array
   b  the whole pipeline as a worker runs it: stored file -> claim -> decode -> passes -> metrics -> saved scores
   c  a naive pipeline: decode at full resolution, build the model per photo, one pass
+  passes  the engine with fewer or more averaged landmark passes: precision and time of each
 Targets (issue 3): b <= 1.5 x (PASSES x a); b at least 4x faster than c; worker peak RSS <= 600 MB.
 Results are written to docs/benchmarks.md with the command and the machine.
 """
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from measurements.engine.landmarks import AVERAGED_PASSES, PASS_GEOMETRY  # noqa: E402
 
 PHOTO_COUNT = 100
 WIDTH, HEIGHT = 4032, 3024
@@ -160,7 +163,89 @@ def stage_c(paths: list[Path]) -> dict:
     return {"per_photo_ms": statistics.median(times) * 1000, "mean_ms": statistics.mean(times) * 1000}
 
 
-STAGES = {"a": stage_a, "b": stage_b, "c": stage_c}
+# Second-stage crop counts for the passes sweep: with the first stage's one
+# crop, all run as mirror pairs, 2 x (1 + k) averaged landmark passes.
+SWEEP_CROPS = (1, 2, 3, 4, 5, 7)
+SWEEP_PHOTOS = 20
+
+
+def stage_passes(paths: list[Path]) -> dict:
+    """Precision and cost of the engine against its number of landmark passes.
+
+    For each crop count: the largest and RMS change of the commissure height
+    deviation under the four precision alterations (rotation -8 and +8 degrees,
+    halving, JPEG quality 70) of three base photos (the astronaut as she is and
+    with one corner pulled down 1.5 mm right or 3 mm left), and the median
+    engine time (bytes to metrics, no database) on the first generated 12 MP
+    photos. The engine normally runs ``PASS_GEOMETRY``; this stage swaps the
+    module's geometry for ``pass_geometry(k)`` in its own process only.
+    """
+    import numpy as np
+
+    from measurements.engine import landmarks, score_array, score_image_bytes
+    from measurements.engine.decode import decode_image
+    from tests import imaging
+
+    metric = "commissure_height_deviation_mm"
+    face = imaging.astronaut_face(4.0)
+    reference = imaging.face_reference(face)
+    bases = [
+        face,
+        imaging.pull_commissure_down(face, "right", 1.5, reference=reference),
+        imaging.pull_commissure_down(face, "left", 3.0, reference=reference),
+    ]
+    altered = [
+        lambda img: score_array(imaging.rotate(img, -8), expression="smile_open"),
+        lambda img: score_array(imaging.rotate(img, 8), expression="smile_open"),
+        lambda img: score_array(imaging.halve(img), expression="smile_open"),
+        lambda img: score_image_bytes(imaging.to_jpeg_bytes(img, quality=70), expression="smile_open"),
+    ]
+    datas = [path.read_bytes() for path in paths[:SWEEP_PHOTOS]]
+    landmarks.load_models()
+    rows = []
+    for k in SWEEP_CROPS:
+        landmarks.PASS_GEOMETRY = landmarks.pass_geometry(k)
+        changes = []
+        for base in bases:
+            reference_score = score_array(base, expression="smile_open")
+            for alter in altered:
+                result = alter(base)
+                assert result.status == "scored", result.reason
+                changes.append(result.metrics[metric] - reference_score.metrics[metric])
+        score_image_bytes(datas[0])  # warm-up
+        times = []
+        for data in datas:
+            started = time.perf_counter()
+            result = score_image_bytes(data, expression="smile_open")
+            times.append(time.perf_counter() - started)
+        changes_arr = np.abs(np.array(changes))
+        rows.append(
+            {
+                "crops": k,
+                "landmark_passes": int(result.quality["passes"]),
+                "max_change_mm": float(changes_arr.max()),
+                "rms_change_mm": float(np.sqrt((changes_arr**2).mean())),
+                "engine_ms": statistics.median(times) * 1000,
+            }
+        )
+    # The parts every pass count pays: the JPEG decode (draft mode) and the
+    # one face-detector run.
+    decode_times, detect_times = [], []
+    for data in datas:
+        started = time.perf_counter()
+        decoded = decode_image(data)
+        decode_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        landmarks._candidates(decoded.rgb)
+        detect_times.append(time.perf_counter() - started)
+    return {
+        "rows": rows,
+        "decode_ms": statistics.median(decode_times) * 1000,
+        "detect_ms": statistics.median(detect_times) * 1000,
+    }
+
+
+STAGES = {"a": stage_a, "b": stage_b, "c": stage_c, "passes": stage_passes}
 
 
 def run_stage(name: str, workdir: Path, count: int) -> dict:
@@ -207,7 +292,7 @@ def main() -> int:
     print(f"Generating {args.count} photos of {WIDTH}x{HEIGHT} in {workdir} ...", flush=True)
     _photos(args.count, workdir)
     results = {}
-    for name in "abc":
+    for name in ("a", "b", "c", "passes"):
         print(f"Stage {name} ...", flush=True)
         results[name] = run_stage(name, workdir, args.count)
         print(f"  {results[name]}", flush=True)
@@ -255,19 +340,45 @@ def main() -> int:
         "| target | measured | limit | met |",
         "|---|---:|---:|---|",
     ]
+    sweep = results["passes"]
+    budget = c["per_photo_ms"] / 4
     lines_after_checks = [
+        "",
+        "## Landmark passes against precision and time",
+        "",
+        "Stage `passes` of the same command: the engine alone (bytes to metrics, no database) with fewer",
+        f"or more averaged landmark passes, on {SWEEP_PHOTOS} of the photos above; precision is the change of",
+        "`commissure_height_deviation_mm` under the four alterations of tests/engine/test_precision.py",
+        "(rotation -8 and +8 degrees, halving, JPEG quality 70) of three base photos (12 changes; limit 0.3 mm).",
+        "",
+        "| averaged landmark passes | largest change, mm | RMS change, mm | engine ms / photo |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in sweep["rows"]:
+        mark = " (the engine)" if row["crops"] == len(PASS_GEOMETRY) else ""
+        lines_after_checks.append(
+            f"| {row['landmark_passes']}{mark} | {row['max_change_mm']:.3f} | {row['rms_change_mm']:.3f} "
+            f"| {row['engine_ms']:.1f} |"
+        )
+    lines_after_checks += [
+        "",
+        f"Paid whatever the pass count: the JPEG decode in draft mode, {sweep['decode_ms']:.1f} ms (even at 1/8",
+        "scale the whole entropy-coded file is read), and the face detector with its input,",
+        f"{sweep['detect_ms']:.1f} ms. A pipeline 4x faster than (c) has {budget:.1f} ms per photo in all.",
         "",
         "## Reading these numbers",
         "",
         "- (a) is one complete MediaPipe Face Mesh call (detector and landmark model) on a 1024-px array.",
-        "- (b) counts every model run of the engine: one face-detector run and 16 landmark passes on",
-        "  192-px crops (8 mirror pairs). Around them: the JPEG decode in draft mode, the crop warps,",
+        f"- (b) counts every model run of the engine: one face-detector run and {AVERAGED_PASSES} landmark passes on",
+        "  192-px crops (mirror pairs). Around them: the JPEG decode in draft mode, the crop warps,",
         "  the metrics, and the worker's database work (claim, score row, status, audit row).",
         "- (c) is cheap on this machine because MediaPipe resizes internally and builds its graph in a",
         "  few tens of milliseconds; its cost is mostly the full-resolution decode.",
-        "- Averaging 16 passes is what keeps the commissure deviation within 0.3 mm under rotation,",
-        "  halving and re-encoding (tests/engine/test_precision.py); a pipeline 4x faster than (c)",
-        "  leaves room for about two passes, whose spread is several times larger. See docs/metrics.md.",
+        "- The 4x target and the 0.3 mm precision target conflict on this machine: the decode and the",
+        "  detector alone take most of the 4x budget, and METRICS.md's smallest averaging (the photo and",
+        "  its mirror image at a few rotations, 4-6 passes) already takes the engine past it, with a",
+        "  precision at the limit. The engine keeps 16 passes: on the wider set of 210 altered copies in",
+        "  docs/metrics.md, 12 passes moved the deviation by up to 0.43 mm, 16 by up to 0.31 mm.",
     ]
     for label, measured, limit, ok in checks:
         lines.append(f"| {label} | {measured:.2f} | {limit:.2f} | {'yes' if ok else '**no**'} |")

@@ -74,10 +74,29 @@ ROI_RMS_FACTOR = 4.64
 # over +-5 degrees, the sizes alternate by +-3 %, and the shifts form a
 # lattice over one input pixel, so that together they sample the model's
 # sub-pixel jitter evenly. Every crop is also run mirrored.
-FIRST_GEOMETRY: tuple[tuple[float, float, float, float], ...] = ((0.0, 0.0, 0.0, 0.0),)
-PASS_GEOMETRY: tuple[tuple[float, float, float, float], ...] = tuple(
-    (-5.0 + 10.0 * i / 6, 0.03 if i % 2 else -0.03, i / 7, (5 * i % 7) / 7) for i in range(7)
-)
+Geometry = tuple[tuple[float, float, float, float], ...]
+FIRST_GEOMETRY: Geometry = ((0.0, 0.0, 0.0, 0.0),)
+
+
+def pass_geometry(count: int) -> Geometry:
+    """The second stage's ``count`` crops: rotations evenly over +-5 degrees,
+    sizes alternating by +-3 %, and shifts on a lattice over one input pixel
+    (crop i at (i, step * i mod count) / count, with ``step`` the largest
+    stride below ``count - 1`` that visits every row). A single crop is the
+    placement itself. The engine uses seven (``PASS_GEOMETRY``); other counts
+    serve the passes-against-precision sweep in ``scripts/bench.py``."""
+    if count < 1:
+        raise ValueError("at least one crop")
+    if count == 1:
+        return ((0.0, 0.0, 0.0, 0.0),)
+    step = max((s for s in range(1, count - 1) if math.gcd(s, count) == 1), default=1)
+    return tuple(
+        (-5.0 + 10.0 * i / (count - 1), 0.03 if i % 2 else -0.03, i / count, (step * i % count) / count)
+        for i in range(count)
+    )
+
+
+PASS_GEOMETRY: Geometry = pass_geometry(7)
 # Landmark passes averaged per photo: every crop of both stages, as it is and
 # mirrored.
 AVERAGED_PASSES = 2 * (len(FIRST_GEOMETRY) + len(PASS_GEOMETRY))

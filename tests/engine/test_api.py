@@ -28,6 +28,10 @@ def test_versions_and_constants():
     assert MODEL_VERSION == "mediapipe-0.10.21/face_mesh-refined-478"
     assert PASSES == 17  # 1 face-detector pass + 16 averaged landmark passes
     assert engine.AVERAGED_PASSES == 16 and engine.FIND_PASSES == 1
+    # Engine 1.1.0's second stage, written out: a change here is a new engine version.
+    assert engine.PASS_GEOMETRY == tuple(
+        (-5.0 + 10.0 * i / 6, 0.03 if i % 2 else -0.03, i / 7, (5 * i % 7) / 7) for i in range(7)
+    )
     assert EXPRESSIONS == (
         "rest",
         "brow_raise",
@@ -118,3 +122,25 @@ def test_concurrent_scoring_gives_the_same_answers(face, face_result):
     assert results[1].metrics["commissure_height_left_mm"] == pytest.approx(
         face_result.metrics["commissure_height_right_mm"], abs=1e-6
     )
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 7, 9])
+def test_pass_geometry_spreads_rotations_and_covers_the_subpixel_lattice(count):
+    from measurements.engine.landmarks import pass_geometry
+
+    crops = pass_geometry(count)
+    assert len(crops) == count
+    rotations = [c[0] for c in crops]
+    assert rotations[0] == -5.0 and rotations[-1] == 5.0 and rotations == sorted(rotations)
+    assert {c[1] for c in crops} == {-0.03, 0.03}
+    # Every column and every row of the count x count sub-pixel lattice is used once.
+    assert sorted(round(c[2] * count) for c in crops) == list(range(count))
+    assert sorted(round(c[3] * count) for c in crops) == list(range(count))
+
+
+def test_pass_geometry_of_one_crop_is_the_placement_and_of_none_an_error():
+    from measurements.engine.landmarks import pass_geometry
+
+    assert pass_geometry(1) == ((0.0, 0.0, 0.0, 0.0),)
+    with pytest.raises(ValueError):
+        pass_geometry(0)
