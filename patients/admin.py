@@ -154,8 +154,34 @@ class VisitAdmin(AuditedAdmin):
         return VisitRulesForm
 
 
+class PointRulesFormSet(forms.BaseInlineFormSet):
+    """A recorded session corrected here obeys the coordinator's rules: each point within the
+    study's per-point ceiling, the session's total within its ceiling, and so on."""
+
+    def clean(self):
+        super().clean()
+        session = self.instance  # holds the submitted session values (the admin saves it uncommitted first)
+        if any(self.errors) or session.status != "recorded" or not session.patient_id:
+            return
+        points = [
+            {
+                "muscle": form.cleaned_data.get("muscle"),
+                "muscle_other": form.cleaned_data.get("muscle_other", ""),
+                "side": form.cleaned_data.get("side"),
+                "units": form.cleaned_data.get("units"),
+            }
+            for form in self.forms
+            if form.cleaned_data and form.cleaned_data.get("status", "recorded") == "recorded"
+        ]
+        try:
+            services.injection_session_validate(patient=session.patient, session=session, points=points)
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+
+
 class PointInline(admin.TabularInline):
     model = InjectionPoint
+    formset = PointRulesFormSet
     extra = 0
     can_delete = False
 

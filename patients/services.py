@@ -279,7 +279,10 @@ def patient_withdraw(*, patient: Patient, by, reason: str, withdrawn_on: date | 
 def patient_complete(*, patient: Patient, by) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.status != Patient.Status.ENROLLED:
-        raise ValidationError(f"Only an enrolled patient can complete the study; {patient} is {patient.status}.")
+        raise ValidationError(
+            f"Only an enrolled patient can complete the study; {patient.study_code} is "
+            f"{patient.get_status_display().lower()}."
+        )
     patient.status = Patient.Status.COMPLETED
     _save_audited(patient, by=by, reason="Completed the study")
     return patient
@@ -548,7 +551,10 @@ def _parse_units(raw) -> Decimal | None:
     return units if units is not None and units.is_finite() else None
 
 
-def _validate_session(*, patient: Patient, session: InjectionSession, points: list[dict]) -> None:
+def injection_session_validate(*, patient: Patient, session: InjectionSession, points: list[dict]) -> None:
+    """The rules of a recorded injection session and its points (arm, dates, product, each point's
+    muscle, side and units within the study's ceilings, the session total), for the coordinator's
+    form and the data manager's admin alike. Raises ``InjectionValidationError``."""
     study = patient.study
     session_errors: dict[str, list[str]] = {}
     point_errors: dict[int, dict[str, list[str]]] = {}
@@ -636,7 +642,7 @@ def injection_session_record(*, patient: Patient, by, points: list[dict], **fiel
     patient = Patient.objects.select_for_update(of=("self",)).select_related("study", "arm").get(pk=patient.pk)
     _require_accepts_data(patient)
     session = InjectionSession(patient=patient, created_by=by, **fields)
-    _validate_session(patient=patient, session=session, points=points)
+    injection_session_validate(patient=patient, session=session, points=points)
     _save_audited(session, by=by, reason="Recorded")
     _save_points(session=session, points=points, by=by, reason="Recorded")
     return session
@@ -656,7 +662,7 @@ def injection_session_update(*, session: InjectionSession, by, reason: str, poin
         raise ValidationError(f"{patient} has been withdrawn; ask a data manager for corrections.")
     for k, v in changes.items():
         setattr(session, k, v)
-    _validate_session(patient=patient, session=session, points=points)
+    injection_session_validate(patient=patient, session=session, points=points)
     _save_audited(session, by=by, reason=reason)
     _save_points(session=session, points=points, by=by, reason=reason)
     return session

@@ -379,3 +379,55 @@ def test_admin_visit_correction_obeys_the_visit_rules(client, data_manager, trea
     assert "This date is in the future." in response.content.decode()
     visit.refresh_from_db()
     assert visit.date_performed <= timezone.localdate()
+
+
+def admin_form_data(response) -> dict:
+    """The admin change form and its inline rows, as the browser would post them back."""
+    data = change_form_data(response)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+        for form in formset.forms:
+            for name in form.fields:
+                value = form[name].value()
+                data[form.add_prefix(name)] = "" if value is None else value
+    return data
+
+
+def test_admin_injection_correction_obeys_the_study_unit_ceilings(client, data_manager, treated):
+    _, _, session = treated
+    point = session.points.get(muscle=Muscle.DEPRESSOR_ANGULI_ORIS)
+    client.force_login(data_manager)
+    url = f"/admin/patients/injectionsession/{session.pk}/change/"
+    data = admin_form_data(client.get(url))
+    row = next(i for i in range(2) if data[f"points-{i}-id"] == point.pk)
+    rows = point.history.count()
+
+    response = client.post(url, {**data, f"points-{row}-units": "30", "change_reason": "Dose from the paper record"})
+
+    assert response.status_code == 200
+    assert "30 U is above this study&#x27;s ceiling of 10" in response.content.decode()
+    point.refresh_from_db()
+    assert (point.units, point.history.count()) == (Decimal("4"), rows)
+
+
+def test_admin_injection_correction_within_the_ceilings_is_saved_with_its_reason(client, data_manager, treated):
+    _, _, session = treated
+    point = session.points.get(muscle=Muscle.DEPRESSOR_ANGULI_ORIS)
+    client.force_login(data_manager)
+    url = f"/admin/patients/injectionsession/{session.pk}/change/"
+    data = admin_form_data(client.get(url))
+    row = next(i for i in range(2) if data[f"points-{i}-id"] == point.pk)
+
+    response = client.post(url, {**data, f"points-{row}-units": "5", "change_reason": "Dose from the paper record"})
+
+    assert response.status_code == 302
+    point.refresh_from_db()
+    latest = point.history.latest()
+    assert (point.units, latest.history_user, latest.history_change_reason) == (
+        Decimal("5"),
+        data_manager,
+        "Dose from the paper record",
+    )
