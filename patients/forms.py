@@ -160,6 +160,14 @@ class WithdrawForm(TrialForm):
     withdrawn_on = model_field(Patient, "withdrawn_on", label="Date of withdrawal", required=True)
 
 
+class CompleteForm(TrialForm):
+    confirm = forms.BooleanField(
+        required=True,
+        label="The patient has finished the study: no more visits, injections or photos will be recorded",
+        error_messages={"required": "Tick the box to confirm that the patient has finished the study."},
+    )
+
+
 class AssignArmForm(TrialForm):
     arm = forms.ModelChoiceField(queryset=None, label="Arm")
     reason = reason_field("Reason (where and how the arm was allocated)")

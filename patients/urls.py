@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/<int:pk>/enroll/", views.patient_enroll, name="patient_enroll"),
     path("patients/<int:pk>/randomize/", views.patient_randomize, name="patient_randomize"),
     path("patients/<int:pk>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
+    path("patients/<int:pk>/complete/", views.patient_complete, name="patient_complete"),
     path("patients/<int:pk>/assign-arm/", views.patient_assign_arm, name="patient_assign_arm"),
     path("patients/<int:pk>/history/", views.patient_history, name="patient_history"),
     path("patients/<int:pk>/visits/new/", views.visit_create, name="visit_create"),

@@ -149,6 +149,7 @@ def patient_detail(request, pk):
         "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and patient.status != patient.Status.WITHDRAWN,
+        "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
         "can_assign_arm": patient.study_id in access.data_manager_study_ids
         and not patient.is_randomized
         and patient.status != patient.Status.SCREENING,
@@ -266,6 +267,25 @@ def patient_withdraw(request, pk):
 
     done = f"{patient.study_code} withdrawn. The record is kept."
     return _form_page(request, patient, form, save=save, title="Withdraw", done=done)
+
+
+@login_required
+def patient_complete(request, pk):
+    patient = _editable_patient(request, pk)
+    form = forms.CompleteForm(_data(request))
+    missing = [row.scheduled.name for row in selectors.patient_timeline(patient) if row.visit is None]
+    warning = ""
+    if missing:
+        warning = (
+            f"Not recorded: {', '.join(missing)}. Completing closes the record to new data; those visits "
+            "stay missing in the outcome tables."
+        )
+
+    def save(data):
+        services.patient_complete(patient=patient, by=request.user)
+
+    done = f"{patient.study_code} completed the study. The record is closed to new data."
+    return _form_page(request, patient, form, save=save, title="Complete the study", done=done, warning=warning)
 
 
 @login_required

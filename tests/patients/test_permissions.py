@@ -13,6 +13,7 @@ WRITE_VIEWS = [
     "/patients/{p}/edit/",
     "/patients/{p}/randomize/",
     "/patients/{p}/withdraw/",
+    "/patients/{p}/complete/",
     "/patients/{p}/visits/new/",
     "/patients/{p}/visits/{v}/edit/",
     "/patients/{p}/visits/{v}/void/",

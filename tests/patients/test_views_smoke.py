@@ -102,6 +102,7 @@ WRITE_URLS = (
     "enroll/",
     "randomize/",
     "withdraw/",
+    "complete/",
     "visits/new/",
     "injections/new/",
 )
