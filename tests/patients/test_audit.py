@@ -396,35 +396,32 @@ def admin_form_data(response) -> dict:
     return data
 
 
-def test_admin_injection_correction_obeys_the_study_unit_ceilings(client, data_manager, treated):
-    _, _, session = treated
+def correct_dao_units_in_admin(client, user, session, units: str):
+    """Post the session's admin change form with its depressor anguli oris point's units changed.
+    Returns the point, its number of history rows before the post, and the response."""
     point = session.points.get(muscle=Muscle.DEPRESSOR_ANGULI_ORIS)
-    client.force_login(data_manager)
+    client.force_login(user)
     url = f"/admin/patients/injectionsession/{session.pk}/change/"
     data = admin_form_data(client.get(url))
-    row = next(i for i in range(2) if data[f"points-{i}-id"] == point.pk)
+    row = next(i for i in range(session.points.count()) if data[f"points-{i}-id"] == point.pk)
     rows = point.history.count()
+    response = client.post(url, {**data, f"points-{row}-units": units, "change_reason": "Dose from the paper record"})
+    point.refresh_from_db()
+    return point, rows, response
 
-    response = client.post(url, {**data, f"points-{row}-units": "30", "change_reason": "Dose from the paper record"})
+
+def test_admin_injection_correction_obeys_the_study_unit_ceilings(client, data_manager, treated):
+    point, rows, response = correct_dao_units_in_admin(client, data_manager, treated[2], "30")
 
     assert response.status_code == 200
     assert "30 U is above this study&#x27;s ceiling of 10" in response.content.decode()
-    point.refresh_from_db()
     assert (point.units, point.history.count()) == (Decimal("4"), rows)
 
 
 def test_admin_injection_correction_within_the_ceilings_is_saved_with_its_reason(client, data_manager, treated):
-    _, _, session = treated
-    point = session.points.get(muscle=Muscle.DEPRESSOR_ANGULI_ORIS)
-    client.force_login(data_manager)
-    url = f"/admin/patients/injectionsession/{session.pk}/change/"
-    data = admin_form_data(client.get(url))
-    row = next(i for i in range(2) if data[f"points-{i}-id"] == point.pk)
-
-    response = client.post(url, {**data, f"points-{row}-units": "5", "change_reason": "Dose from the paper record"})
+    point, _, response = correct_dao_units_in_admin(client, data_manager, treated[2], "5")
 
     assert response.status_code == 302
-    point.refresh_from_db()
     latest = point.history.latest()
     assert (point.units, latest.history_user, latest.history_change_reason) == (
         Decimal("5"),
