@@ -5,6 +5,8 @@ sees every site read-only, the data manager runs the study, the API client pulls
 datasets, and the outsider has an account but no role.
 """
 
+import time
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 
@@ -170,3 +172,39 @@ def _plain_http_and_source_static_files():
         },
     ):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_left_on_the_test_database(request):
+    """At the end of the run, wait for other connections to the PostgreSQL test database to end
+    (a killed worker's backend takes a moment to exit), so that the database can be dropped; a
+    connection that is still there after that is a leak, reported with what it last ran.
+    Runs that use no database (tests/engine alone) do not create one for this."""
+    if not any("django_db_setup" in item.fixturenames for item in request.session.items):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")  # torn down after this fixture
+    django_db_blocker = request.getfixturevalue("django_db_blocker")
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        others = []
+        for _ in range(100):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                others = cursor.fetchall()
+            if not others:
+                return
+            time.sleep(0.1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    warnings.warn(f"connections left open on the test database at the end of the run: {others}", stacklevel=1)

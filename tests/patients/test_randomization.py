@@ -219,7 +219,7 @@ ALLOCATION_LIST_URLS = ["/admin/patients/randomizationslot/", "/admin/patients/r
 
 @pytest.mark.parametrize("url", ALLOCATION_LIST_URLS)
 @pytest.mark.parametrize("persona", ["coordinator_a", "investigator"])
-def test_coordinators_and_investigators_cannot_open_the_allocation_list(pages, client, request, persona, url):
+def test_coordinators_and_investigators_cannot_open_the_allocation_list(db, pages, client, request, persona, url):
     client.force_login(request.getfixturevalue(persona))
 
     response = client.get(url, secure=True)
