@@ -19,6 +19,7 @@ from .models import (
     PatientIdentifiers,
     RandomizationSlot,
     RandomizationStratum,
+    RecordStatus,
     ScheduledVisit,
     Site,
     Study,
@@ -143,7 +144,12 @@ class VisitAdmin(AuditedAdmin):
             def _post_clean(self):
                 super()._post_clean()  # the instance now holds the submitted values
                 visit = self.instance
-                if not self.errors and visit.status == "recorded" and visit.patient_id and visit.scheduled_visit_id:
+                if (
+                    not self.errors
+                    and visit.status == RecordStatus.RECORDED
+                    and visit.patient_id
+                    and visit.scheduled_visit_id
+                ):
                     try:
                         services.visit_validate(
                             patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit
@@ -161,7 +167,7 @@ class PointRulesFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
         session = self.instance  # holds the submitted session values (the admin saves it uncommitted first)
-        if any(self.errors) or session.status != "recorded" or not session.patient_id:
+        if any(self.errors) or session.status != RecordStatus.RECORDED or not session.patient_id:
             return
         points = [
             {
@@ -171,7 +177,7 @@ class PointRulesFormSet(forms.BaseInlineFormSet):
                 "units": form.cleaned_data.get("units"),
             }
             for form in self.forms
-            if form.cleaned_data and form.cleaned_data.get("status", "recorded") == "recorded"
+            if form.cleaned_data and form.cleaned_data.get("status", RecordStatus.RECORDED) == RecordStatus.RECORDED
         ]
         try:
             services.injection_session_validate(patient=session.patient, session=session, points=points)
