@@ -1,0 +1,73 @@
+"""Writes to the trial's records. Views, forms, the admin and the API call these; nothing else saves.
+
+Every function is keyword-only, runs in one transaction (nothing half-saved),
+calls full_clean() before saving, and records who made the change and why in
+the audit trail. Edits after the first save require a reason.
+
+One module per concept; everything is re-exported here, so callers write
+`from patients import services` and `services.patient_enroll(...)`:
+
+- `patients`: register, correct, enroll, withdraw, complete
+- `randomization`: the concealed list, its blocks, allocation, arms assigned outside the system
+  (the keyed random stream is `patients.keyed_random`, free of Django)
+- `visits`: the visit rules, record, correct, void
+- `injections`: the session rules, record, correct, void
+- `study_setup`: a study with its sites, arms and schedule
+- `common`: the audited save and the rules the others share
+"""
+
+from .injections import (
+    SESSION_FIELDS,
+    InjectionValidationError,
+    injection_session_record,
+    injection_session_update,
+    injection_session_validate,
+    injection_session_void,
+)
+from .patients import (
+    PATIENT_CLINICAL_FIELDS,
+    PATIENT_IDENTIFIER_FIELDS,
+    patient_complete,
+    patient_enroll,
+    patient_register,
+    patient_update,
+    patient_withdraw,
+)
+from .randomization import (
+    BLOCKS_GENERATED_AT_SET_UP,
+    patient_assign_arm_externally,
+    patient_randomize,
+    randomization_block,
+    randomization_list_generate,
+)
+from .study_setup import DEFAULT_ARMS, DEFAULT_SCHEDULE, study_set_up
+from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, visit_void
+
+__all__ = [
+    "BLOCKS_GENERATED_AT_SET_UP",
+    "DEFAULT_ARMS",
+    "DEFAULT_SCHEDULE",
+    "PATIENT_CLINICAL_FIELDS",
+    "PATIENT_IDENTIFIER_FIELDS",
+    "SESSION_FIELDS",
+    "VISIT_FIELDS",
+    "InjectionValidationError",
+    "injection_session_record",
+    "injection_session_update",
+    "injection_session_validate",
+    "injection_session_void",
+    "patient_assign_arm_externally",
+    "patient_complete",
+    "patient_enroll",
+    "patient_randomize",
+    "patient_register",
+    "patient_update",
+    "patient_withdraw",
+    "randomization_block",
+    "randomization_list_generate",
+    "study_set_up",
+    "visit_record",
+    "visit_update",
+    "visit_validate",
+    "visit_void",
+]

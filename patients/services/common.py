@@ -1,0 +1,54 @@
+"""What every service shares: the audited save, the reason for an edit, and the rules on dates and
+on a patient's status that more than one kind of record obeys."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from ..models import Patient, RecordStatus
+
+
+def save_audited(instance, *, by, reason: str) -> None:
+    instance.full_clean()
+    instance._history_user = by
+    instance._change_reason = reason
+    instance.save()
+
+
+def require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason for this change; it is kept in the audit trail."})
+    return reason
+
+
+def require_not_future(value: date, field: str) -> None:
+    if value and value > timezone.localdate():
+        raise ValidationError({field: "This date is in the future."})
+
+
+def require_consent_not_after_enrollment(consent_date: date | None, enrollment_date: date | None) -> None:
+    if consent_date and enrollment_date and consent_date > enrollment_date:
+        raise ValidationError({"consent_date": "Consent must be given on or before the enrollment date."})
+
+
+def require_accepts_data(patient: Patient) -> None:
+    if patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{patient.study_code} has been withdrawn; no new data can be recorded.")
+    if patient.status == Patient.Status.COMPLETED:
+        raise ValidationError(f"{patient.study_code} has completed the study; no new data can be recorded.")
+    if patient.status != Patient.Status.ENROLLED:
+        raise ValidationError(f"{patient.study_code} is not enrolled yet; enroll the patient first.")
+
+
+def void_record(model, *, pk: int, by, reason: str, what: str):
+    """Void instead of delete: the record stays, marked, with the reason, in the audit trail."""
+    reason = require_reason(reason)
+    record = model.objects.select_for_update().get(pk=pk)
+    if record.status == RecordStatus.VOIDED:
+        raise ValidationError(f"This {what} is already voided.")
+    record.status = RecordStatus.VOIDED
+    record.void_reason = reason
+    save_audited(record, by=by, reason=f"Voided: {reason}")
+    return record

@@ -1,0 +1,210 @@
+"""Patients: register, correct, enroll, withdraw and complete. The arm has its own services
+(`randomization`)."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ..models import Patient, PatientIdentifiers, RecordStatus, SeverityBand, Site
+from .common import require_consent_not_after_enrollment, require_not_future, require_reason, save_audited
+from .visits import visit_validate
+
+PATIENT_CLINICAL_FIELDS = (
+    "sex",
+    "affected_side",
+    "aetiology",
+    "months_since_onset",
+    "baseline_house_brackmann",
+    "consent_date",
+    "enrollment_date",
+)
+PATIENT_IDENTIFIER_FIELDS = ("full_name", "date_of_birth", "medical_record_number", "phone", "email", "address")
+
+
+def _check_duplicate_record_number(*, site: Site, medical_record_number: str, exclude_pk=None) -> None:
+    duplicates = PatientIdentifiers.objects.filter(
+        patient__site=site, medical_record_number__iexact=medical_record_number.strip()
+    )
+    if exclude_pk is not None:
+        duplicates = duplicates.exclude(pk=exclude_pk)
+    existing = duplicates.select_related("patient").first()
+    if existing:
+        raise ValidationError(
+            {"medical_record_number": f"This record number is already registered at this site as {existing.patient}."}
+        )
+
+
+@transaction.atomic
+def patient_register(
+    *,
+    site: Site,
+    by,
+    sex: str,
+    affected_side: str,
+    aetiology: str,
+    months_since_onset: int,
+    baseline_house_brackmann: int,
+    full_name: str,
+    date_of_birth: date,
+    medical_record_number: str,
+    consent_date: date | None = None,
+    enrollment_date: date | None = None,
+    phone: str = "",
+    email: str = "",
+    address: str = "",
+) -> Patient:
+    """Register a patient at a site; enrolled at once when consent and enrollment dates are given."""
+    # Lock the site row so that two coordinators registering at once get consecutive numbers.
+    site = Site.objects.select_for_update(of=("self",)).select_related("study").get(pk=site.pk)
+    _check_duplicate_record_number(site=site, medical_record_number=medical_record_number)
+    require_not_future(date_of_birth, "date_of_birth")
+    require_not_future(consent_date, "consent_date")
+    require_not_future(enrollment_date, "enrollment_date")
+    if enrollment_date and not consent_date:
+        raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
+    require_consent_not_after_enrollment(consent_date, enrollment_date)
+
+    sequence = (site.patients.aggregate(m=Max("site_sequence"))["m"] or 0) + 1
+    patient = Patient(
+        study=site.study,
+        site=site,
+        site_sequence=sequence,
+        study_code=f"{site.code}-{sequence:03d}",
+        sex=sex,
+        affected_side=affected_side,
+        aetiology=aetiology,
+        months_since_onset=months_since_onset,
+        baseline_house_brackmann=baseline_house_brackmann,
+        consent_date=consent_date,
+        enrollment_date=enrollment_date,
+        status=Patient.Status.ENROLLED if enrollment_date else Patient.Status.SCREENING,
+    )
+    save_audited(patient, by=by, reason="Registered")
+    identifiers = PatientIdentifiers(
+        patient=patient,
+        full_name=full_name.strip(),
+        date_of_birth=date_of_birth,
+        medical_record_number=medical_record_number.strip(),
+        phone=phone,
+        email=email,
+        address=address,
+    )
+    save_audited(identifiers, by=by, reason="Registered")
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, by, reason: str, **changes) -> Patient:
+    """Correct a patient's clinical fields or identifiers. The arm and status have their own services."""
+    reason = require_reason(reason)
+    unknown = set(changes) - set(PATIENT_CLINICAL_FIELDS) - set(PATIENT_IDENTIFIER_FIELDS)
+    if unknown:
+        raise ValueError(f"patient_update cannot change {sorted(unknown)}")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager for corrections.")
+    if patient.is_randomized and "baseline_house_brackmann" in changes:
+        if SeverityBand.for_grade(changes["baseline_house_brackmann"]) != patient.severity_band:
+            raise ValidationError(
+                {
+                    "baseline_house_brackmann": "The patient was randomized in the "
+                    f"{SeverityBand(patient.severity_band).label} stratum; a change of band needs a data manager."
+                }
+            )
+    for field in ("consent_date", "enrollment_date"):
+        if field in changes:
+            require_not_future(changes[field], field)
+    if "date_of_birth" in changes:
+        require_not_future(changes["date_of_birth"], "date_of_birth")
+
+    clinical = {k: v for k, v in changes.items() if k in PATIENT_CLINICAL_FIELDS}
+    changed = any(getattr(patient, k) != v for k, v in clinical.items())
+    enrollment_moved = "enrollment_date" in clinical and clinical["enrollment_date"] != patient.enrollment_date
+    for k, v in clinical.items():
+        setattr(patient, k, v)
+    if enrollment_moved:
+        _require_visits_fit_enrollment(patient)
+    if patient.status == Patient.Status.SCREENING and patient.enrollment_date:
+        if not patient.consent_date:
+            raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
+        patient.status = Patient.Status.ENROLLED
+        changed = True
+    require_consent_not_after_enrollment(patient.consent_date, patient.enrollment_date)
+    if changed:
+        save_audited(patient, by=by, reason=reason)
+
+    identifier_changes = {k: v for k, v in changes.items() if k in PATIENT_IDENTIFIER_FIELDS}
+    if identifier_changes:
+        identifiers = patient.identifiers
+        if "medical_record_number" in identifier_changes:
+            _check_duplicate_record_number(
+                site=patient.site,
+                medical_record_number=identifier_changes["medical_record_number"],
+                exclude_pk=identifiers.pk,
+            )
+        if any(getattr(identifiers, k) != v for k, v in identifier_changes.items()):
+            for k, v in identifier_changes.items():
+                setattr(identifiers, k, v)
+            save_audited(identifiers, by=by, reason=reason)
+    return patient
+
+
+def _require_visits_fit_enrollment(patient: Patient) -> None:
+    """A corrected enrollment date moves every visit window: the visits already recorded must still fit."""
+    problems = []
+    for visit in patient.visits.filter(status=RecordStatus.RECORDED).select_related("scheduled_visit"):
+        try:
+            visit_validate(patient=patient, scheduled_visit=visit.scheduled_visit, visit=visit)
+        except ValidationError as error:
+            problems.append(f"{visit.scheduled_visit.name} ({' '.join(error.messages)})")
+    if problems:
+        raise ValidationError(
+            {"enrollment_date": "With this enrollment date, recorded visits no longer fit: " + "; ".join(problems)}
+        )
+
+
+@transaction.atomic
+def patient_enroll(*, patient: Patient, by, consent_date: date, enrollment_date: date) -> Patient:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status != Patient.Status.SCREENING:
+        raise ValidationError(f"{patient.study_code} is {patient.get_status_display().lower()}, not in screening.")
+    require_not_future(consent_date, "consent_date")
+    require_not_future(enrollment_date, "enrollment_date")
+    require_consent_not_after_enrollment(consent_date, enrollment_date)
+    patient.consent_date = consent_date
+    patient.enrollment_date = enrollment_date
+    patient.status = Patient.Status.ENROLLED
+    save_audited(patient, by=by, reason="Enrolled")
+    return patient
+
+
+@transaction.atomic
+def patient_withdraw(*, patient: Patient, by, reason: str, withdrawn_on: date | None = None) -> Patient:
+    """Withdrawal is how clinical data leaves the study: the rows stay, marked, with the reason."""
+    reason = require_reason(reason)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{patient.study_code} was already withdrawn on {patient.withdrawn_on}.")
+    withdrawn_on = withdrawn_on or timezone.localdate()
+    require_not_future(withdrawn_on, "withdrawn_on")
+    patient.status = Patient.Status.WITHDRAWN
+    patient.withdrawal_reason = reason
+    patient.withdrawn_on = withdrawn_on
+    save_audited(patient, by=by, reason=f"Withdrawn: {reason}")
+    return patient
+
+
+@transaction.atomic
+def patient_complete(*, patient: Patient, by) -> Patient:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status != Patient.Status.ENROLLED:
+        raise ValidationError(
+            f"Only an enrolled patient can complete the study; {patient.study_code} is "
+            f"{patient.get_status_display().lower()}."
+        )
+    patient.status = Patient.Status.COMPLETED
+    save_audited(patient, by=by, reason="Completed the study")
+    return patient
