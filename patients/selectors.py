@@ -72,6 +72,11 @@ class Access:
     def can_see_identifiers(self, patient: Patient) -> bool:
         return patient.site_id in self.coordinator_site_ids or patient.study_id in self.data_manager_study_ids
 
+    def can_assign_arm(self, patient: Patient) -> bool:
+        # An arm allocated outside the system is entered after the fact by the study's data
+        # manager, never by a coordinator (who could otherwise choose a patient's arm).
+        return patient.study_id in self.data_manager_study_ids
+
 
 def access_for(user) -> Access:
     if not user.is_authenticated or not user.is_active:

@@ -5,23 +5,17 @@ or an API client, gets 403) and, for a patient, `selectors.patient_get`, which
 answers 404 for a patient the user may not see and 403 for a change they may not make.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 
-from . import forms, selectors, services
+from . import forms, history, selectors, services
+from .formatting import units_display
 from .models import (
-    InjectionPoint,
     InjectionSession,
     Patient,
     PatientIdentifiers,
@@ -150,18 +144,13 @@ def patient_detail(request, pk):
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and patient.status != patient.Status.WITHDRAWN,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
-        "can_assign_arm": patient.study_id in access.data_manager_study_ids
+        "can_assign_arm": access.can_assign_arm(patient)
         and not patient.is_randomized
         and patient.status != patient.Status.SCREENING,
         "timeline": selectors.patient_timeline(patient),
         "sessions": _with_unit_displays(selectors.patient_injection_sessions(patient)),
     }
     return render(request, "patients/patient_detail.html", context)
-
-
-def units_display(value) -> str:
-    """8.50 -> "8.5", 10.00 -> "10": units as a clinician writes them."""
-    return format(Decimal(value).normalize(), "f")
 
 
 def _with_unit_displays(sessions):
@@ -292,7 +281,7 @@ def patient_complete(request, pk):
 def patient_assign_arm(request, pk):
     access = selectors.require_role(request.user)
     patient = selectors.patient_get(access, pk)
-    if patient.study_id not in access.data_manager_study_ids:
+    if not access.can_assign_arm(patient):
         raise PermissionDenied("Only a data manager records an arm assigned outside the system.")
     form = forms.AssignArmForm(_data(request), arms=patient.study.arms.all())
     if request.method == "POST" and form.is_valid():
@@ -312,7 +301,7 @@ def patient_assign_arm(request, pk):
 def patient_history(request, pk):
     access = selectors.require_role(request.user)
     patient = selectors.patient_get(access, pk)
-    entries = _history_entries(patient, with_identifiers=access.can_see_identifiers(patient))
+    entries = history.patient_history(patient, with_identifiers=access.can_see_identifiers(patient))
     return render(request, "patients/patient_history.html", {"patient": patient, "entries": entries})
 
 
@@ -492,142 +481,3 @@ def injection_void(request, pk, session_pk):
         warning="The session and its points stay in the record and the audit trail, marked as voided.",
         done=f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.",
     )
-
-
-# --- Audit trail ----------------------------------------------------------------------------------
-
-
-@dataclass
-class HistoryEntry:
-    when: datetime
-    who: str
-    action: str  # created, changed, deleted
-    subject: str
-    reason: str
-    changes: list[tuple[str, str | None, str]]  # (field label, old or None when created, new)
-
-
-_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
-
-
-def _history_entries(patient: Patient, *, with_identifiers: bool) -> list[HistoryEntry]:
-    """The audit trail of a patient and its records, newest first, in a fixed number of queries.
-
-    One query per audited model (not per entry); foreign keys are shown by name
-    from lookups built once. Identifiers appear only for users who may see them.
-    """
-    session_history = InjectionSession.history.filter(patient_id=patient.pk)
-    sources = [
-        (Patient, Patient.history.filter(id=patient.pk)),
-        (Visit, Visit.history.filter(patient_id=patient.pk)),
-        (InjectionSession, session_history),
-        (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
-    ]
-    if with_identifiers:
-        sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
-    records = {
-        model: list(queryset.select_related("history_user").order_by("history_date", "history_id"))
-        for model, queryset in sources
-    }
-
-    schedule = {s.pk: s.name for s in patient.study.schedule.all()}
-    visits = {
-        r.id: f"{schedule.get(r.scheduled_visit_id, 'visit')} of {r.date_performed:%Y-%m-%d}" for r in records[Visit]
-    }
-    sessions = {r.id: f"session of {r.date:%Y-%m-%d}" for r in records[InjectionSession]}
-    user_ids = {
-        getattr(r, name)
-        for model in (Patient, Visit, InjectionSession)
-        for r in records[model]
-        for name in ("arm_assigned_by_id", "created_by_id")
-        if getattr(r, name, None)
-    }
-    User = get_user_model()
-    lookups = {
-        "patients.patient": {patient.pk: patient.study_code},
-        "patients.study": {patient.study_id: patient.study.code},
-        "patients.site": {patient.site_id: str(patient.site)},
-        "patients.treatmentarm": {a.pk: a.name for a in patient.study.arms.all()},
-        "patients.scheduledvisit": schedule,
-        "patients.visit": visits,
-        "patients.injectionsession": sessions,
-        User._meta.label_lower: {u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)},
-    }
-
-    def subject(model, record) -> str:
-        if model is Patient:
-            return f"Patient {patient.study_code}"
-        if model is PatientIdentifiers:
-            return "Identifiers"
-        if model is Visit:
-            return f"Visit: {visits[record.id]}"
-        if model is InjectionSession:
-            return f"Injection {sessions[record.id]}"
-        point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
-        return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
-
-    entries = []
-    for model, model_records in records.items():
-        previous = {}
-        for record in model_records:
-            object_id = getattr(record, model._meta.pk.attname)
-            before = previous.get(object_id)
-            if record.history_type == "~" and before is not None:
-                delta = record.diff_against(before)
-                changes = [
-                    (
-                        _label(model, c.field),
-                        _show(model, c.field, c.old, lookups),
-                        _show(model, c.field, c.new, lookups),
-                    )
-                    for c in delta.changes
-                ]
-            elif record.history_type == "+":
-                changes = [
-                    (_label(model, f.name), None, _show(model, f.name, getattr(record, f.attname), lookups))
-                    for f in model._meta.concrete_fields
-                    if f.editable
-                    and not f.primary_key
-                    and getattr(record, f.attname) not in (None, "")
-                    and f.name not in ("patient", "session", "study", "site", "created_by")
-                ]
-            else:
-                changes = []
-            previous[object_id] = record
-            entries.append(
-                HistoryEntry(
-                    when=record.history_date,
-                    who=_user_label(record.history_user) if record.history_user else "system",
-                    action=_ACTIONS.get(record.history_type, record.history_type),
-                    subject=subject(model, record),
-                    reason=record.history_change_reason or "",
-                    changes=changes,
-                )
-            )
-    entries.sort(key=lambda e: e.when, reverse=True)
-    return entries
-
-
-def _user_label(user) -> str:
-    return user.get_full_name() or user.get_username()
-
-
-def _label(model, name: str) -> str:
-    return capfirst(model._meta.get_field(name).verbose_name)
-
-
-def _show(model, name: str, value, lookups) -> str:
-    if value in (None, ""):
-        return "—"
-    field = model._meta.get_field(name)
-    if field.is_relation:
-        return lookups.get(field.related_model._meta.label_lower, {}).get(value, f"#{value}")
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return units_display(value)
-    if isinstance(value, datetime):
-        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
-    return str(value)

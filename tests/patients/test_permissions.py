@@ -143,3 +143,11 @@ def test_coordinator_can_register_only_at_own_site(login, coordinator_a, site_b,
     )
     assert response.status_code == 200  # the form is shown again with an error
     assert not site_b.patients.exists()
+
+
+def test_only_the_studys_data_manager_may_assign_an_arm(patient_a, coordinator_a, investigator, data_manager):
+    from patients.selectors import access_for
+
+    personas = {"coordinator": coordinator_a, "investigator": investigator, "data manager": data_manager}
+    allowed = {name: access_for(user).can_assign_arm(patient_a) for name, user in personas.items()}
+    assert allowed == {"coordinator": False, "investigator": False, "data manager": True}

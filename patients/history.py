@@ -1,0 +1,152 @@
+"""The audit trail of a patient and its records, as the history page shows it.
+
+A selector: reads only, in a fixed number of queries (one per audited model, not one per entry),
+with foreign keys shown by name and identifiers only for users who may see them.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.text import capfirst
+
+from .formatting import units_display
+from .models import InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime
+    who: str
+    action: str  # created, changed, deleted
+    subject: str
+    reason: str
+    changes: list[tuple[str, str | None, str]]  # (field label, old or None when created, new)
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def patient_history(patient: Patient, *, with_identifiers: bool) -> list[HistoryEntry]:
+    """The audit trail of a patient and its records, newest first, in a fixed number of queries.
+
+    One query per audited model (not per entry); foreign keys are shown by name
+    from lookups built once. Identifiers appear only for users who may see them.
+    """
+    session_history = InjectionSession.history.filter(patient_id=patient.pk)
+    sources = [
+        (Patient, Patient.history.filter(id=patient.pk)),
+        (Visit, Visit.history.filter(patient_id=patient.pk)),
+        (InjectionSession, session_history),
+        (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
+    ]
+    if with_identifiers:
+        sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
+    records = {
+        model: list(queryset.select_related("history_user").order_by("history_date", "history_id"))
+        for model, queryset in sources
+    }
+
+    schedule = {s.pk: s.name for s in patient.study.schedule.all()}
+    visits = {
+        r.id: f"{schedule.get(r.scheduled_visit_id, 'visit')} of {r.date_performed:%Y-%m-%d}" for r in records[Visit]
+    }
+    sessions = {r.id: f"session of {r.date:%Y-%m-%d}" for r in records[InjectionSession]}
+    user_ids = {
+        getattr(r, name)
+        for model in (Patient, Visit, InjectionSession)
+        for r in records[model]
+        for name in ("arm_assigned_by_id", "created_by_id")
+        if getattr(r, name, None)
+    }
+    User = get_user_model()
+    lookups = {
+        "patients.patient": {patient.pk: patient.study_code},
+        "patients.study": {patient.study_id: patient.study.code},
+        "patients.site": {patient.site_id: str(patient.site)},
+        "patients.treatmentarm": {a.pk: a.name for a in patient.study.arms.all()},
+        "patients.scheduledvisit": schedule,
+        "patients.visit": visits,
+        "patients.injectionsession": sessions,
+        User._meta.label_lower: {u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)},
+    }
+
+    def subject(model, record) -> str:
+        if model is Patient:
+            return f"Patient {patient.study_code}"
+        if model is PatientIdentifiers:
+            return "Identifiers"
+        if model is Visit:
+            return f"Visit: {visits[record.id]}"
+        if model is InjectionSession:
+            return f"Injection {sessions[record.id]}"
+        point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
+        return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
+
+    entries = []
+    for model, model_records in records.items():
+        previous = {}
+        for record in model_records:
+            object_id = getattr(record, model._meta.pk.attname)
+            before = previous.get(object_id)
+            if record.history_type == "~" and before is not None:
+                delta = record.diff_against(before)
+                changes = [
+                    (
+                        _label(model, c.field),
+                        _show(model, c.field, c.old, lookups),
+                        _show(model, c.field, c.new, lookups),
+                    )
+                    for c in delta.changes
+                ]
+            elif record.history_type == "+":
+                changes = [
+                    (_label(model, f.name), None, _show(model, f.name, getattr(record, f.attname), lookups))
+                    for f in model._meta.concrete_fields
+                    if f.editable
+                    and not f.primary_key
+                    and getattr(record, f.attname) not in (None, "")
+                    and f.name not in ("patient", "session", "study", "site", "created_by")
+                ]
+            else:
+                changes = []
+            previous[object_id] = record
+            entries.append(
+                HistoryEntry(
+                    when=record.history_date,
+                    who=_user_label(record.history_user) if record.history_user else "system",
+                    action=_ACTIONS.get(record.history_type, record.history_type),
+                    subject=subject(model, record),
+                    reason=record.history_change_reason or "",
+                    changes=changes,
+                )
+            )
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries
+
+
+def _user_label(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _label(model, name: str) -> str:
+    return capfirst(model._meta.get_field(name).verbose_name)
+
+
+def _show(model, name: str, value, lookups) -> str:
+    if value in (None, ""):
+        return "—"
+    field = model._meta.get_field(name)
+    if field.is_relation:
+        return lookups.get(field.related_model._meta.label_lower, {}).get(value, f"#{value}")
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return units_display(value)
+    if isinstance(value, datetime):
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+    return str(value)
