@@ -96,6 +96,15 @@ class Photo(models.Model):
     def get_absolute_url(self):
         return reverse("photo_detail", args=[self.pk])
 
+    @property
+    def has_failed(self) -> bool:
+        return self.status == self.Status.FAILED
+
+    @property
+    def awaits_score(self) -> bool:
+        """Queued or being scored: the page will show the result when it is ready."""
+        return self.status in (self.Status.PENDING, self.Status.PROCESSING)
+
 
 class PhotoScore(models.Model):
     """The engine's output for one photo under one engine version."""

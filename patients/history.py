@@ -25,6 +25,10 @@ class HistoryEntry:
     reason: str
     changes: list[tuple[str, str | None, str]]  # (field label, old or None when created, new)
 
+    @property
+    def is_change(self) -> bool:
+        return self.action == "changed"
+
 
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 

@@ -58,6 +58,10 @@ class Study(models.Model):
     def __str__(self):
         return self.code
 
+    @property
+    def randomizes_in_system(self) -> bool:
+        return self.randomization == self.Randomization.SYSTEM
+
 
 class Site(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="sites")
@@ -261,6 +265,18 @@ class Patient(models.Model):
     def accepts_new_data(self) -> bool:
         return self.status == self.Status.ENROLLED
 
+    @property
+    def is_screening(self) -> bool:
+        return self.status == self.Status.SCREENING
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == self.Status.WITHDRAWN
+
+    @property
+    def arm_assigned_externally(self) -> bool:
+        return self.arm_assignment == self.ArmAssignment.EXTERNAL
+
 
 class PatientIdentifiers(models.Model):
     """Everything that identifies a person, kept apart from the clinical record.
@@ -343,6 +359,10 @@ class Visit(models.Model):
     def get_absolute_url(self):
         return reverse("visit_edit", args=[self.patient_id, self.pk])
 
+    @property
+    def is_voided(self) -> bool:
+        return self.status == RecordStatus.VOIDED
+
 
 class Product(models.TextChoices):
     ONABOTULINUMTOXIN_A = "onabotulinumtoxinA", "onabotulinumtoxinA (Botox)"
@@ -423,6 +443,15 @@ class InjectionSession(models.Model):
             return annotated
         return sum((p.units for p in self.points.all() if p.status == RecordStatus.RECORDED), Decimal("0"))
 
+    @property
+    def is_voided(self) -> bool:
+        return self.status == RecordStatus.VOIDED
+
+    @property
+    def product_name(self) -> str:
+        """The product as the record names it: the typed name when it is not one of the list's."""
+        return self.product_other if self.product == Product.OTHER else self.get_product_display()
+
 
 # An absolute sanity ceiling the database can enforce on its own; the study's
 # own, lower, per-point and per-session ceilings are enforced by the services.
@@ -458,6 +487,15 @@ class InjectionPoint(models.Model):
 
     def __str__(self):
         return f"{self.get_muscle_display()} {self.side} {self.units} U"
+
+    @property
+    def is_voided(self) -> bool:
+        return self.status == RecordStatus.VOIDED
+
+    @property
+    def muscle_name(self) -> str:
+        """The muscle as the record names it: the typed name when it is not one of the list's."""
+        return self.muscle_other if self.muscle == Muscle.OTHER else self.get_muscle_display()
 
 
 class StudyRole(models.Model):

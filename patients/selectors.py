@@ -14,6 +14,7 @@ from django.db.models import Count, DecimalField, Prefetch, Q, QuerySet, Sum, Va
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from .models import (
     InjectionPoint,
@@ -188,8 +189,17 @@ class TimelineRow:
     target: date | None
     latest: date | None
     visit: Visit | None
-    state: str  # "done", "due", "overdue", "upcoming", "missed-window", "not-enrolled"
+    state: str  # "done", "due", "overdue", "upcoming", "closed", "not-enrolled"
     voided: list[Visit]
+
+    @property
+    def is_open(self) -> bool:
+        """Its window is open or has passed, and it is not recorded: the coordinator may record it now."""
+        return self.state in ("due", "overdue")
+
+    @property
+    def state_label(self) -> str:
+        return "Not enrolled" if self.state == "not-enrolled" else capfirst(self.state)
 
 
 def _visit_state(scheduled: ScheduledVisit, enrollment: date | None, visit: Visit | None, today: date) -> str:

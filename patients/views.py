@@ -14,12 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
-from .formatting import units_display
 from .models import (
     InjectionSession,
     Patient,
     PatientIdentifiers,
-    Study,
     Visit,
 )
 
@@ -142,31 +140,18 @@ def patient_detail(request, pk):
         "can_record": accepts_data,
         "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
         "can_randomize": can_edit and _randomizable(patient),
-        "can_withdraw": can_edit and patient.status != patient.Status.WITHDRAWN,
+        "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
-        "can_assign_arm": access.can_assign_arm(patient)
-        and not patient.is_randomized
-        and patient.status != patient.Status.SCREENING,
+        "can_assign_arm": access.can_assign_arm(patient) and not patient.is_randomized and not patient.is_screening,
         "timeline": selectors.patient_timeline(patient),
-        "sessions": _with_unit_displays(selectors.patient_injection_sessions(patient)),
+        "sessions": selectors.patient_injection_sessions(patient),
     }
     return render(request, "patients/patient_detail.html", context)
 
 
-def _with_unit_displays(sessions):
-    for session in sessions:
-        session.total_display = units_display(session.total_units)
-        session.dilution_display = units_display(session.diluent_ml_per_100_units)
-        for point in session.points.all():  # prefetched by the selector
-            point.units_display = units_display(point.units)
-    return sessions
-
-
 def _randomizable(patient) -> bool:
     return (
-        patient.status == patient.Status.ENROLLED
-        and not patient.is_randomized
-        and patient.study.randomization == Study.Randomization.SYSTEM
+        patient.status == patient.Status.ENROLLED and not patient.is_randomized and patient.study.randomizes_in_system
     )
 
 
@@ -425,9 +410,9 @@ def _injection_context(patient, form, formset, title, **extra):
         "form": form,
         "formset": formset,
         "title": title,
-        "total": units_display(forms.total_units(rows)),
-        "max_units_per_point": units_display(patient.study.max_units_per_point),
-        "max_units_per_session": units_display(patient.study.max_units_per_session),
+        "total": forms.total_units(rows),
+        "max_units_per_point": patient.study.max_units_per_point,
+        "max_units_per_session": patient.study.max_units_per_session,
         **extra,
     }
 
