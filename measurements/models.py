@@ -17,7 +17,7 @@ from patients.models import Patient, Visit
 
 
 class Expression(models.TextChoices):
-    # The standard photo set of METRICS.md; keys match measurements.engine.EXPRESSIONS.
+    # The standard photo set of docs/metrics.md; keys match measurements.engine.EXPRESSIONS.
     REST = "rest", "Rest"
     BROW_RAISE = "brow_raise", "Brow raise"
     GENTLE_EYE_CLOSURE = "gentle_eye_closure", "Gentle eye closure"

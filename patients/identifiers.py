@@ -1,8 +1,8 @@
 """The one list of fields that identify a person.
 
-Every export, API serializer and the anonymized dataset is checked against this
-list in tests (tests/analysis/test_no_identifiers.py and tests/patients/test_identifiers.py):
-none of these may leave the system. Add a field here the moment it is added to a model.
+None of these may leave the system: every export, API serializer and the
+anonymized dataset is to be checked against this list in a test as it is built.
+Add a field here the moment it is added to a model.
 """
 
 # (app_label, model_name) -> field names that identify a patient, hold free text

@@ -375,7 +375,7 @@ def main() -> int:
         "- (c) is cheap on this machine because MediaPipe resizes internally and builds its graph in a",
         "  few tens of milliseconds; its cost is mostly the full-resolution decode.",
         "- The 4x target and the 0.3 mm precision target conflict on this machine: the decode and the",
-        "  detector alone take most of the 4x budget, and METRICS.md's smallest averaging (the photo and",
+        "  detector alone take most of the 4x budget, and the protocol's smallest averaging (the photo and",
         "  its mirror image at a few rotations, 4-6 passes) already takes the engine past it, with a",
         "  precision at the limit. The engine keeps 16 passes: on the wider set of 210 altered copies in",
         "  docs/metrics.md, 12 passes moved the deviation by up to 0.43 mm, 16 by up to 0.31 mm.",

@@ -16,7 +16,7 @@ All image functions take and return (H, W, 3) uint8 RGB numpy arrays unless
 they say they return bytes. "Right" and "left" are the subject's: the subject's
 right is on the image's left in an unmirrored photo.
 
-Used by tests/engine, the integration tests and scripts/bench_engine.py.
+Used by tests/engine, the integration tests and scripts/bench.py.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Facial symmetry scoring engine: photo in, landmarks and millimetres out.
 
 Plain Python over numpy arrays; imports nothing from Django, so it can be
-tested, benchmarked and run from the command line on its own. The protocol it
-implements is METRICS.md; docs/metrics.md explains every number to clinicians.
+tested, benchmarked and run from the command line on its own. docs/metrics.md
+is the protocol it implements and explains every number to clinicians;
+CHANGELOG.md says what each ENGINE_VERSION changed in the scores.
 
 Typical use::
 

@@ -1,4 +1,4 @@
-"""The facial frame and the millimetre scale (METRICS.md, "Frame and scale").
+"""The facial frame and the millimetre scale (docs/metrics.md, "Conventions").
 
 Origin at the midpoint of the two iris centres; x along the interpupillary
 line from the subject's right iris (468) to the left iris (473), so x grows
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Mean horizontal visible iris diameter of adults, mm (facial-palsy literature
-# convention, see METRICS.md).
+# convention, see docs/metrics.md).
 IRIS_DIAMETER_MM = 11.77
 
 RIGHT_IRIS_CENTRE = 468

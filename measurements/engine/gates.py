@@ -1,4 +1,4 @@
-"""Quality gates (METRICS.md, "Quality gates").
+"""Quality gates (docs/metrics.md, "Quality gates").
 
 Each gate looks at the landmarks (or the lack of them) and either passes or
 raises ``EngineError`` with a status and one sentence a study coordinator can

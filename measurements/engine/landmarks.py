@@ -2,9 +2,9 @@
 
 One pass of the landmark model is not equivariant: shift the face by half a
 pixel of the model's 192 px input, turn it by a degree, shrink the photo or
-mirror it, and the mouth corners move by up to a millimetre. METRICS.md
-("Precision") therefore asks for the average over a few passes over the photo
-and its mirror image. The engine computes, for a photo P,
+mirror it, and the mouth corners move by up to a millimetre. The protocol
+(docs/metrics.md, "How the landmarks are made precise") therefore asks for
+the average over a few passes over the photo and its mirror image. The engine computes, for a photo P,
 
     C = P or flip(P), whichever is smaller as a byte string ("canonical")
     F(C) = mean over the crops k of [L(crop_k(C)) + mirror(L(flip(crop_k(C))))] / 2

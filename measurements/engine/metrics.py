@@ -1,4 +1,4 @@
-"""The measurements (METRICS.md, "Metrics") and the table that defines them.
+"""The measurements (docs/metrics.md, "The metrics") and the table that defines them.
 
 Everything is computed once, from the averaged landmarks, in the facial frame
 (``frame.FacialFrame``): millimetres, origin between the iris centres, x

@@ -7,10 +7,11 @@ into the original labelling, and defines the asymmetry index.
 
 How the table is derived
 ------------------------
-METRICS.md defines the pairs by mirroring MediaPipe's canonical face model
-(x -> -x) and taking the nearest vertex. The 0.10.21 wheel does not ship that
-model (``mediapipe/modules/face_geometry/data/`` holds only ``__init__.py``),
-so the table is built from the model's structure instead, which is exactly
+The protocol (docs/metrics.md, "Left/right pairs") defines the pairs by
+mirroring MediaPipe's canonical face model (x -> -x) and taking the nearest
+vertex. The 0.10.21 wheel does not ship that model
+(``mediapipe/modules/face_geometry/data/`` holds only ``__init__.py``), so the
+table is built from the model's structure instead, which is exactly
 mirror-symmetric:
 
 * 28 vertices lie on the midline (x = 0 in the canonical model), listed in

@@ -1,8 +1,15 @@
-"""Writes to the trial's records. Views, forms, the admin and the API call these; nothing else saves.
+"""Writes to the trial's records. The coordinator's pages, the demo seed and the admin's actions
+call these.
 
 Every function is keyword-only, runs in one transaction (nothing half-saved),
 calls full_clean() before saving, and records who made the change and why in
 the audit trail. Edits after the first save require a reason.
+
+One exception: the data manager's corrections in the Django admin
+(`patients/admin.py`) are saved by the admin itself. They obey the same rules
+(the admin's forms call `visit_validate` and `injection_session_validate`),
+need a reason and keep the audit trail, but they do not pass through the
+functions here.
 
 One module per concept; everything is re-exported here, so callers write
 `from patients import services` and `services.patient_enroll(...)`:

@@ -1,4 +1,4 @@
-"""Precision (METRICS.md): rotating by 8 degrees, halving, or JPEG at quality
+"""Precision (docs/metrics.md, "How the landmarks are made precise"): rotating by 8 degrees, halving, or JPEG at quality
 70 moves the commissure height deviation by at most 0.3 mm; mirroring swaps
 right and left exactly."""
 
