@@ -26,8 +26,7 @@ TEST_ENV := env -u CELERY_BROKER_URL \
 	DEBUG=0 \
 	SECRET_KEY=test-only-secret-key-not-for-production-use-0123456789abcdef \
 	DATABASE_URL=$(TEST_DATABASE_URL) \
-	REDIS_URL=$(TEST_REDIS_URL) \
-	FAST_PASSWORD_HASHER=1
+	REDIS_URL=$(TEST_REDIS_URL)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get

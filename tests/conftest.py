@@ -175,6 +175,14 @@ def _plain_http_and_source_static_files():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    # Every persona logs in: MD5 keeps that fast. Only here, never through an environment
+    # variable, so that no deployment can be switched to it (trialsite/settings.py).
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _no_session_left_on_the_test_database(request):
     """At the end of the run, wait for other connections to the PostgreSQL test database to end
     (a killed worker's backend takes a moment to exit), so that the database can be dropped; a

@@ -155,11 +155,16 @@ def test_behind_tls_proxy_trusts_x_forwarded_proto():
     assert values["PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
 
 
-def test_fast_password_hasher_is_opt_in():
-    assert _settings(DEBUG="1")["HASHERS"][0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
-    assert _settings(DEBUG="1", FAST_PASSWORD_HASHER="1")["HASHERS"] == [
-        "django.contrib.auth.hashers.MD5PasswordHasher"
-    ]
+def test_no_environment_variable_switches_password_hashing_to_md5():
+    for environment in ({}, {"FAST_PASSWORD_HASHER": "1"}):
+        hashers = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, **environment)["HASHERS"]
+        assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+        assert "django.contrib.auth.hashers.MD5PasswordHasher" not in hashers
+
+
+def test_only_the_tests_hash_passwords_with_md5(settings):
+    # Set by the session-wide override in tests/conftest.py: fast logins for the personas.
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.mark.slow
