@@ -1,5 +1,5 @@
 # make run   - the demo on http://127.0.0.1:8000 (SQLite, tasks in-process)
-# make test  - lint, migration check and the whole test suite (PostgreSQL, Redis, Chromium)
+# make test  - lint (ruff, format, mypy), migration check and the whole test suite (PostgreSQL, Redis, Chromium)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -37,7 +37,7 @@ help:
 	@echo "make run    start the demo at http://127.0.0.1:$(PORT) (SQLite, in-process tasks; prints demo logins)"
 	@echo "make test   lint, migration check and all tests (needs PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make bench  scoring benchmarks (scripts/bench.py)"
-	@echo "make lint   ruff check and format check;  make fmt  reformat and fix imports"
+	@echo "make lint   ruff check, format check and mypy (pyproject.toml);  make fmt  reformat and fix imports"
 	@echo "make clean  remove .venv, var/ and caches"
 
 venv: $(VENV_STAMP)
@@ -71,17 +71,18 @@ chromium:
 		$(APT_GET) install -y --no-install-recommends $$missing; \
 	fi
 
-test: venv services chromium
-	$(BIN)/ruff check .
+test: lint services chromium
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv services
 	$(TEST_ENV) $(PY) scripts/bench.py
 
+# mypy's Django plugin loads the settings: the demo's (SQLite, DEBUG) are enough, nothing connects.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(RUN_ENV) $(BIN)/mypy
 
 fmt: venv
 	$(BIN)/ruff check --fix --select I .

@@ -76,13 +76,13 @@ def patient_photos(patient: Patient) -> list[VisitPhotos]:
     for visit in visits:
         slots = []
         for expression, label in Expression.choices:
-            photo = current.get((visit.pk, expression))
+            slot_photo = current.get((visit.pk, expression))
             slots.append(
                 PhotoSlot(
                     expression=expression,
                     label=label,
-                    photo=photo,
-                    score=current_score(photo) if photo else None,
+                    photo=slot_photo,
+                    score=current_score(slot_photo) if slot_photo else None,
                     retakes=retakes[(visit.pk, expression)],
                 )
             )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -27,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from patients.audit import set_history_reason, set_history_user
 from patients.models import Patient, RecordStatus, Visit
 
 from . import engine
@@ -124,7 +126,7 @@ def _enqueue(photo_id: int) -> None:
     Photo.objects.filter(pk=photo_id, status=Photo.Status.PENDING).update(queued_at=timezone.now())
 
 
-def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, by) -> Photo:
+def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, by: User) -> Photo:
     """Store a visit's photo untouched and queue it for scoring. A retake replaces the current photo."""
     if expression not in Expression.values:
         raise ValidationError({"expression": f"Unknown expression {expression!r}."})
@@ -161,14 +163,14 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
                 # Out of the way of the one-current-photo constraint first; its audited
                 # change, with what replaced it, is saved just below.
                 Photo.objects.filter(pk=previous.pk).update(is_current=False)
-            photo._history_user = by
-            photo._change_reason = "Uploaded"
+            set_history_user(photo, by)
+            set_history_reason(photo, "Uploaded")
             photo.save()
             if previous:
                 previous.is_current = False
                 previous.replaced_by = photo
-                previous._history_user = by
-                previous._change_reason = "Replaced by a retake"
+                set_history_user(previous, by)
+                set_history_reason(previous, "Replaced by a retake")
                 previous.save(update_fields=["is_current", "replaced_by"])
             transaction.on_commit(lambda: _enqueue(photo.pk))
     except IntegrityError:
@@ -237,7 +239,7 @@ def _score_as_result(score: PhotoScore):
         reason=score.reason,
         engine_version=score.engine_version,
         model_version=score.model_version,
-        image_size=(score.image_width, score.image_height) if score.image_width else None,
+        image_size=(score.image_width, score.image_height) if score.image_width and score.image_height else None,
         mm_per_px=score.mm_per_px,
         metrics=score.metrics,
         landmarks=np.asarray(score.landmarks, dtype=float) if score.landmarks else None,
@@ -289,7 +291,7 @@ def _photo_save_result(*, photo: Photo, token: uuid.UUID, result) -> str:
         locked.failure_reason = score.reason or "The photo failed a quality check."
     locked.scored_at = timezone.now()
     locked.claim_token = None
-    locked._change_reason = f"Scored by engine {engine.ENGINE_VERSION}: {score.status}"
+    set_history_reason(locked, f"Scored by engine {engine.ENGINE_VERSION}: {score.status}")
     locked.save()
     return score.status
 

@@ -7,6 +7,7 @@ with foreign keys shown by name and identifiers only for users who may see them.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -91,10 +92,11 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
 
     entries = []
     for model, model_records in records.items():
-        previous = {}
+        previous: dict[int, Any] = {}  # object id -> its last history row (simple-history's generated model)
         for record in model_records:
             object_id = getattr(record, model._meta.pk.attname)
             before = previous.get(object_id)
+            changes: list[tuple[str, str | None, str]]
             if record.history_type == "~" and before is not None:
                 delta = record.diff_against(before)
                 changes = [

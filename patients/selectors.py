@@ -161,7 +161,7 @@ def patient_list(
     if arm_id == "none":
         patients = patients.filter(arm__isnull=True)
     elif arm_id:
-        patients = patients.filter(arm_id=arm_id)
+        patients = patients.filter(arm_id=int(arm_id))  # the filter form's choices are the arms' ids
     if status:
         patients = patients.filter(status=status)
     return patients
@@ -234,7 +234,10 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
             "upcoming",
         ):
             state = "closed"
-        rows.append(TimelineRow(scheduled, *window, visit=visit, state=state, voided=voided[scheduled.pk]))
+        earliest, target, latest = window
+        rows.append(
+            TimelineRow(scheduled, earliest, target, latest, visit=visit, state=state, voided=voided[scheduled.pk])
+        )
     return rows
 
 
@@ -299,7 +302,8 @@ def dashboard(access: Access) -> Dashboard:
         ).values_list("patient_id", "scheduled_visit_id")
     )
     today = timezone.localdate()
-    due, overdue = [], []
+    due: list[DueVisit] = []
+    overdue: list[DueVisit] = []
     for patient in active:
         for scheduled in by_study[patient.study_id]:
             if (patient.pk, scheduled.pk) in done:

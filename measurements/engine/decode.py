@@ -114,7 +114,7 @@ def decode_image(
         # Image.open reads only the header. PIL raises DecompressionBombError
         # on its own above 2 x Image.MAX_IMAGE_PIXELS (179 M pixels by default),
         # before any pixel memory is allocated; max_pixels is our own limit.
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         fmt = img.format or ""
         width, height = img.size
         if width <= 0 or height <= 0:

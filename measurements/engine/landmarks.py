@@ -252,10 +252,10 @@ class LandmarkGraph:
         pixels (spanning [0, width] x [0, height]), or None where the model
         finds no face. Call with ``model_lock()`` held."""
         images = [np.ascontiguousarray(img, dtype=np.uint8) for img in images]
-        found = self._run(images)
+        found: list[np.ndarray | None] = list(self._run(images))
         if len(found) != len(images):
             # The graph drops the images without a face; find out which.
-            found = [(self._run([img]) or [None])[0] for img in images]
+            found = [next(iter(self._run([img])), None) for img in images]
         out: list[np.ndarray | None] = []
         for img, pts in zip(images, found):
             if pts is None or pts.shape != (N_LANDMARKS, 2):
@@ -648,12 +648,12 @@ def find_faces(rgb: np.ndarray) -> FaceSearch:
     places = _candidates(canon)
     if len(places) > 1:
         crops = [p.crops(FIRST_GEOMETRY)[0] for p in places]
-        found = run_crops([c.extract(canon) for c in crops])
-        faces = [c.to_photo(pts) for c, pts in zip(crops, found) if pts is not None]
+        confirmed = run_crops([c.extract(canon) for c in crops])
+        faces = [c.to_photo(pts) for c, pts in zip(crops, confirmed) if pts is not None]
         if len(faces) != 1:
             points = _to_photo(faces[0], flipped, width) if faces else None
             return FaceSearch(faces_found=len(faces), points=points, flipped=flipped, width=width)
-        places = [p for p, pts in zip(places, found) if pts is not None]
+        places = [p for p, pts in zip(places, confirmed) if pts is not None]
     if not places:
         return FaceSearch(faces_found=0, points=None, flipped=flipped, width=width)
     crops = places[0].crops(FIRST_GEOMETRY)
@@ -688,7 +688,7 @@ def locate_landmarks(rgb: np.ndarray, search: FaceSearch | None = None) -> Landm
     """
     if search is None:
         search = find_faces(rgb)
-    if search.faces_found != 1 or search.source is None:
+    if search.faces_found != 1 or search.source is None or search.canon is None:
         points = search.points if search.points is not None else np.zeros((N_LANDMARKS, 2))
         return LandmarkResult(points=points, faces_found=search.faces_found, passes=0)
     first = np.mean(search.found, axis=0)

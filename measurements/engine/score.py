@@ -132,6 +132,7 @@ def _score_decoded(
         search = find_faces(rgb)
         if (
             search.faces_found == 1
+            and search.points is not None
             and redecode is not None
             and decoded.scale_factor < 1.0
             and gates.iris_size_px(search.points) < REDECODE_BELOW_IRIS_PX

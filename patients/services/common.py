@@ -3,16 +3,19 @@ on a patient's status that more than one kind of record obeys."""
 
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils import timezone
 
+from ..audit import set_history_reason, set_history_user
 from ..models import Patient, RecordStatus
 
 
-def save_audited(instance, *, by, reason: str) -> None:
+def save_audited(instance: Model, *, by: User | None, reason: str) -> None:
     instance.full_clean()
-    instance._history_user = by
-    instance._change_reason = reason
+    set_history_user(instance, by)
+    set_history_reason(instance, reason)
     instance.save()
 
 
@@ -23,7 +26,7 @@ def require_reason(reason: str) -> str:
     return reason
 
 
-def require_not_future(value: date, field: str) -> None:
+def require_not_future(value: date | None, field: str) -> None:
     if value and value > timezone.localdate():
         raise ValidationError({field: "This date is in the future."})
 
@@ -42,7 +45,7 @@ def require_accepts_data(patient: Patient) -> None:
         raise ValidationError(f"{patient.study_code} is not enrolled yet; enroll the patient first.")
 
 
-def void_record(model, *, pk: int, by, reason: str, what: str):
+def void_record(model, *, pk: int, by: User, reason: str, what: str):
     """Void instead of delete: the record stays, marked, with the reason, in the audit trail."""
     reason = require_reason(reason)
     record = model.objects.select_for_update().get(pk=pk)

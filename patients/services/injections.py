@@ -3,6 +3,7 @@ correcting and voiding a session."""
 
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -64,7 +65,8 @@ def injection_session_validate(*, patient: Patient, session: InjectionSession, p
             session_errors.setdefault("date", []).append(
                 f"This date is before the patient's enrollment on {patient.enrollment_date:%Y-%m-%d}."
             )
-    if session.visit_id and session.visit.patient_id != patient.pk:
+    visit = session.visit if session.visit_id else None
+    if visit is not None and visit.patient_id != patient.pk:
         session_errors.setdefault("visit", []).append("That visit belongs to another patient.")
     if session.product == Product.OTHER and not session.product_other.strip():
         session_errors.setdefault("product_other", []).append("Name the product.")
@@ -101,7 +103,7 @@ def injection_session_validate(*, patient: Patient, session: InjectionSession, p
         raise InjectionValidationError(session_errors=session_errors, point_errors=point_errors)
 
 
-def _save_points(*, session: InjectionSession, points: list[dict], by, reason: str) -> None:
+def _save_points(*, session: InjectionSession, points: list[dict], by: User, reason: str) -> None:
     """Write the session's points in order: existing rows are corrected in place, new rows added,
     and rows no longer wanted voided with the reason. No point is ever deleted."""
     existing = list(session.points.filter(status=RecordStatus.RECORDED).order_by("id"))
@@ -125,7 +127,7 @@ def _save_points(*, session: InjectionSession, points: list[dict], by, reason: s
 
 
 @transaction.atomic
-def injection_session_record(*, patient: Patient, by, points: list[dict], **fields) -> InjectionSession:
+def injection_session_record(*, patient: Patient, by: User, points: list[dict], **fields) -> InjectionSession:
     """Record a session and its points together; the total is derived from the points."""
     unknown = set(fields) - set(SESSION_FIELDS)
     if unknown:
@@ -141,7 +143,7 @@ def injection_session_record(*, patient: Patient, by, points: list[dict], **fiel
 
 
 @transaction.atomic
-def injection_session_update(*, session: InjectionSession, by, reason: str, points: list[dict], **changes):
+def injection_session_update(*, session: InjectionSession, by: User, reason: str, points: list[dict], **changes):
     reason = require_reason(reason)
     unknown = set(changes) - set(SESSION_FIELDS)
     if unknown:
@@ -161,5 +163,5 @@ def injection_session_update(*, session: InjectionSession, by, reason: str, poin
 
 
 @transaction.atomic
-def injection_session_void(*, session: InjectionSession, by, reason: str) -> InjectionSession:
+def injection_session_void(*, session: InjectionSession, by: User, reason: str) -> InjectionSession:
     return void_record(InjectionSession, pk=session.pk, by=by, reason=reason, what="injection session")

@@ -3,6 +3,7 @@
 
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -41,7 +42,7 @@ def _check_duplicate_record_number(*, site: Site, medical_record_number: str, ex
 def patient_register(
     *,
     site: Site,
-    by,
+    by: User,
     sex: str,
     affected_side: str,
     aetiology: str,
@@ -97,7 +98,7 @@ def patient_register(
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, by, reason: str, **changes) -> Patient:
+def patient_update(*, patient: Patient, by: User, reason: str, **changes) -> Patient:
     """Correct a patient's clinical fields or identifiers. The arm and status have their own services."""
     reason = require_reason(reason)
     unknown = set(changes) - set(PATIENT_CLINICAL_FIELDS) - set(PATIENT_IDENTIFIER_FIELDS)
@@ -167,7 +168,7 @@ def _require_visits_fit_enrollment(patient: Patient) -> None:
 
 
 @transaction.atomic
-def patient_enroll(*, patient: Patient, by, consent_date: date, enrollment_date: date) -> Patient:
+def patient_enroll(*, patient: Patient, by: User, consent_date: date, enrollment_date: date) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.status != Patient.Status.SCREENING:
         raise ValidationError(f"{patient.study_code} is {patient.get_status_display().lower()}, not in screening.")
@@ -182,7 +183,7 @@ def patient_enroll(*, patient: Patient, by, consent_date: date, enrollment_date:
 
 
 @transaction.atomic
-def patient_withdraw(*, patient: Patient, by, reason: str, withdrawn_on: date | None = None) -> Patient:
+def patient_withdraw(*, patient: Patient, by: User, reason: str, withdrawn_on: date | None = None) -> Patient:
     """Withdrawal is how clinical data leaves the study: the rows stay, marked, with the reason."""
     reason = require_reason(reason)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -198,7 +199,7 @@ def patient_withdraw(*, patient: Patient, by, reason: str, withdrawn_on: date | 
 
 
 @transaction.atomic
-def patient_complete(*, patient: Patient, by) -> Patient:
+def patient_complete(*, patient: Patient, by: User) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.status != Patient.Status.ENROLLED:
         raise ValidationError(

@@ -3,11 +3,13 @@ the next slot, and arms assigned outside the system. The random stream itself is
 
 import secrets
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from ..audit import set_history_reason, set_history_user
 from ..keyed_random import allocation_block
 from ..models import Patient, RandomizationSlot, RandomizationStratum, SeverityBand, Study, TreatmentArm
 from .common import require_reason, save_audited
@@ -44,14 +46,16 @@ def _extend_stratum(*, stratum: RandomizationStratum, seed: str, arms, blocks: i
 
 
 @transaction.atomic
-def randomization_list_generate(*, study: Study, blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP, by=None) -> int:
+def randomization_list_generate(
+    *, study: Study, blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP, by: User | None = None
+) -> int:
     """Create the concealed allocation list for every stratum that has none. Returns slots created."""
     study = Study.objects.select_for_update().get(pk=study.pk)
     if not study.randomization_seed:
         study.randomization_seed = secrets.token_hex(32)
         if by is not None:  # otherwise the request's user, as in the admin
-            study._history_user = by
-        study._change_reason = "Randomization list generated"
+            set_history_user(study, by)
+        set_history_reason(study, "Randomization list generated")
         study.save(update_fields=["randomization_seed"])
     arms = list(study.arms.order_by("id"))
     if len(arms) < 2:
@@ -77,7 +81,7 @@ def _stratum_for(patient: Patient) -> RandomizationStratum:
     return stratum
 
 
-def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
+def patient_randomize(*, patient: Patient, by: User) -> TreatmentArm:
     """Allocate the next concealed slot of the patient's stratum. Can never be redone."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update(of=("self",)).select_related("study").get(pk=patient.pk)
@@ -105,6 +109,7 @@ def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
                 stratum=stratum, seed=study.randomization_seed, arms=list(study.arms.order_by("id")), blocks=5
             )
             slot = stratum.slots.filter(patient__isnull=True).order_by("position").first()
+            assert slot is not None, "a stratum just extended by whole blocks has a free slot"
         now = timezone.now()
         slot.patient = patient
         slot.allocated_at = now
@@ -119,7 +124,7 @@ def patient_randomize(*, patient: Patient, by) -> TreatmentArm:
 
 
 @transaction.atomic
-def patient_assign_arm_externally(*, patient: Patient, arm: TreatmentArm, by, reason: str) -> Patient:
+def patient_assign_arm_externally(*, patient: Patient, arm: TreatmentArm, by: User, reason: str) -> Patient:
     """Record an arm allocated outside this system (data entered after the fact). Data managers only."""
     reason = require_reason(reason)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -34,7 +35,7 @@ def study_set_up(
     max_units_per_point: Decimal = Decimal("10"),
     max_units_per_session: Decimal = Decimal("50"),
     responder_threshold_mm: Decimal = Decimal("1.00"),
-    by=None,
+    by: User | None = None,
 ) -> Study:
     """Create a study with its sites, arms and schedule, and (for system randomization) its concealed list."""
     if not any(v["day_offset"] == 0 for v in schedule):

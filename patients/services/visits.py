@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -54,7 +55,9 @@ def visit_validate(*, patient: Patient, scheduled_visit: ScheduledVisit, visit: 
 
 
 @transaction.atomic
-def visit_record(*, patient: Patient, scheduled_visit: ScheduledVisit, by, date_performed: date, **fields) -> Visit:
+def visit_record(
+    *, patient: Patient, scheduled_visit: ScheduledVisit, by: User, date_performed: date, **fields
+) -> Visit:
     unknown = set(fields) - set(VISIT_FIELDS)
     if unknown:
         raise ValueError(f"visit_record does not take {sorted(unknown)}")
@@ -69,7 +72,7 @@ def visit_record(*, patient: Patient, scheduled_visit: ScheduledVisit, by, date_
 
 
 @transaction.atomic
-def visit_update(*, visit: Visit, by, reason: str, **changes) -> Visit:
+def visit_update(*, visit: Visit, by: User, reason: str, **changes) -> Visit:
     reason = require_reason(reason)
     unknown = set(changes) - set(VISIT_FIELDS)
     if unknown:
@@ -87,5 +90,5 @@ def visit_update(*, visit: Visit, by, reason: str, **changes) -> Visit:
 
 
 @transaction.atomic
-def visit_void(*, visit: Visit, by, reason: str) -> Visit:
+def visit_void(*, visit: Visit, by: User, reason: str) -> Visit:
     return void_record(Visit, pk=visit.pk, by=by, reason=reason, what="visit")
