@@ -34,71 +34,74 @@ def record(study, patient_a, coordinator_a, data_manager, bont_arm):
     return {"p": patient_a.pk, "v": visit.pk, "s": session.pk}
 
 
-def urls(templates, record):
-    return [t.format(**record) for t in templates]
+def cells(personas, templates):
+    """One test per (persona, URL), so that a failure names its cell of the matrix."""
+    return [pytest.param(persona, t, id=f"{persona}:{t}") for persona in personas for t in templates]
 
 
-def test_anonymous_visitor_is_sent_to_login_everywhere(client, record):
-    for url in urls(STUDY_VIEWS + PATIENT_VIEWS, record):
-        response = client.get(url)
-        assert response.status_code == 302, url
-        assert response.url.startswith("/accounts/login/"), url
+@pytest.mark.parametrize("template", STUDY_VIEWS + PATIENT_VIEWS)
+def test_anonymous_visitor_is_sent_to_login(client, record, template):
+    response = client.get(template.format(**record))
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
 
 
-def test_outsider_without_a_role_is_refused_everywhere(login, outsider, record):
-    client = login(outsider)
-    for url in urls(STUDY_VIEWS + PATIENT_VIEWS, record):
-        assert client.get(url).status_code == 403, url
+@pytest.mark.parametrize(("persona", "template"), cells(["outsider", "api_client_user"], STUDY_VIEWS + PATIENT_VIEWS))
+def test_account_without_a_study_role_on_the_pages_is_refused(request, login, record, persona, template):
+    """The outsider has no role at all; the API client's role gives no HTML access."""
+    client = login(request.getfixturevalue(persona))
+    assert client.get(template.format(**record)).status_code == 403
 
 
-def test_api_client_has_no_html_access(login, api_client_user, record):
-    client = login(api_client_user)
-    for url in urls(STUDY_VIEWS + PATIENT_VIEWS, record):
-        assert client.get(url).status_code == 403, url
+@pytest.mark.parametrize("template", STUDY_VIEWS + READ_VIEWS + WRITE_VIEWS)
+def test_coordinator_can_open_every_page_of_own_site_patient(login, coordinator_a, record, template):
+    assert login(coordinator_a).get(template.format(**record)).status_code == 200
 
 
-def test_coordinator_can_open_every_page_of_own_site_patient(login, coordinator_a, record):
-    client = login(coordinator_a)
-    for url in urls(STUDY_VIEWS + READ_VIEWS + WRITE_VIEWS, record):
-        assert client.get(url).status_code == 200, url
+@pytest.mark.parametrize("template", DATA_MANAGER_VIEWS)
+def test_coordinator_cannot_assign_arms(login, coordinator_a, record, template):
+    client, url = login(coordinator_a), template.format(**record)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"arm": 1, "reason": "x"}).status_code == 403
 
 
-def test_coordinator_cannot_assign_arms(login, coordinator_a, record):
-    client = login(coordinator_a)
-    for url in urls(DATA_MANAGER_VIEWS, record):
-        assert client.get(url).status_code == 403, url
-        assert client.post(url, {"arm": 1, "reason": "x"}).status_code == 403, url
+@pytest.mark.parametrize("template", PATIENT_VIEWS)
+def test_coordinator_cannot_see_other_site(login, coordinator_b, record, patient_a, template):
+    client, url = login(coordinator_b), template.format(**record)
+    response = client.get(url)
+    assert response.status_code == 404
+    assert patient_a.study_code.encode() not in response.content
+    assert client.post(url, {"reason": "x"}).status_code == 404
 
 
-def test_coordinator_cannot_see_other_site(login, coordinator_b, record, patient_a):
-    client = login(coordinator_b)
-    for url in urls(PATIENT_VIEWS, record):
-        response = client.get(url)
-        assert response.status_code == 404, url
-        assert patient_a.study_code.encode() not in response.content, url
-        assert client.post(url, {"reason": "x"}).status_code == 404, url
-    listing = client.get("/patients/")
+def test_coordinator_does_not_see_other_site_in_the_list(login, coordinator_b, record, patient_a):
+    listing = login(coordinator_b).get("/patients/")
     assert listing.status_code == 200
     assert patient_a.study_code not in listing.content.decode()
 
 
-def test_investigator_reads_every_site_but_writes_nothing(login, investigator, record, patient_a):
-    client = login(investigator)
-    for url in urls(["/", "/patients/"] + READ_VIEWS, record):
-        assert client.get(url).status_code == 200, url
-    assert patient_a.study_code in client.get("/patients/").content.decode()
-    for url in urls(WRITE_VIEWS + DATA_MANAGER_VIEWS + ["/patients/new/"], record):
-        assert client.get(url).status_code == 403, url
-        assert client.post(url, {"reason": "x"}).status_code == 403, url
+@pytest.mark.parametrize("template", ["/", "/patients/"] + READ_VIEWS)
+def test_investigator_reads_every_site(login, investigator, record, template):
+    assert login(investigator).get(template.format(**record)).status_code == 200
 
 
-def test_investigator_never_sees_identifiers(login, investigator, record, patient_a):
-    client = login(investigator)
+def test_investigator_lists_patients_of_every_site(login, investigator, record, patient_a):
+    assert patient_a.study_code in login(investigator).get("/patients/").content.decode()
+
+
+@pytest.mark.parametrize("template", WRITE_VIEWS + DATA_MANAGER_VIEWS + ["/patients/new/"])
+def test_investigator_writes_nothing(login, investigator, record, template):
+    client, url = login(investigator), template.format(**record)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"reason": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("template", ["/patients/"] + READ_VIEWS)
+def test_investigator_never_sees_identifiers(login, investigator, record, patient_a, template):
+    page = login(investigator).get(template.format(**record)).content.decode()
     identifiers = patient_a.identifiers
-    for url in urls(["/patients/"] + READ_VIEWS, record):
-        page = client.get(url).content.decode()
-        assert identifiers.full_name not in page, url
-        assert identifiers.medical_record_number not in page, url
+    assert identifiers.full_name not in page
+    assert identifiers.medical_record_number not in page
 
 
 def test_coordinator_sees_identifiers_of_own_site(login, coordinator_a, record, patient_a):
@@ -107,13 +110,18 @@ def test_coordinator_sees_identifiers_of_own_site(login, coordinator_a, record, 
     assert patient_a.identifiers.medical_record_number in page
 
 
-def test_data_manager_reads_everything_and_only_assigns_arms(login, data_manager, record, patient_a):
-    client = login(data_manager)
-    for url in urls(["/", "/patients/"] + READ_VIEWS + DATA_MANAGER_VIEWS, record):
-        assert client.get(url).status_code == 200, url
-    assert patient_a.identifiers.full_name in client.get(f"/patients/{patient_a.pk}/").content.decode()
-    for url in urls(WRITE_VIEWS + ["/patients/new/"], record):
-        assert client.get(url).status_code == 403, url
+@pytest.mark.parametrize("template", ["/", "/patients/"] + READ_VIEWS + DATA_MANAGER_VIEWS)
+def test_data_manager_reads_everything_and_assigns_arms(login, data_manager, record, template):
+    assert login(data_manager).get(template.format(**record)).status_code == 200
+
+
+def test_data_manager_sees_identifiers(login, data_manager, record, patient_a):
+    assert patient_a.identifiers.full_name in login(data_manager).get(f"/patients/{patient_a.pk}/").content.decode()
+
+
+@pytest.mark.parametrize("template", WRITE_VIEWS + ["/patients/new/"])
+def test_data_manager_edits_only_in_the_admin(login, data_manager, record, template):
+    assert login(data_manager).get(template.format(**record)).status_code == 403
 
 
 def test_visit_and_session_of_another_patient_are_not_found(login, coordinator_a, record, site_a):
