@@ -1,7 +1,11 @@
 """The same file twice is a mistake; a new photo of the same expression is a retake."""
 
+import threading
+import time
+
 import pytest
-from django.db import IntegrityError, transaction
+from django.core.files.storage import FileSystemStorage
+from django.db import IntegrityError, connection, transaction
 
 from measurements import services
 from measurements.models import Photo
@@ -10,8 +14,24 @@ from .conftest import record_baseline
 from .files import noise_jpeg, stored_files, upload
 
 
-def test_identical_upload_is_refused_and_points_at_the_first_photo(add_photo, media_root):
+@pytest.fixture
+def storage_writes(monkeypatch):
+    """The names of the files written to storage from now on (the writes still happen)."""
+    written = []
+    save = FileSystemStorage._save
+
+    def recording_save(storage, name, content):
+        stored = save(storage, name, content)
+        written.append(stored)
+        return stored
+
+    monkeypatch.setattr(FileSystemStorage, "_save", recording_save)
+    return written
+
+
+def test_identical_upload_is_refused_and_points_at_the_first_photo(add_photo, media_root, storage_writes):
     first = add_photo(noise_jpeg(1), expression="rest")
+    storage_writes.clear()
 
     with pytest.raises(services.DuplicatePhoto) as refused:
         add_photo(noise_jpeg(1), expression="smile_open", filename="copy.jpg")
@@ -20,7 +40,63 @@ def test_identical_upload_is_refused_and_points_at_the_first_photo(add_photo, me
     assert refused.value.code == "duplicate"
     assert refused.value.messages == [f"This exact file was already uploaded for {first.patient}, Baseline, Rest."]
     assert list(Photo.objects.all()) == [first]
-    assert stored_files(media_root) == [media_root / first.original.name], "the copy was never written"
+    assert storage_writes == [], "the copy was never written, not even for a moment"
+    assert stored_files(media_root) == [media_root / first.original.name]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_that_slips_past_the_early_check_is_caught_by_the_constraint_and_its_file_removed(
+    visit_a, coordinator_a, media_root, storage_writes
+):
+    """Two uploads of the same file at the same moment: the second passes the early check before the
+    first commits, so only the database's unique constraint stops it. Reproduced with a real second
+    connection that holds its upload uncommitted until this one is waiting on the constraint."""
+    data = noise_jpeg(5)
+    uploaded, first_photo, errors = threading.Event(), [], []
+
+    def first_upload():
+        try:
+            with transaction.atomic():
+                first_photo.append(
+                    services.photo_upload(
+                        visit=visit_a, expression="rest", data=data, filename="a.jpg", by=coordinator_a
+                    )
+                )
+                uploaded.set()
+                _wait_until_another_connection_waits_for_a_lock()
+        except Exception as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+            uploaded.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_upload)
+    thread.start()
+    assert uploaded.wait(timeout=30)
+    with pytest.raises(services.DuplicatePhoto) as refused:
+        services.photo_upload(visit=visit_a, expression="smile_open", data=data, filename="b.jpg", by=coordinator_a)
+    thread.join(timeout=30)
+
+    assert errors == []
+    (first,) = first_photo
+    assert refused.value.existing == first
+    assert list(Photo.objects.all()) == [first]
+    assert len(storage_writes) == 2, "this path does write the copy before the database refuses it..."
+    assert stored_files(media_root) == [media_root / first.original.name], "...and removes it again"
+
+
+def _wait_until_another_connection_waits_for_a_lock(timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second upload never reached the unique constraint")
 
 
 def test_same_file_for_another_patient_is_refused_too(add_photo, another_patient_a, coordinator_a):
