@@ -123,6 +123,7 @@ class IdentifiersInline(admin.StackedInline):
 @admin.register(Patient)
 class PatientAdmin(AuditedAdmin):
     list_display = ["study_code", "site", "status", "arm", "enrollment_date"]
+    list_select_related = ["site", "arm"]
     list_filter = ["study", "site", "status", "arm"]
     search_fields = ["study_code"]
     readonly_fields = ["study_code", "arm", "arm_assignment", "arm_assigned_at", "arm_assigned_by"]
@@ -134,6 +135,10 @@ class VisitAdmin(AuditedAdmin):
     """Corrections here obey the same rules as the coordinator's form: dates, window, baseline first."""
 
     list_display = ["patient", "scheduled_visit", "date_performed", "status"]
+    list_select_related = ["patient", "scheduled_visit"]
+    # A drop-down of every patient (or user) grows with the study: an id box with the chosen
+    # one's name costs one query whatever the size.
+    raw_id_fields = ["patient", "created_by"]
     list_filter = ["scheduled_visit__study", "scheduled_visit", "status"]
     search_fields = ["patient__study_code"]
 
@@ -195,6 +200,10 @@ class PointInline(admin.TabularInline):
 @admin.register(InjectionSession)
 class InjectionSessionAdmin(AuditedAdmin):
     list_display = ["patient", "date", "product", "lot_number", "status"]
+    list_select_related = ["patient"]
+    # Each option of a visit drop-down is labelled with its patient and scheduled visit: two
+    # queries per visit of the study. An id box with the chosen one's name costs one.
+    raw_id_fields = ["patient", "visit", "created_by"]
     search_fields = ["patient__study_code", "lot_number"]
     inlines = [PointInline]
 
@@ -202,6 +211,8 @@ class InjectionSessionAdmin(AuditedAdmin):
 @admin.register(StudyRole)
 class StudyRoleAdmin(AuditedAdmin):
     list_display = ["user", "study", "role", "site"]
+    list_select_related = ["user", "study", "site"]
+    raw_id_fields = ["user"]
     list_filter = ["study", "role", "site"]
 
     def has_delete_permission(self, request, obj=None):
@@ -235,12 +246,14 @@ class DataManagerOnly:
 @admin.register(RandomizationSlot)
 class RandomizationSlotAdmin(DataManagerOnly, admin.ModelAdmin):
     list_display = ["stratum", "position", "block_number", "block_size", "arm", "patient", "allocated_at"]
+    list_select_related = ["stratum__site", "arm", "patient"]
     list_filter = ["stratum__study", "stratum__site", "stratum__severity_band"]
 
 
 @admin.register(RandomizationStratum)
 class RandomizationStratumAdmin(DataManagerOnly, admin.ModelAdmin):
     list_display = ["study", "site", "severity_band"]
+    list_select_related = ["study", "site"]
 
 
 class DataManagerUserAdmin(UserAdmin):
