@@ -1,5 +1,8 @@
 """The left/right pair table."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -77,3 +80,29 @@ def test_table_agrees_with_the_landmark_model(face):
     derived = np.empty(N_LANDMARKS, dtype=int)
     derived[cols] = rows
     assert np.array_equal(derived, MIRROR)
+
+
+def _documented_pairs() -> list[tuple[int, int]]:
+    """(right, left) pairs from docs/metrics.md's landmark table: rows with both sides filled in
+    whose right and left columns list points in the same order."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    section = text.split("## Landmarks", 1)[1].split("\n## ", 1)[0]
+    pairs = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[2] or not re.search(r"\d", cells[1]) or "/" in cells[1]:
+            continue
+        right = [int(n) for n in re.findall(r"\d+", cells[1])]
+        left = [int(n) for n in re.findall(r"\d+", cells[2])]
+        assert len(right) == len(left), line
+        pairs += list(zip(right, left))
+    return pairs
+
+
+def test_table_pairs_every_point_the_docs_list_by_side():
+    """The documented structures (iris, commissures, brows, lids) pair point by point; a single
+    wrong pair in MIRROR among them fails here, without running the landmark model."""
+    pairs = _documented_pairs()
+    assert len(pairs) > 25
+    wrong = [(right, left, int(MIRROR[right])) for right, left in pairs if MIRROR[right] != left]
+    assert wrong == []

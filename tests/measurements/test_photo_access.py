@@ -253,3 +253,31 @@ def test_original_is_stored_untouched(client, coordinator_a, visit_a, face_with_
     assert photo.original_filename == "IMG_2024.jpg"
     assert "IMG_2024" not in photo.original.name, "no original file name in the storage path"
     assert photo.patient.study_code not in photo.original.name
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_investigator_cannot_fetch_any_image_of_a_face(client, investigator, photo, kind):
+    client.force_login(investigator)
+    response = client.get(f"/photos/{photo.pk}/{kind}.jpg")
+    assert response.status_code == 404
+    assert not response.get("Content-Type", "").startswith("image/")
+
+
+def test_investigator_patient_page_lists_photos_without_images(client, investigator, photo):
+    client.force_login(investigator)
+    page = client.get(f"/patients/{photo.patient_id}/").content.decode()
+    assert f"/photos/{photo.pk}/" in page, "the photo and its numbers are listed"
+    assert "thumbnail.jpg" not in page and "view.jpg" not in page and "overlay.jpg" not in page
+    assert "Image hidden (identifying)" in page
+
+
+def test_the_photo_selector_refuses_images_to_an_investigator_but_not_the_record(investigator, coordinator_a, photo):
+    from django.http import Http404
+
+    from measurements import selectors
+    from patients.selectors import access_for
+
+    assert selectors.photo_get(access_for(investigator), photo.pk) == photo
+    with pytest.raises(Http404):
+        selectors.photo_get(access_for(investigator), photo.pk, images=True)
+    assert selectors.photo_get(access_for(coordinator_a), photo.pk, images=True) == photo

@@ -428,3 +428,78 @@ def test_admin_injection_correction_within_the_ceilings_is_saved_with_its_reason
         data_manager,
         "Dose from the paper record",
     )
+
+
+# --- An edit without a reason, refused at every door: the coordinator's pages and the admin ---------
+
+
+def page_form_data(response) -> dict:
+    """A coordinator's edit page, posted back as the browser would: the form, and its point rows."""
+    data = {}
+    form = response.context["form"]
+    for name in form.fields:
+        value = form[name].value()
+        data[form.add_prefix(name)] = "" if value is None else value
+    formset = response.context.get("formset")
+    if formset is not None:
+        management = formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+        for row in formset.forms:
+            for name in row.fields:
+                value = row[name].value()
+                data[row.add_prefix(name)] = "" if value is None else value
+    return data
+
+
+PAGE_EDITS = {
+    # URL of the edit page, the field changed, its new value, and the record and field to check.
+    "patient": ("/patients/{p}/edit/", "months_since_onset", "18", lambda t: t[0], "months_since_onset"),
+    "identifiers": ("/patients/{p}/edit/", "full_name", "Ada Lovelace", lambda t: t[0].identifiers, "full_name"),
+    "visit": ("/patients/{p}/visits/{v}/edit/", "notes", "Seen again", lambda t: t[1], "notes"),
+    "injection session": ("/patients/{p}/injections/{s}/edit/", "lot_number", "X9", lambda t: t[2], "lot_number"),
+}
+
+
+@pytest.mark.parametrize("edit", PAGE_EDITS.values(), ids=PAGE_EDITS.keys())
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_edit_page_without_a_reason_shows_the_error_and_changes_nothing(
+    client, treated, coordinator_a, edit, reason
+):
+    template, field, value, record_of, attribute = edit
+    patient, visit, session = treated
+    url = template.format(p=patient.pk, v=visit.pk, s=session.pk)
+    record = record_of(treated)
+    before, rows = getattr(record, attribute), record.history.count()
+    client.force_login(coordinator_a)
+    data = page_form_data(client.get(url))
+
+    response = client.post(url, {**data, field: value, "reason": reason})
+
+    assert response.status_code == 200, "the page is shown again, with the error"
+    assert response.context["form"].errors.get("reason"), "the error is shown beside the reason field"
+    record.refresh_from_db()
+    assert (getattr(record, attribute), record.history.count()) == (before, rows)
+
+
+ADMIN_EDITS = {
+    "patient": ("patient", lambda t: t[0], "months_since_onset", "18"),
+    "injection session": ("injectionsession", lambda t: t[2], "lot_number", "X9"),
+}
+
+
+@pytest.mark.parametrize("edit", ADMIN_EDITS.values(), ids=ADMIN_EDITS.keys())
+def test_the_admin_refuses_a_patient_or_session_edit_without_a_reason(client, treated, data_manager, edit):
+    model, record_of, field, value = edit
+    record = record_of(treated)
+    before, rows = getattr(record, field), record.history.count()
+    url = f"/admin/patients/{model}/{record.pk}/change/"
+    client.force_login(data_manager)
+    data = admin_form_data(client.get(url, secure=True))
+
+    response = client.post(url, {**data, field: value, "change_reason": "  "}, secure=True)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["change_reason"] == ["Give a reason for this change."]
+    record.refresh_from_db()
+    assert (getattr(record, field), record.history.count()) == (before, rows)
