@@ -159,12 +159,14 @@ LOGOUT_REDIRECT_URL = "login"
 # the right-most X-Forwarded-For entry, which it appends. Never when clients can reach the app directly.
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 
-# Lock-out after repeated failed sign-ins, per user name from whatever address: a guess
-# spread over many addresses still locks the account, which a data manager unlocks in the
-# admin (Axes > Access attempts). The address is recorded for the log (trialsite/client_address.py).
+# Lock-out after repeated failed sign-ins, counted per user name from whatever address (a guess
+# spread over many addresses still locks the account) and per address whatever the user name (one
+# address trying many accounts is locked). A success resets both counts; a data manager unlocks an
+# account in the admin (Axes > Access attempts). The address is the connection's: see
+# trialsite/client_address.py.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
