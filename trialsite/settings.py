@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,8 +75,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: the CSP allows no CDN
     "simple_history",
     "axes",
+    "csp",
     "patients",
     "measurements",
     "analysis",
@@ -85,6 +88,7 @@ MIDDLEWARE = [
     # First: refuses an oversized request from its Content-Length before anything reads the body.
     "trialsite.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +247,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "BoNT-A facial symmetry trial API",
     "DESCRIPTION": "Anonymized trial datasets for statisticians and registries.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Security. Defaults are strict when DEBUG is off; each can be relaxed by
@@ -264,6 +270,19 @@ SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Content-Security-Policy (django-csp 4): scripts, styles, images and connections from this
+# site only, so injected markup cannot run script or send data elsewhere. Templates carry no
+# inline script, style attribute or event handler; their JavaScript lives in static/js.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],  # base.html's empty favicon (data:,) keeps browsers off /favicon.ico
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 PASSWORD_HASHERS = (
