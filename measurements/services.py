@@ -56,8 +56,18 @@ THUMBNAIL_PX = 320
 VIEW_PX = 2048
 
 
+# The scoring task's time limits (measurements/tasks.py uses these). Scoring takes well under a
+# second (docs/benchmarks.md); the limits only stop a task that hangs.
+SCORING_SOFT_TIME_LIMIT = 45
+SCORING_TIME_LIMIT = 60
+# A claim older than the hard time limit cannot belong to a live task: Celery has killed it by
+# then. The margin covers clock differences between worker and sweep. With the sweep every 30 s,
+# a photo whose worker was killed is back in the queue at most ~100 s after its claim.
+STALE_CLAIM_AFTER = timedelta(seconds=SCORING_TIME_LIMIT + 10)
+
+
 def _stale_claim() -> timedelta:
-    return timedelta(seconds=settings.PHOTO_STALE_CLAIM_SECONDS)
+    return STALE_CLAIM_AFTER
 
 
 def _stale_queue() -> timedelta:
@@ -240,8 +250,8 @@ def photo_claim(*, photo_id: int) -> uuid.UUID | None:
     now = timezone.now()
     token = uuid.uuid4()
     # One conditional UPDATE: of two workers racing, the second re-reads the row after the
-    # first commits, no longer matches, and updates nothing. A claim older than PHOTO_STALE_CLAIM_SECONDS
-    # belongs to a dead worker and may be taken over.
+    # first commits, no longer matches, and updates nothing. A claim older than the hard time limit
+    # cannot belong to a live task (STALE_CLAIM_AFTER) and may be taken over.
     updated = (
         Photo.objects.filter(pk=photo_id)
         .filter(Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim()))

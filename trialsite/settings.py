@@ -4,8 +4,8 @@ Every value comes from the environment through the small helpers below, which
 fail loudly on a value they cannot parse: a typo in a deployment variable must
 stop the process at start-up, not surface as odd behaviour in a clinic.
 
-With nothing set, the app runs on SQLite under var/ and runs background tasks
-in-process, so `make run` works straight after checkout.
+With DEBUG=1 and nothing else set, the app runs on SQLite under var/ and runs
+background tasks in-process, so `make run` works straight after checkout.
 """
 
 import os
@@ -199,16 +199,21 @@ STORAGES = {
 }
 
 PHOTO_MAX_UPLOAD_MB = env_int("PHOTO_MAX_UPLOAD_MB", 25)
-# A worker's claim older than this is taken to belong to a dead worker (the task's hard
-# time limit is 90 s, so a live worker never holds a claim this long).
-PHOTO_STALE_CLAIM_SECONDS = env_int("PHOTO_STALE_CLAIM_SECONDS", 300)
 # A photo queued longer ago than this and still pending was probably lost with the broker.
 PHOTO_STALE_QUEUE_SECONDS = env_int("PHOTO_STALE_QUEUE_SECONDS", 600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Background work. With no broker configured, tasks run in-process so that
-# the demo needs no other service.
+# Background work goes to a Celery worker through CELERY_BROKER_URL. Without a broker, tasks
+# would run inside web requests (scoring in a request thread): allowed only for the demo
+# (DEBUG=1) and for the unit tests, which say so explicitly with TASKS_IN_PROCESS=1.
+TASKS_IN_PROCESS = env_bool("TASKS_IN_PROCESS", False)
+if not env_str("CELERY_BROKER_URL") and not (DEBUG or TASKS_IN_PROCESS):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must be set when DEBUG is off (e.g. redis://redis:6379/0): without a broker, "
+        "photo scoring would run inside web requests. Only the demo (DEBUG=1) or the test suite "
+        "(TASKS_IN_PROCESS=1) runs tasks in-process."
+    )
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # In-process mode never publishes; the in-memory transport keeps Celery from looking for AMQP.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
@@ -229,7 +234,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "sweep-photos": {"task": "measurements.tasks.sweep_photos", "schedule": env_int("PHOTO_SWEEP_SECONDS", 60)},
+    "sweep-photos": {"task": "measurements.tasks.sweep_photos", "schedule": env_int("PHOTO_SWEEP_SECONDS", 30)},
 }
 
 REST_FRAMEWORK = {

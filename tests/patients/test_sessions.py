@@ -8,7 +8,7 @@ from django.contrib.sessions.backends import db as session_db
 from django.utils import timezone
 
 from tests.conftest import PASSWORD
-from tests.test_settings import PRODUCTION_SECRET_KEY, _run
+from tests.test_settings import BROKER, PRODUCTION_SECRET_KEY, _run
 
 LOGIN_URL = "/accounts/login/"
 
@@ -65,7 +65,9 @@ def test_each_request_pushes_the_idle_timeout_forward(client, coordinator_a, mon
 @pytest.mark.slow
 def test_the_idle_timeout_comes_from_the_environment():
     code = "from django.conf import settings as s; print(s.SESSION_COOKIE_AGE, s.SESSION_EXPIRE_AT_BROWSER_CLOSE)"
-    result = _run(["-c", code], DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, SESSION_IDLE_MINUTES="15")
+    result = _run(
+        ["-c", code], DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, SESSION_IDLE_MINUTES="15", CELERY_BROKER_URL=BROKER
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["900", "True"]
