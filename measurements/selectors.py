@@ -104,6 +104,19 @@ def patient_photos(patient: Patient) -> list[VisitPhotos]:
     return result
 
 
+def photos_scoring_errors(access: Access) -> QuerySet[Photo]:
+    """Photos the scoring service gave up on, in the studies the user manages: the data manager's to-do."""
+    return (
+        Photo.objects.filter(
+            status=Photo.Status.FAILED,
+            failure_code=Photo.SCORING_ERROR,
+            patient__study_id__in=access.data_manager_study_ids,
+        )
+        .select_related("patient", "visit__scheduled_visit")
+        .order_by("uploaded_at")
+    )
+
+
 def photos_status(access: Access, ids: list[int]) -> QuerySet[Photo]:
     return Photo.objects.filter(pk__in=ids[:200], patient__in=patients_visible(access)).only(
         "pk", "status", "failure_reason", "failure_code", "patient_id"

@@ -389,12 +389,17 @@ def _landmarks_list(result) -> list:
 def photo_release(*, photo_id: int, error: str) -> None:
     """Give a photo back to the queue after a worker error (the task retries it or the sweep does)."""
     Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING).update(
-        status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None
+        status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None, last_error=error[:2000]
     )
     logger.warning("Scoring photo %s failed with %s; released for retry.", photo_id, error)
 
 
 MAX_ATTEMPTS = 5
+GAVE_UP_REASON = (
+    "Scoring failed repeatedly because of an error in the scoring service, not because of the photo. "
+    "The photo is listed on the data manager's dashboard, where scoring can be retried once the cause "
+    "is fixed; there is no need to upload it again."
+)
 
 
 def photos_sweep() -> dict:
@@ -403,11 +408,14 @@ def photos_sweep() -> dict:
     stale_processing = Photo.objects.filter(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim())
     reset = stale_processing.update(status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None)
     give_up = Photo.objects.filter(status=Photo.Status.PENDING, attempts__gte=MAX_ATTEMPTS)
-    gave_up = give_up.update(
-        status=Photo.Status.FAILED,
-        failure_code="engine_error",
-        failure_reason="Scoring failed repeatedly; a data manager has been notified. Try uploading the photo again.",
+    gave_up_ids = list(give_up.values_list("pk", flat=True))
+    gave_up = give_up.filter(pk__in=gave_up_ids).update(
+        status=Photo.Status.FAILED, failure_code=Photo.SCORING_ERROR, failure_reason=GAVE_UP_REASON
     )
+    if gave_up_ids:
+        logger.error(
+            "Scoring gave up on photos %s after %s attempts; listed for data managers.", gave_up_ids, MAX_ATTEMPTS
+        )
     waiting = Photo.objects.filter(status=Photo.Status.PENDING).filter(queued_at__isnull=True) | Photo.objects.filter(
         status=Photo.Status.PENDING, queued_at__lt=now - _stale_queue()
     )
@@ -416,6 +424,28 @@ def photos_sweep() -> dict:
         _enqueue(photo_id)
         queued += 1
     return {"reset": reset, "queued": queued, "gave_up": gave_up}
+
+
+def photo_retry_scoring(*, photo_id: int, by) -> Photo:
+    """Put a photo the scoring service gave up on back in the queue, with a fresh count of attempts.
+
+    Audited: the history row records who retried it, when, and (last_error) the error it had failed with.
+    """
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo_id)
+        if photo.status != Photo.Status.FAILED or photo.failure_code != Photo.SCORING_ERROR:
+            raise ValidationError(
+                "Only a photo whose scoring failed with a service error can be retried; this one is "
+                f"“{photo.get_status_display()}”. A photo that failed a quality check needs a retake.",
+                code="not_retryable",
+            )
+        photo.status, photo.failure_code, photo.failure_reason = Photo.Status.PENDING, "", ""
+        photo.attempts, photo.claim_token, photo.claimed_at, photo.queued_at = 0, None, None, None
+        photo._history_user = by
+        photo._change_reason = "Scoring retried by a data manager after repeated service errors"
+        photo.save()
+        transaction.on_commit(lambda: _enqueue(photo.pk))
+    return photo
 
 
 def photos_rescore(*, study_code: str | None = None) -> int:

@@ -152,6 +152,22 @@ def photo_image(request, pk, kind):
     return _image_response(name)
 
 
+@login_required
+@require_POST
+def photo_retry_scoring(request, pk):
+    access = patient_selectors.require_role(request.user)
+    photo = selectors.photo_get(access, pk)
+    if photo.patient.study_id not in access.data_manager_study_ids:
+        raise PermissionDenied("Only the study's data managers retry scoring.")
+    try:
+        services.photo_retry_scoring(photo_id=photo.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{photo} is back in the scoring queue.")
+    return redirect("dashboard")
+
+
 @never_cache
 @login_required
 def photos_status(request):
