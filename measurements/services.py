@@ -236,12 +236,23 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
 
 
 class DuplicatePhoto(ValidationError):
+    """The same bytes are already stored. The message says only that: which patient and visit hold
+    the file is told (`described`) only to someone who may see that photo."""
+
     def __init__(self, existing: Photo):
         self.existing = existing
         super().__init__(
-            f"This exact file was already uploaded for {existing.patient}, "
-            f"{existing.visit.scheduled_visit.name}, {existing.get_expression_display()}.",
+            "This exact file is already in the study; a photo file can be stored only once. "
+            "Check that you chose the right file.",
             code="duplicate",
+        )
+
+    @property
+    def described(self) -> str:
+        existing = self.existing
+        return (
+            f"This exact file was already uploaded for {existing.patient}, "
+            f"{existing.visit.scheduled_visit.name}, {existing.get_expression_display()}."
         )
 
 

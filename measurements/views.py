@@ -26,8 +26,10 @@ def _upload_one(request, *, visit, expression, upload):
             visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user
         )
     except services.DuplicatePhoto as exc:
-        link = reverse("photo_detail", args=[exc.existing.pk])
-        return {"message": exc.messages[0], "link": link}
+        # Another site's photo: its patient, visit and link are not the uploader's to know.
+        if not patient_selectors.access_for(request.user).can_view(exc.existing.patient):
+            return exc.messages[0]
+        return {"message": exc.described, "link": reverse("photo_detail", args=[exc.existing.pk])}
     except ValidationError as exc:
         return " ".join(exc.messages)
     return None
