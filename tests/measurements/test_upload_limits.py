@@ -11,6 +11,7 @@ import tracemalloc
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from PIL import Image
 
 from measurements import engine, services
@@ -146,3 +147,14 @@ def test_the_scoring_task_makes_the_images(add_photo):
     assert photo.status == Photo.Status.FAILED  # noise has no face
     assert default_storage.exists(derived_image_name(photo, "view"))
     assert default_storage.exists(derived_image_name(photo, "thumbnail"))
+
+
+def test_derive_images_command_makes_what_older_photos_lack(add_photo):
+    photo = add_photo(noise_jpeg(10, (200, 150)))
+    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.FAILED, failure_reason="No face found.")
+    out = io.StringIO()
+
+    call_command("derive_images", stdout=out)
+
+    assert default_storage.exists(derived_image_name(photo, "thumbnail"))
+    assert "Derived images present for 1 of 1 scored photos." in out.getvalue()
