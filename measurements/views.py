@@ -150,6 +150,8 @@ def photo_image(request, pk, kind):
             raise Http404("This photo has no overlay: it is not scored yet, or no face was found.")
     name = selectors.derived_image_name(photo, kind, score)
     if not default_storage.exists(name):
+        if photo.failure_code == "unreadable":  # engine.errors.UNREADABLE: there will never be an image
+            return _not_ready("This file could not be decoded, so there is no image to show; upload a retake.")
         return _not_ready("This image is not ready yet: it is made when the photo has been scored. Reload shortly.")
     return _image_response(name)
 

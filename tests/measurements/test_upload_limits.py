@@ -158,3 +158,15 @@ def test_derive_images_command_makes_what_older_photos_lack(add_photo):
 
     assert default_storage.exists(derived_image_name(photo, "thumbnail"))
     assert "Derived images present for 1 of 1 scored photos." in out.getvalue()
+
+
+def test_an_undecodable_photo_says_there_will_be_no_image(coordinator_client, add_photo):
+    photo = add_photo(noise_jpeg(11))
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.Status.FAILED, failure_code="unreadable", failure_reason="The image file is damaged."
+    )
+
+    response = coordinator_client.get(f"/photos/{photo.pk}/view.jpg")
+
+    assert response.status_code == 404
+    assert "could not be decoded" in response.content.decode()
