@@ -33,7 +33,7 @@ USER trialsite
 
 # Static files are collected at build time; the key only satisfies settings
 # (SECRET_KEY is required with DEBUG off) and is not used for anything else.
-RUN DEBUG=0 SECRET_KEY=build-time-collectstatic-only-not-a-secret \
+RUN DEBUG=0 SECRET_KEY=build-time-collectstatic-only-not-a-secret TASKS_IN_PROCESS=1 \
     python manage.py collectstatic --noinput
 
 EXPOSE 8000

@@ -20,10 +20,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The demo: SQLite under var/ and in-process tasks, whatever the shell has set.
 RUN_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 
-# Unit tests run tasks in-process (no CELERY_BROKER_URL); the integration
-# tests start their own worker against REDIS_URL.
+# Unit tests run tasks in-process (no CELERY_BROKER_URL, TASKS_IN_PROCESS=1, which
+# DEBUG=0 otherwise refuses); the integration tests start their own worker against REDIS_URL.
 TEST_ENV := env -u CELERY_BROKER_URL \
 	DEBUG=0 \
+	TASKS_IN_PROCESS=1 \
 	SECRET_KEY=test-only-secret-key-not-for-production-use-0123456789abcdef \
 	DATABASE_URL=$(TEST_DATABASE_URL) \
 	REDIS_URL=$(TEST_REDIS_URL)

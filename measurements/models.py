@@ -34,6 +34,9 @@ def photo_upload_path(instance: "Photo", filename: str) -> str:
 
 
 class Photo(models.Model):
+    # failure_code of a photo the scoring service gave up on (not a quality gate): retryable.
+    SCORING_ERROR = "engine_error"
+
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be scored"
         PROCESSING = "processing", "Scoring"
@@ -57,6 +60,8 @@ class Photo(models.Model):
     failure_code = models.CharField(max_length=20, blank=True)
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The worker's last error (a storage outage, a bug), shown to data managers when scoring gives up.
+    last_error = models.TextField(blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)

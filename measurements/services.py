@@ -33,6 +33,7 @@ from patients.models import Patient, RecordStatus, Visit
 
 from . import engine
 from .models import Expression, Photo, PhotoScore
+from .selectors import derived_image_name
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,30 @@ ACCEPTED_FORMATS = {
     "WEBP": "image/webp",
     "HEIF": "image/heif",
 }
-MAX_PIXELS = 100_000_000  # well above any phone camera, well below a decompression bomb
+# A clinical camera or phone takes at most ~50 MP (a 48-MP phone sensor is 8064 x 6048); anything
+# larger is not a clinical photo, and decoding it would cost the worker gigabytes.
+MAX_PIXELS = 50_000_000
+# 8 bits per channel, as every camera's JPEG/HEIC/PNG export is. 16/32-bit and float modes
+# decode to 2-4x the memory and come from scanners or editing software; a palette image is
+# never a camera's output (and a tiny palette PNG can declare a huge canvas cheaply).
+ACCEPTED_MODES = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}
+# Derived images, built by the worker after scoring and then only served (never decoded in a request).
+THUMBNAIL_PX = 320
+VIEW_PX = 2048
+
+
+# The scoring task's time limits (measurements/tasks.py uses these). Scoring takes well under a
+# second (docs/benchmarks.md); the limits only stop a task that hangs.
+SCORING_SOFT_TIME_LIMIT = 45
+SCORING_TIME_LIMIT = 60
+# A claim older than the hard time limit cannot belong to a live task: Celery has killed it by
+# then. The margin covers clock differences between worker and sweep. With the sweep every 30 s,
+# a photo whose worker was killed is back in the queue at most ~100 s after its claim.
+STALE_CLAIM_AFTER = timedelta(seconds=SCORING_TIME_LIMIT + 10)
 
 
 def _stale_claim() -> timedelta:
-    return timedelta(seconds=settings.PHOTO_STALE_CLAIM_SECONDS)
+    return STALE_CLAIM_AFTER
 
 
 def _stale_queue() -> timedelta:
@@ -85,6 +105,25 @@ def photo_check_size(size: int, *, filename: str = "") -> None:
         )
 
 
+def _raw_mode(image: Image.Image) -> str:
+    """The file's own pixel layout: PIL opens a 16-bit RGB PNG as mode RGB, its tile says RGB;16B."""
+    tile = getattr(image, "tile", None) or []
+    if not tile:
+        return ""
+    args = tile[0][3] if len(tile[0]) > 3 else ""
+    return str(args[0] if isinstance(args, tuple) and args else args)
+
+
+def _mode_problem(image: Image.Image) -> str | None:
+    mode, raw = image.mode, _raw_mode(image)
+    if mode in ("P", "PA", "1"):
+        return "a palette (indexed-colour) image, which no camera produces"
+    if mode not in ACCEPTED_MODES or ";16" in raw or ";32" in raw:
+        bits = "32-bit" if mode in ("I", "F") or ";32" in raw else "16-bit"
+        return f"a {bits} image ({mode})"
+    return None
+
+
 def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     """Refuse what is not a photo we can take, before anything is stored. Reads only the header."""
     name = _file_label(filename)
@@ -93,6 +132,7 @@ def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt, (width, height) = image.format, image.size
+            mode_problem = _mode_problem(image)
     except Image.DecompressionBombError:
         # PIL refuses on its own above ~179 M pixels, before our own check below can run.
         raise ValidationError(
@@ -108,8 +148,16 @@ def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
         )
     if width * height > MAX_PIXELS:
         raise ValidationError(
-            f"{name} is {width} × {height} pixels, above the {MAX_PIXELS // 1_000_000}-megapixel limit.",
+            f"{name} is {width} × {height} pixels ({width * height / 1_000_000:.0f} megapixels), above the "
+            f"{MAX_PIXELS // 1_000_000}-megapixel limit of a clinical camera; upload the camera's original "
+            "photo, or export it at a smaller size.",
             code="too_many_pixels",
+        )
+    if mode_problem:
+        raise ValidationError(
+            f"{name} is {mode_problem}; upload the camera's original 8-bit photo, or export it as an "
+            "8-bit JPEG (“Save as JPEG” in the camera or editing software).",
+            code="unsupported_mode",
         )
     return UploadInfo(content_type=ACCEPTED_FORMATS[fmt], width=width, height=height)
 
@@ -190,12 +238,23 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
 
 
 class DuplicatePhoto(ValidationError):
+    """The same bytes are already stored. The message says only that: which patient and visit hold
+    the file is told (`described`) only to someone who may see that photo."""
+
     def __init__(self, existing: Photo):
         self.existing = existing
         super().__init__(
-            f"This exact file was already uploaded for {existing.patient}, "
-            f"{existing.visit.scheduled_visit.name}, {existing.get_expression_display()}.",
+            "This exact file is already in the study; a photo file can be stored only once. "
+            "Check that you chose the right file.",
             code="duplicate",
+        )
+
+    @property
+    def described(self) -> str:
+        existing = self.existing
+        return (
+            f"This exact file was already uploaded for {existing.patient}, "
+            f"{existing.visit.scheduled_visit.name}, {existing.get_expression_display()}."
         )
 
 
@@ -204,8 +263,8 @@ def photo_claim(*, photo_id: int) -> uuid.UUID | None:
     now = timezone.now()
     token = uuid.uuid4()
     # One conditional UPDATE: of two workers racing, the second re-reads the row after the
-    # first commits, no longer matches, and updates nothing. A claim older than PHOTO_STALE_CLAIM_SECONDS
-    # belongs to a dead worker and may be taken over.
+    # first commits, no longer matches, and updates nothing. A claim older than the hard time limit
+    # cannot belong to a live task (STALE_CLAIM_AFTER) and may be taken over.
     updated = (
         Photo.objects.filter(pk=photo_id)
         .filter(Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim()))
@@ -246,23 +305,60 @@ def _score_as_result(score: PhotoScore):
     )
 
 
-def photo_overlay(*, photo: Photo, score: PhotoScore) -> str:
-    """The quality-check overlay of a score, drawn on first request and kept in storage.
-
-    Drawn on demand rather than by the worker: it is for people to look at, and
-    most photos are never opened one by one. Re-encoded, so it carries no EXIF.
-    """
-    name = f"derived/overlays/{photo.sha256}-{score.engine_version}.jpg"
-    if default_storage.exists(name):
-        return name
-    with photo.original.open("rb") as handle:
-        decoded = engine.decode_image(handle.read(), target_long_side=2048)
-    overlay = engine.render_overlay(*engine.crop_to_face(decoded.rgb, _score_as_result(score)))
+def _save_jpeg(name: str, image: Image.Image) -> str:
+    # Re-encoded, so it carries no EXIF (no location, no camera serial).
     buffer = io.BytesIO()
-    overlay.convert("RGB").save(buffer, format="JPEG", quality=88)
-    if not default_storage.exists(name):  # two viewers at once: the first write wins
+    image.convert("RGB").save(buffer, format="JPEG", quality=88)
+    if not default_storage.exists(name):  # two workers at once: the first write wins
         default_storage.save(name, ContentFile(buffer.getvalue()))
     return name
+
+
+def _decode_for_derived(photo: Photo):
+    with photo.original.open("rb") as handle:
+        return engine.decode_image(handle.read(), target_long_side=VIEW_PX)
+
+
+def photo_overlay(*, photo: Photo, score: PhotoScore, decoded=None) -> str:
+    """The quality-check overlay of a score, kept in storage (drawn once, by the worker)."""
+    name = derived_image_name(photo, "overlay", score)
+    if default_storage.exists(name):
+        return name
+    decoded = decoded or _decode_for_derived(photo)
+    overlay = engine.render_overlay(*engine.crop_to_face(decoded.rgb, _score_as_result(score)))
+    return _save_jpeg(name, overlay)
+
+
+def photo_derive_images(*, photo_id: int) -> list[str]:
+    """Build what is missing of the preview, thumbnail and overlay of a scored or failed photo.
+
+    Run by the worker after scoring, never in a web request: decoding a photo costs
+    hundreds of megabytes at the pixel ceiling. Idempotent, so a retried task simply
+    finishes the job. The original is decoded at most once.
+    """
+    photo = Photo.objects.get(pk=photo_id)
+    if photo.status not in (Photo.Status.SCORED, Photo.Status.FAILED):
+        return []
+    score = photo.scores.filter(engine_version=engine.ENGINE_VERSION).first()
+    wanted = [derived_image_name(photo, "view"), derived_image_name(photo, "thumbnail")]
+    if score is not None and score.landmarks:
+        wanted.append(derived_image_name(photo, "overlay", score))
+    if all(default_storage.exists(name) for name in wanted):
+        return wanted
+    try:
+        decoded = _decode_for_derived(photo)
+    except engine.EngineError as exc:
+        # Unreadable originals are already marked failed by scoring; there is nothing to show.
+        logger.info("Photo %s has no derived images: %s", photo_id, exc.reason)
+        return []
+    view = Image.fromarray(decoded.rgb)
+    _save_jpeg(wanted[0], view)
+    thumbnail = view.copy()
+    thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
+    _save_jpeg(wanted[1], thumbnail)
+    if len(wanted) == 3:
+        photo_overlay(photo=photo, score=score, decoded=decoded)
+    return wanted
 
 
 @transaction.atomic
@@ -306,12 +402,17 @@ def _landmarks_list(result) -> list:
 def photo_release(*, photo_id: int, error: str) -> None:
     """Give a photo back to the queue after a worker error (the task retries it or the sweep does)."""
     Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING).update(
-        status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None
+        status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None, last_error=error[:2000]
     )
     logger.warning("Scoring photo %s failed with %s; released for retry.", photo_id, error)
 
 
 MAX_ATTEMPTS = 5
+GAVE_UP_REASON = (
+    "Scoring failed repeatedly because of an error in the scoring service, not because of the photo. "
+    "The photo is listed on the data manager's dashboard, where scoring can be retried once the cause "
+    "is fixed; there is no need to upload it again."
+)
 
 
 def photos_sweep() -> dict:
@@ -320,11 +421,14 @@ def photos_sweep() -> dict:
     stale_processing = Photo.objects.filter(status=Photo.Status.PROCESSING, claimed_at__lt=now - _stale_claim())
     reset = stale_processing.update(status=Photo.Status.PENDING, claim_token=None, claimed_at=None, queued_at=None)
     give_up = Photo.objects.filter(status=Photo.Status.PENDING, attempts__gte=MAX_ATTEMPTS)
-    gave_up = give_up.update(
-        status=Photo.Status.FAILED,
-        failure_code="engine_error",
-        failure_reason="Scoring failed repeatedly; a data manager has been notified. Try uploading the photo again.",
+    gave_up_ids = list(give_up.values_list("pk", flat=True))
+    gave_up = give_up.filter(pk__in=gave_up_ids).update(
+        status=Photo.Status.FAILED, failure_code=Photo.SCORING_ERROR, failure_reason=GAVE_UP_REASON
     )
+    if gave_up_ids:
+        logger.error(
+            "Scoring gave up on photos %s after %s attempts; listed for data managers.", gave_up_ids, MAX_ATTEMPTS
+        )
     waiting = Photo.objects.filter(status=Photo.Status.PENDING).filter(queued_at__isnull=True) | Photo.objects.filter(
         status=Photo.Status.PENDING, queued_at__lt=now - _stale_queue()
     )
@@ -333,6 +437,28 @@ def photos_sweep() -> dict:
         _enqueue(photo_id)
         queued += 1
     return {"reset": reset, "queued": queued, "gave_up": gave_up}
+
+
+def photo_retry_scoring(*, photo_id: int, by) -> Photo:
+    """Put a photo the scoring service gave up on back in the queue, with a fresh count of attempts.
+
+    Audited: the history row records who retried it, when, and (last_error) the error it had failed with.
+    """
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo_id)
+        if photo.status != Photo.Status.FAILED or photo.failure_code != Photo.SCORING_ERROR:
+            raise ValidationError(
+                "Only a photo whose scoring failed with a service error can be retried; this one is "
+                f"“{photo.get_status_display()}”. A photo that failed a quality check needs a retake.",
+                code="not_retryable",
+            )
+        photo.status, photo.failure_code, photo.failure_reason = Photo.Status.PENDING, "", ""
+        photo.attempts, photo.claim_token, photo.claimed_at, photo.queued_at = 0, None, None, None
+        photo._history_user = by
+        photo._change_reason = "Scoring retried by a data manager after repeated service errors"
+        photo.save()
+        transaction.on_commit(lambda: _enqueue(photo.pk))
+    return photo
 
 
 def photos_rescore(*, study_code: str | None = None) -> int:

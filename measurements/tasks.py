@@ -21,13 +21,18 @@ def load_model_once(**kwargs):
     bind=True,
     acks_late=True,  # a task is acknowledged only when done: a killed worker's task is redelivered
     reject_on_worker_lost=True,
-    soft_time_limit=60,
-    time_limit=90,
+    # The same limit decides when the sweep takes a claim to be a dead worker's (services.STALE_CLAIM_AFTER).
+    soft_time_limit=services.SCORING_SOFT_TIME_LIMIT,
+    time_limit=services.SCORING_TIME_LIMIT,
     max_retries=3,
 )
 def score_photo(self, photo_id: int) -> str:
     try:
-        return services.photo_score(photo_id=photo_id)
+        outcome = services.photo_score(photo_id=photo_id)
+        # Preview, thumbnail and overlay are made here, so no web request ever decodes a photo.
+        # Idempotent: a retry after a storage error builds what is still missing.
+        services.photo_derive_images(photo_id=photo_id)
+        return outcome
     except SoftTimeLimitExceeded as exc:
         services.photo_release(photo_id=photo_id, error="time limit")
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # A production-like key: long, varied, and not Django's "django-insecure-" prefix.
 PRODUCTION_SECRET_KEY = "v9#Qm2!xT7r@Lp4^Wz8&Kc1*Hs6(Nd3)Bf5-Gj0=Ya+Ue~Ro" + "t2Zk"
+BROKER = "redis://127.0.0.1:6379/0"  # never contacted: settings only
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
@@ -111,7 +112,7 @@ def test_var_dir_moves_the_sqlite_database_and_media():
 
 
 def test_database_url_selects_postgresql():
-    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, DATABASE_URL=POSTGRES_URL)
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, DATABASE_URL=POSTGRES_URL, CELERY_BROKER_URL=BROKER)
 
     assert values["ENGINE"] == "django.db.backends.postgresql"
     assert values["NAME"] == "postgres"
@@ -130,6 +131,19 @@ def test_without_broker_tasks_run_in_process():
     assert values["ALWAYS_EAGER"] is True
 
 
+def test_debug_off_without_a_broker_refuses_to_start():
+    stderr = _settings_error(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY)
+
+    assert "ImproperlyConfigured" in stderr
+    assert "CELERY_BROKER_URL must be set when DEBUG is off" in stderr
+
+
+def test_in_process_tasks_with_debug_off_must_be_asked_for_by_name():
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, TASKS_IN_PROCESS="1")
+
+    assert values["ALWAYS_EAGER"] is True
+
+
 def test_with_broker_tasks_go_to_the_worker():
     values = _settings(DEBUG="1", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
 
@@ -143,14 +157,14 @@ def test_allowed_hosts_is_a_comma_separated_list():
 
 
 def test_production_defaults_redirect_to_https_and_trust_no_proxy_header():
-    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY)
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, CELERY_BROKER_URL=BROKER)
 
     assert values["SSL_REDIRECT"] is True
     assert values["PROXY_SSL_HEADER"] is None
 
 
 def test_behind_tls_proxy_trusts_x_forwarded_proto():
-    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, BEHIND_TLS_PROXY="1")
+    values = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, BEHIND_TLS_PROXY="1", CELERY_BROKER_URL=BROKER)
 
     assert values["PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
 
@@ -175,6 +189,7 @@ def test_deploy_check_is_clean_with_production_variables():
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         ALLOWED_HOSTS="trial.example.org",
         DATABASE_URL=POSTGRES_URL,
+        CELERY_BROKER_URL=BROKER,
     )
 
     assert result.returncode == 0, f"check --deploy reported:\n{result.stdout}\n{result.stderr}"

@@ -4,14 +4,15 @@ Every value comes from the environment through the small helpers below, which
 fail loudly on a value they cannot parse: a typo in a deployment variable must
 stop the process at start-up, not surface as odd behaviour in a clinic.
 
-With nothing set, the app runs on SQLite under var/ and runs background tasks
-in-process, so `make run` works straight after checkout.
+With DEBUG=1 and nothing else set, the app runs on SQLite under var/ and runs
+background tasks in-process, so `make run` works straight after checkout.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,15 +75,20 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: the CSP allows no CDN
     "simple_history",
     "axes",
+    "csp",
     "patients",
     "measurements",
     "analysis",
 ]
 
 MIDDLEWARE = [
+    # First: refuses an oversized request from its Content-Length before anything reads the body.
+    "trialsite.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,18 +159,23 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Lock-out after repeated failed logins, per username and address.
+# Behind our own TLS-terminating proxy (docs/deployment.md): trust its X-Forwarded-Proto and
+# the right-most X-Forwarded-For entry, which it appends. Never when clients can reach the app directly.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+
+# Lock-out after repeated failed sign-ins, counted per user name from whatever address (a guess
+# spread over many addresses still locks the account) and per address whatever the user name (one
+# address trying many accounts is locked). A success resets both counts; a data manager unlocks an
+# account in the admin (Axes > Access attempts). The address is the connection's: see
+# trialsite/client_address.py.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_VERBOSE = False
-# Behind a reverse proxy every request comes from the proxy's address; count the
-# trusted proxies so that lock-outs apply to the client's address, not everyone's.
-AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "trialsite.client_address.client_address"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -188,16 +199,21 @@ STORAGES = {
 }
 
 PHOTO_MAX_UPLOAD_MB = env_int("PHOTO_MAX_UPLOAD_MB", 25)
-# A worker's claim older than this is taken to belong to a dead worker (the task's hard
-# time limit is 90 s, so a live worker never holds a claim this long).
-PHOTO_STALE_CLAIM_SECONDS = env_int("PHOTO_STALE_CLAIM_SECONDS", 300)
 # A photo queued longer ago than this and still pending was probably lost with the broker.
 PHOTO_STALE_QUEUE_SECONDS = env_int("PHOTO_STALE_QUEUE_SECONDS", 600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Background work. With no broker configured, tasks run in-process so that
-# the demo needs no other service.
+# Background work goes to a Celery worker through CELERY_BROKER_URL. Without a broker, tasks
+# would run inside web requests (scoring in a request thread): allowed only for the demo
+# (DEBUG=1) and for the unit tests, which say so explicitly with TASKS_IN_PROCESS=1.
+TASKS_IN_PROCESS = env_bool("TASKS_IN_PROCESS", False)
+if not env_str("CELERY_BROKER_URL") and not (DEBUG or TASKS_IN_PROCESS):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must be set when DEBUG is off (e.g. redis://redis:6379/0): without a broker, "
+        "photo scoring would run inside web requests. Only the demo (DEBUG=1) or the test suite "
+        "(TASKS_IN_PROCESS=1) runs tasks in-process."
+    )
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
 # In-process mode never publishes; the in-memory transport keeps Celery from looking for AMQP.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
@@ -218,7 +234,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "sweep-photos": {"task": "measurements.tasks.sweep_photos", "schedule": env_int("PHOTO_SWEEP_SECONDS", 60)},
+    "sweep-photos": {"task": "measurements.tasks.sweep_photos", "schedule": env_int("PHOTO_SWEEP_SECONDS", 30)},
 }
 
 REST_FRAMEWORK = {
@@ -236,11 +252,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "BoNT-A facial symmetry trial API",
     "DESCRIPTION": "Anonymized trial datasets for statisticians and registries.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Security. Defaults are strict when DEBUG is off; each can be relaxed by
 # environment for a deployment behind a TLS-terminating proxy that needs it.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]  # health checks come over plain HTTP from inside
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -251,7 +269,25 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# A shared clinic workstation: the session ends after SESSION_IDLE_MINUTES without a request
+# (each request pushes the expiry forward) and when the browser closes.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Content-Security-Policy (django-csp 4): scripts, styles, images and connections from this
+# site only, so injected markup cannot run script or send data elsewhere. Templates carry no
+# inline script, style attribute or event handler; their JavaScript lives in static/js.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],  # base.html's empty favicon (data:,) keeps browsers off /favicon.ico
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 # No environment variable can weaken this: the tests switch to a fast hasher in their own

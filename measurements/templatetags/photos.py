@@ -19,3 +19,9 @@ def patient_photos(context, patient):
         "upload_form": VisitPhotosForm(),
         "request": context.get("request"),
     }
+
+
+@register.inclusion_tag("measurements/_scoring_errors.html", takes_context=True)
+def scoring_errors(context):
+    """The data manager's dashboard: photos the scoring service gave up on, each with a retry button."""
+    return {"photos": list(selectors.photos_scoring_errors(context["access"])), "request": context.get("request")}

@@ -4,7 +4,13 @@
 
   // Poll the status of photos still waiting or scoring; reload once any of them finishes,
   // so that thumbnails, overlays and measurements appear without a manual refresh.
+  // Polling stops after ten minutes: every poll is a request, and a page left open on a shared
+  // workstation must not keep its session from ending after SESSION_IDLE_MINUTES.
+  var POLL_FOR_MS = 10 * 60 * 1000;
+  var pollUntil = Date.now() + POLL_FOR_MS;
+
   function pollStatus() {
+    if (Date.now() > pollUntil) return;
     var badges = document.querySelectorAll("[data-photo-status]");
     var waiting = [];
     badges.forEach(function (b) {

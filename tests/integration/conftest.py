@@ -86,9 +86,10 @@ class RedisServer:
 
 
 class Worker:
-    def __init__(self, env: dict, log_path: Path):
+    def __init__(self, env: dict, log_path: Path, *, beat: bool = False):
         self.env = env
         self.log_path = log_path
+        self.beat = beat
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -107,6 +108,8 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                # Beat inside the worker, as docker-compose's beat service runs the sweep.
+                *(["--beat", f"--schedule={self.log_path.with_suffix('.beat-schedule')}"] if self.beat else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -183,15 +186,14 @@ def worker_factory(broker, shared_media, tmp_path, settings):
         "MEDIA_ROOT": str(shared_media),
         "DEBUG": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "integration-test-secret-key-0123456789abcdef",
-        "PHOTO_STALE_CLAIM_SECONDS": str(settings.PHOTO_STALE_CLAIM_SECONDS),
         # Redeliver an unacknowledged task (a killed worker's) quickly in these tests.
         "CELERY_VISIBILITY_TIMEOUT": "5",
         "PYTHONUNBUFFERED": "1",
     }
     workers = []
 
-    def start() -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log")
+    def start(*, beat: bool = False) -> Worker:
+        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", beat=beat)
         worker.start()
         workers.append(worker)
         return worker

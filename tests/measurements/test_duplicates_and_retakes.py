@@ -38,7 +38,12 @@ def test_identical_upload_is_refused_and_points_at_the_first_photo(add_photo, me
 
     assert refused.value.existing == first
     assert refused.value.code == "duplicate"
-    assert refused.value.messages == [f"This exact file was already uploaded for {first.patient}, Baseline, Rest."]
+    assert refused.value.described == f"This exact file was already uploaded for {first.patient}, Baseline, Rest."
+    # The message itself names nothing: only a caller that checked access shows `described`.
+    assert refused.value.messages == [
+        "This exact file is already in the study; a photo file can be stored only once. "
+        "Check that you chose the right file."
+    ]
     assert list(Photo.objects.all()) == [first]
     assert storage_writes == [], "the copy was never written, not even for a moment"
     assert stored_files(media_root) == [media_root / first.original.name]
@@ -125,6 +130,41 @@ def test_duplicate_upload_page_links_to_the_existing_photo(client, coordinator_a
     assert "This exact file was already uploaded for" in page
     assert f'href="/photos/{first.pk}/"' in page
     assert Photo.objects.count() == 1
+
+
+def test_coordinator_at_another_site_is_told_only_that_the_file_is_in_the_study(
+    client, coordinator_b, visit_b, add_photo, patient_a
+):
+    first = add_photo(noise_jpeg(30), expression="pucker")  # site A's photo
+    client.force_login(coordinator_b)
+
+    response = client.post(
+        f"/patients/{visit_b.patient_id}/visits/{visit_b.pk}/photos/",
+        {"photo_rest": upload("again.jpg", noise_jpeg(30))},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This exact file is already in the study" in page
+    assert patient_a.study_code not in page
+    assert "Baseline, Pucker" not in page
+    assert f"/photos/{first.pk}/" not in page
+    assert "See the existing photo" not in page
+    assert Photo.objects.count() == 1
+
+
+def test_coordinator_at_another_site_retaking_with_that_file_is_told_nothing_more(
+    client, coordinator_b, visit_b, add_photo, patient_a
+):
+    add_photo(noise_jpeg(31), expression="pucker")
+    own = add_photo(noise_jpeg(32), visit=visit_b, by=coordinator_b)
+    client.force_login(coordinator_b)
+
+    response = client.post(f"/photos/{own.pk}/replace/", {"photo": upload("same.jpg", noise_jpeg(31))}, follow=True)
+
+    page = response.content.decode()
+    assert "This exact file is already in the study" in page
+    assert patient_a.study_code not in page
 
 
 def test_duplicate_retake_is_refused_with_a_message(client, coordinator_a, add_photo):

@@ -38,7 +38,7 @@ def gradient_jpeg():
 
 def make_stale(photo, settings):
     Photo.objects.filter(pk=photo.pk).update(
-        claimed_at=timezone.now() - timedelta(seconds=settings.PHOTO_STALE_CLAIM_SECONDS + 1)
+        claimed_at=timezone.now() - services.STALE_CLAIM_AFTER - timedelta(seconds=1)
     )
 
 
@@ -189,10 +189,20 @@ def test_claim_younger_than_the_stale_limit_is_not_taken_over(add_photo, setting
     photo = add_photo()
     services.photo_claim(photo_id=photo.pk)
     Photo.objects.filter(pk=photo.pk).update(
-        claimed_at=timezone.now() - timedelta(seconds=settings.PHOTO_STALE_CLAIM_SECONDS - 30)
+        claimed_at=timezone.now() - services.STALE_CLAIM_AFTER + timedelta(seconds=5)
     )
 
     assert services.photo_claim(photo_id=photo.pk) is None
+
+
+def test_a_claim_is_stale_once_older_than_the_tasks_hard_time_limit():
+    from measurements.tasks import score_photo
+
+    assert score_photo.time_limit == services.SCORING_TIME_LIMIT
+    assert score_photo.soft_time_limit == services.SCORING_SOFT_TIME_LIMIT
+    assert timedelta(seconds=score_photo.time_limit) < services.STALE_CLAIM_AFTER
+    # Back within two minutes of a kill with beat's sweep every PHOTO_SWEEP_SECONDS (30 s).
+    assert services.STALE_CLAIM_AFTER + timedelta(seconds=30) <= timedelta(seconds=110)
 
 
 def test_superseded_worker_writes_nothing(add_photo, settings):

@@ -149,10 +149,10 @@ def demo_counts() -> dict[str, int]:
 
 def test_seed_demo_run_twice_changes_nothing_the_second_time(db):
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", i_know_this_is_not_production=True, stdout=out)
     first = demo_counts()
 
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", i_know_this_is_not_production=True, stdout=out)
 
     assert demo_counts() == first
     assert first["Study"] == 1 and first["Patient"] == 12 and first["allocated slots"] == 10
