@@ -356,7 +356,7 @@ def photo_derive_images(*, photo_id: int) -> list[str]:
     thumbnail = view.copy()
     thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
     _save_jpeg(wanted[1], thumbnail)
-    if len(wanted) == 3:
+    if score is not None and len(wanted) == 3:
         photo_overlay(photo=photo, score=score, decoded=decoded)
     return wanted
 
@@ -454,8 +454,8 @@ def photo_retry_scoring(*, photo_id: int, by) -> Photo:
             )
         photo.status, photo.failure_code, photo.failure_reason = Photo.Status.PENDING, "", ""
         photo.attempts, photo.claim_token, photo.claimed_at, photo.queued_at = 0, None, None, None
-        photo._history_user = by
-        photo._change_reason = "Scoring retried by a data manager after repeated service errors"
+        set_history_user(photo, by)
+        set_history_reason(photo, "Scoring retried by a data manager after repeated service errors")
         photo.save()
         transaction.on_commit(lambda: _enqueue(photo.pk))
     return photo
