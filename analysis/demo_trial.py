@@ -223,14 +223,16 @@ class _Generator:
 
     def build(self, count: int) -> None:
         rng = self.rng
-        # The one withdrawal and the one protocol deviation, chosen up front so the same seed gives the same study.
-        withdrawn_index = int(rng.integers(count)) if count >= 4 else -1
-        deviation_index = int(rng.integers(count)) if count >= 2 else -1
+        # Enrolled 100 to 330 days ago, so that they are past week 12; the last two of a cohort of six
+        # or more are recent, which gives the coordinators' lists visits that are due.
+        recent = 2 if count >= 6 else 0
+        # The one withdrawal and the one protocol deviation (at week 4), chosen up front among the
+        # patients who get that far, so that the same seed gives the same study.
+        withdrawn_index = int(rng.integers(count - recent)) if count >= 4 else -1
+        deviation_index = int(rng.integers(count - recent))
         for index in range(count):
             site = self.sites[index % len(self.sites)]
-            # Enrolled 100 to 330 days ago, so every patient is past week 12; the last two are recent,
-            # which gives the coordinators' lists visits that are due.
-            days_ago = int(rng.integers(100, 331)) if index < count - 2 or count < 6 else int(rng.integers(16, 30))
+            days_ago = int(rng.integers(100, 331)) if index < count - recent else int(rng.integers(16, 30))
             with transaction.atomic():
                 patient = self._register(index, site, days_ago)
                 arm = services.patient_randomize(patient=patient, by=self.coordinators[site.pk])
@@ -325,7 +327,9 @@ class _Generator:
                     reason="Moved abroad; agreed that the data collected so far may be used.",
                     withdrawn_on=min(performed + timedelta(days=10), self.today),
                 )
-                break
+                return
+        if len(truth["visits"]) == len(self.schedule):
+            services.patient_complete(patient=patient, by=coordinator)
 
     def _inject(self, patient: Patient, visit, coordinator) -> None:
         rng = self.rng
