@@ -13,8 +13,17 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A development checkout works without knowing the environment: `make run` writes a git-ignored
+# .env (DEBUG=1, a random SECRET_KEY, the SQLite path), read here when present. The process's own
+# environment always wins over the file, and ENV_FILE="" (as `make test` sets it) reads no file, so
+# a developer's .env never changes a test run or a deployment, which sets its variables itself.
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    load_dotenv(_env_file, override=False)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -121,6 +130,9 @@ _database_url = env_str("DATABASE_URL")
 if _database_url:
     try:
         DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+        if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+            # As for the embedded default below: wait for SQLite's lock instead of failing.
+            DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 else:
