@@ -214,3 +214,32 @@ def test_make_run_writes_a_development_env_once(tmp_path):
     _run([str(tmp_path / "scripts" / "write_dev_env.py")])
     assert (tmp_path / ".env").read_text() == written, "an existing .env (and its key) is kept"
     assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+# --- Photo storage ------------------------------------------------------------------------------------
+
+
+def test_photo_storage_s3_needs_a_bucket():
+    stderr = _settings_error(DEBUG="1", PHOTO_STORAGE="s3")
+    assert "AWS_STORAGE_BUCKET_NAME" in stderr
+
+
+def test_an_unknown_photo_storage_is_refused():
+    assert "PHOTO_STORAGE='nfs'" in _settings_error(DEBUG="1", PHOTO_STORAGE="nfs")
+
+
+def test_photo_storage_s3_is_a_private_bucket():
+    code = "import json; from django.conf import settings as s; print(json.dumps(s.STORAGES['default']))"
+    result = _run(
+        ["-c", code],
+        DEBUG="1",
+        PHOTO_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="photos",
+        AWS_S3_ENDPOINT_URL="https://s3.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    storage = json.loads(result.stdout.strip().splitlines()[-1])
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["bucket_name"] == "photos"
+    assert storage["OPTIONS"]["default_acl"] is None and storage["OPTIONS"]["querystring_auth"] is True
+    assert storage["OPTIONS"]["file_overwrite"] is False
