@@ -426,3 +426,67 @@ class _Generator:
                     true_commissure_height_signed_mm=round(target, 4),
                 )
             )
+
+
+# --- The known answer -----------------------------------------------------------------------------
+
+PRIMARY_METRIC = "commissure_height_deviation_mm"
+TRACKED_METRIC = "commissure_height_signed_mm"  # affected minus unaffected: what the generator set
+
+
+def known_answer(study: Study, *, expression: str = "smile_open", visit: str = "week-12") -> dict:
+    """How well the pipeline recovers what the generator put in: the between-arm effect (ANCOVA
+    on the follow-up deviation, from the same summary the pages and the API show) against the true
+    effect, and each scored photo's measured droop against the generated one (slope, R², mean
+    absolute error), overall and per expression."""
+    from scipy import stats
+
+    from analysis.summary import outcome_summary
+    from measurements.models import PhotoScore
+
+    truth = json.loads(ground_truth_path(study.code).read_text())
+    true_effect = truth["effect_model"]["true_between_arm_effect_mm"][visit]
+    summary = outcome_summary(study, metric=PRIMARY_METRIC, expression=expression, visit=visit)
+    (entry,) = summary["visits"]
+    ancova = entry["comparison"]["ancova"]
+    contains = ancova.get("ci_low") is not None and ancova["ci_low"] <= true_effect <= ancova["ci_high"]
+
+    generated = {
+        (t["study_code"], t["visit"], t["expression"]): t["true_commissure_height_signed_mm"] for t in truth["photos"]
+    }
+    scores = PhotoScore.objects.filter(
+        photo__patient__study=study,
+        photo__is_current=True,
+        engine_version=summary["engine_version"],
+        status="scored",
+    ).values_list("photo__patient__study_code", "photo__visit__scheduled_visit__code", "photo__expression", "metrics")
+    by_expression: dict[str, list[tuple[float, float]]] = {}
+    for code, visit_code, photo_expression, metrics in scores:
+        key = (code, visit_code, photo_expression)
+        if key in generated and TRACKED_METRIC in metrics:
+            by_expression.setdefault(photo_expression, []).append((generated[key], metrics[TRACKED_METRIC]))
+
+    def fit(pairs: list[tuple[float, float]]) -> dict:
+        true, measured = np.array(pairs).T
+        line = stats.linregress(true, measured)
+        return {
+            "photos": len(pairs),
+            "slope": float(line.slope),
+            "intercept_mm": float(line.intercept),
+            "r2": float(line.rvalue**2),
+            "mean_absolute_error_mm": float(np.mean(np.abs(measured - true))),
+        }
+
+    everything = [pair for pairs in by_expression.values() for pair in pairs]
+    return {
+        "study": study.code,
+        "expression": expression,
+        "visit": visit,
+        "engine_version": summary["engine_version"],
+        "true_effect_mm": true_effect,
+        "ancova": ancova,
+        "n": entry["comparison"]["n"],
+        "ci_contains_true_effect": contains,
+        "photos": fit(everything) if len(everything) > 2 else None,
+        "photos_by_expression": {e: fit(p) for e, p in sorted(by_expression.items()) if len(p) > 2},
+    }
