@@ -15,7 +15,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from measurements.engine.landmarks import AVERAGED_PASSES, PASS_GEOMETRY  # noqa: E402
+from scripts.benchdoc import machine, write_section  # noqa: E402
 
 PHOTO_COUNT = 100
 WIDTH, HEIGHT = 4032, 3024
@@ -308,20 +308,6 @@ def run_throughput(workdir: Path, count: int) -> dict:
     }
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {system}, Python {platform.python_version()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", choices=sorted(STAGES))
@@ -375,9 +361,9 @@ def main() -> int:
     command = "make bench" if os.environ.get("MAKELEVEL") else "python scripts/bench.py"
     database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
     lines = [
-        "# Benchmarks",
+        "## Scoring: cost per photo",
         "",
-        "Scoring cost per photo in one worker process. Regenerate with `make bench` (runs `python scripts/bench.py`).",
+        "Scoring cost per photo in one worker process (`python scripts/bench.py`).",
         "",
         f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, command `{command}`",
         f"- Machine: {machine()}",
@@ -405,7 +391,7 @@ def main() -> int:
     sweep = results["passes"]
     lines_after_checks = [
         "",
-        "## Landmark passes against precision and time",
+        "### Landmark passes against precision and time",
         "",
         "Stage `passes` of the same command: the engine alone (bytes to metrics, no database) with fewer",
         f"or more averaged landmark passes, on {SWEEP_PHOTOS} of the photos above; precision is the change of",
@@ -427,7 +413,7 @@ def main() -> int:
         "scale the whole entropy-coded file is read), and the face detector with its input,",
         f"{sweep['detect_ms']:.1f} ms.",
         "",
-        "## Reading these numbers",
+        "### Reading these numbers",
         "",
         "- (a) is one complete MediaPipe Face Mesh call (detector and landmark model) on a 1024-px array.",
         f"- (b) counts every model run of the engine: one face-detector run and {AVERAGED_PASSES} landmark passes on",
@@ -446,7 +432,7 @@ def main() -> int:
         lines.append(f"| {label} | {measured:.2f} | {limit:.2f} | {'yes' if ok else '**no**'} |")
     lines += lines_after_checks
     lines.append("")
-    Path(args.output).write_text("\n".join(lines))
+    write_section(Path(args.output), "scoring", "\n".join(lines))
     print("\n".join(lines))
     return 0 if all(ok for *_, ok in checks) else 1
 
