@@ -192,8 +192,8 @@ def worker_factory(broker, shared_media, tmp_path, settings):
     }
     workers = []
 
-    def start(*, beat: bool = False) -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", beat=beat)
+    def start(*, beat: bool = False, extra_env: dict | None = None) -> Worker:
+        worker = Worker({**env, **(extra_env or {})}, tmp_path / f"worker-{len(workers)}.log", beat=beat)
         worker.start()
         workers.append(worker)
         return worker
