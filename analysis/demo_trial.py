@@ -24,6 +24,7 @@ photos, outcomes), and ``patients`` must not import ``measurements``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -143,6 +144,8 @@ def seed_demo_trial(
             title="BoNT-A for oral commissure droop after facial nerve injury (demo)",
             sites=DEMO_SITES,
             schedule=DEMO_SCHEDULE,
+            # Derived from the demo's seed, so that the same seed allocates the same arms.
+            randomization_seed=hashlib.sha256(f"demo-randomization:{seed}".encode()).hexdigest(),
         )
         logins = demo_logins(study)
     result = DemoResult(study=study, logins=logins, created=True)

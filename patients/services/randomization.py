@@ -47,12 +47,22 @@ def _extend_stratum(*, stratum: RandomizationStratum, seed: str, arms, blocks: i
 
 @transaction.atomic
 def randomization_list_generate(
-    *, study: Study, blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP, by: User | None = None
+    *,
+    study: Study,
+    blocks_per_stratum: int = BLOCKS_GENERATED_AT_SET_UP,
+    by: User | None = None,
+    seed: str | None = None,
 ) -> int:
-    """Create the concealed allocation list for every stratum that has none. Returns slots created."""
+    """Create the concealed allocation list for every stratum that has none. Returns slots created.
+
+    The list's secret seed is drawn here unless ``seed`` (64 hex digits) is given: only the demo
+    trial gives one, so that the same demo seed builds the same study. A real study never should.
+    """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if not study.randomization_seed:
-        study.randomization_seed = secrets.token_hex(32)
+        if seed is not None and (len(seed) != 64 or any(c not in "0123456789abcdef" for c in seed)):
+            raise ValueError("A randomization seed is 64 lower-case hex digits.")
+        study.randomization_seed = seed or secrets.token_hex(32)
         if by is not None:  # otherwise the request's user, as in the admin
             set_history_user(study, by)
         set_history_reason(study, "Randomization list generated")

@@ -36,8 +36,11 @@ def study_set_up(
     max_units_per_session: Decimal = Decimal("50"),
     responder_threshold_mm: Decimal = Decimal("1.00"),
     by: User | None = None,
+    randomization_seed: str | None = None,
 ) -> Study:
-    """Create a study with its sites, arms and schedule, and (for system randomization) its concealed list."""
+    """Create a study with its sites, arms and schedule, and (for system randomization) its concealed list.
+
+    ``randomization_seed`` is for the demo trial only (see ``randomization_list_generate``)."""
     if not any(v["day_offset"] == 0 for v in schedule):
         raise ValidationError("The visit schedule needs a baseline visit at day 0.")
     study = Study(
@@ -56,7 +59,7 @@ def study_set_up(
     for visit in schedule:
         save_audited(ScheduledVisit(study=study, **visit), by=by, reason="Study set up")
     if randomization == Study.Randomization.SYSTEM:
-        randomization_list_generate(study=study, by=by)
+        randomization_list_generate(study=study, by=by, seed=randomization_seed)
         # The list was generated on a locked copy of the study: without its seed this object, saved
         # again by the caller, would wipe the seed and the list could no longer be reproduced or extended.
         study.refresh_from_db(fields=["randomization_seed"])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from analysis import demo_trial
 from measurements.models import Photo
@@ -147,3 +148,34 @@ def test_demo_photos_are_scored_and_track_the_true_droop(db, settings, tmp_path,
     slope = np.polyfit(true, measured, 1)[0]
     assert 0.9 < slope < 1.1, slope
     assert np.mean(np.abs(measured - true)) < 0.3
+
+
+def _snapshot(study) -> list[tuple]:
+    return [
+        (p.study_code, p.arm.code, p.sex, p.affected_side, p.aetiology, p.baseline_house_brackmann, p.enrollment_date)
+        + tuple(
+            (v.scheduled_visit.code, v.date_performed, v.house_brackmann, v.sunnybrook_composite)
+            for v in p.visits.order_by("scheduled_visit__day_offset")
+        )
+        for p in study.patients.select_related("arm").order_by("study_code")
+    ]
+
+
+def test_the_same_seed_builds_the_same_study(db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+
+    class Rollback(Exception):
+        pass
+
+    snapshots = []
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                snapshots.append(_snapshot(demo_trial.seed_demo_trial(patients=6, seed=7, photos=False).study))
+                raise Rollback  # the next build starts from an empty database again
+        except Rollback:
+            pass
+    assert snapshots[0] == snapshots[1]
+    with transaction.atomic():
+        other = _snapshot(demo_trial.seed_demo_trial(patients=6, seed=8, photos=False).study)
+    assert other != snapshots[0]
