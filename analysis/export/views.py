@@ -1,0 +1,161 @@
+"""The anonymized dataset over REST: thin views over tables.py and files.py.
+
+JSON is cursor-paginated (the cursor encodes a subject_id, never an internal id);
+`?format=csv` streams one table; `?format=zip` gives the whole bundle.
+"""
+
+from django import forms
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from trialsite.api import DATASET_ROLES, CursorPagination
+
+from .files import bundle, table_csv
+from .pseudonyms import pseudonyms_ensure
+from .tables import INJECTIONS, SUBJECTS, Table, export_context
+
+FORMATS = ("json", "csv", "zip")
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Declares ?format=csv to content negotiation; the view streams the body itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class ZipRenderer(CSVRenderer):
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+
+
+def _field_for(column) -> serializers.Field:
+    kinds = {"string": serializers.CharField, "integer": serializers.IntegerField, "number": serializers.FloatField}
+    field = kinds[column.type](help_text=column.label, allow_null=column.nullable)
+    if column.allowed and column.type == "string":
+        field = serializers.ChoiceField(choices=column.allowed, help_text=column.label, allow_null=column.nullable)
+    return field
+
+
+def row_serializer(table: Table) -> type[serializers.Serializer]:
+    """The documented row shape, built from the table's columns so schema and data cannot drift."""
+    fields = {column.name: _field_for(column) for column in table.columns}
+    return type(f"{table.name.title()}Row", (serializers.Serializer,), fields)
+
+
+def page_serializer(table: Table) -> type[serializers.Serializer]:
+    fields = {
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "k": serializers.IntegerField(allow_null=True, help_text="Smallest (age, sex, site, aetiology) group."),
+        "age_banding": serializers.ChoiceField(choices=["years", "5-year", "10-year"]),
+        "results": row_serializer(table)(many=True),
+    }
+    return type(f"{table.name.title()}Page", (serializers.Serializer,), fields)
+
+
+class _Filters(forms.Form):
+    """The same messages as the HTML forms give for a bad choice."""
+
+    arm = forms.ChoiceField(required=False)
+    visit = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, study, table):
+        super().__init__(data)
+        self.fields["arm"].choices = [("", "")] + [(c, c) for c in study.arms.values_list("code", flat=True)]
+        self.fields["visit"].choices = [("", "")] + [(c, c) for c in study.schedule.values_list("code", flat=True)]
+        for name in list(self.fields):
+            if name not in table.filters:
+                del self.fields[name]
+
+
+class DatasetTableView(GenericAPIView):
+    study_roles = DATASET_ROLES
+    api_client_allowed = True
+    table: Table
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer, ZipRenderer]
+    pagination_class = CursorPagination
+
+    def get(self, request, study_code):
+        study = request.study
+        fmt = request.query_params.get("format", "json")
+        filter_form = _Filters(request.query_params, study=study, table=self.table)
+        if not filter_form.is_valid():
+            raise ValidationError(
+                filter_form.errors.get_json_data()
+                and {name: [e["message"] for e in errs] for name, errs in filter_form.errors.get_json_data().items()}
+            )
+        filters = {k: v for k, v in filter_form.cleaned_data.items() if v}
+        pseudonyms_ensure(study=study)
+        ctx = export_context(study)
+        headers = {"X-Dataset-K": "" if ctx.k is None else str(ctx.k), "X-Dataset-Age-Banding": ctx.banding}
+        if fmt == "csv":
+            response = StreamingHttpResponse(table_csv(self.table, study, filters, ctx), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{study.code}-{self.table.name}.csv"'
+        elif fmt == "zip":
+            response = FileResponse(
+                bundle(study, filters, ctx), as_attachment=True, filename=f"{study.code}-dataset.zip"
+            )
+            response["Content-Type"] = "application/zip"
+        else:
+            paginator = self.paginator
+            paginator.ordering = self.table.ordering
+            page = paginator.paginate_queryset(self.table.queryset(study, filters, ctx), request, view=self)
+            response = Response(
+                {
+                    "next": paginator.get_next_link(),
+                    "previous": paginator.get_previous_link(),
+                    "k": ctx.k,
+                    "age_banding": ctx.banding,
+                    "results": [self.table.present(row, ctx) for row in page],
+                }
+            )
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+
+def _schema(table: Table):
+    parameters = [
+        OpenApiParameter(
+            "format", str, enum=list(FORMATS), description="json (paginated), csv (streamed), zip (bundle)"
+        ),
+        OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
+        OpenApiParameter("page_size", int, description="Rows per page (1–1000, default 100)."),
+    ] + [OpenApiParameter(name, str, description=f"Only rows of this {name} (its code).") for name in table.filters]
+    return extend_schema(
+        summary=f"Anonymized dataset: {table.name}",
+        description=f"{table.description} {table.inclusion}",
+        parameters=parameters,
+        responses={
+            (200, "application/json"): page_serializer(table),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+
+
+@_schema(SUBJECTS)
+class SubjectsView(DatasetTableView):
+    table = SUBJECTS
+
+    def get(self, request, study_code):  # noqa: D102 - re-declared for the schema decorator
+        return super().get(request, study_code)
+
+
+@_schema(INJECTIONS)
+class InjectionsView(DatasetTableView):
+    table = INJECTIONS
+
+    def get(self, request, study_code):
+        return super().get(request, study_code)

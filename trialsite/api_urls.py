@@ -1,0 +1,18 @@
+"""Routes of the REST API, version 1 (mounted at /api/v1/ by trialsite/urls.py)."""
+
+from django.urls import path
+
+from analysis.export import views as dataset
+
+urlpatterns = [
+    path(
+        "studies/<str:study_code>/dataset/subjects/",
+        dataset.SubjectsView.as_view(),
+        name="api-dataset-subjects",
+    ),
+    path(
+        "studies/<str:study_code>/dataset/injections/",
+        dataset.InjectionsView.as_view(),
+        name="api-dataset-injections",
+    ),
+]
