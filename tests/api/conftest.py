@@ -1,0 +1,70 @@
+"""API personas: tokens issued the way the admin issues them, a second study, a clean throttle."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from patients import services
+from patients.models import ApiToken, StudyRole
+from tests.conftest import _persona
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    # Throttle counts live in the cache (Redis in the test run); each test starts with a full budget.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def issue_token(data_manager):
+    def _issue(user, study, *, days=90, client_name="Statistician's script"):
+        _, token = ApiToken.objects.create(
+            user=user, study=study, expiry=timedelta(days=days), client_name=client_name, created_by=data_manager
+        )
+        return token
+
+    return _issue
+
+
+@pytest.fixture
+def token_client():
+    def _client(token):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def other_study(db):
+    return services.study_set_up(
+        code="FACE-2",
+        title="Another study",
+        sites=[("OXF", "Oxford")],
+        max_units_per_point=Decimal("10"),
+        max_units_per_session=Decimal("50"),
+    )
+
+
+@pytest.fixture
+def api_client_token(api_client_user, study, issue_token):
+    return issue_token(api_client_user, study)
+
+
+@pytest.fixture
+def other_study_api_user(other_study):
+    return _persona(other_study, "other_api_client", StudyRole.Role.API_CLIENT)
+
+
+def subjects_url(study):
+    return f"/api/v1/studies/{study.code}/dataset/subjects/"
+
+
+def injections_url(study):
+    return f"/api/v1/studies/{study.code}/dataset/injections/"
