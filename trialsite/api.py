@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
-from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework import exceptions, pagination, permissions, serializers, throttling
 from rest_framework.serializers import as_serializer_error
 
 from patients.models import ApiToken, Study, StudyRole
@@ -45,6 +46,21 @@ class StudyTokenAuthentication(TokenAuthentication):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return user, token
+
+
+class StudyTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the token in the schema: `Authorization: Token <token>`."""
+
+    target_class = "trialsite.api.StudyTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>`, as issued by a data manager in the admin (one study, shown once).",
+        }
 
 
 def request_access(request) -> Access:
@@ -175,6 +191,21 @@ def error_body(exc, data) -> dict:
         return {"error": {"code": code, "message": str(exc.detail), "fields": {}}}
     message = data.get("detail", "Error") if isinstance(data, dict) else str(data)
     return {"error": {"code": "error", "message": str(message), "fields": {}}}
+
+
+class _ErrorDetail(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every 4xx answer (documented in the schema for each endpoint)."""
+
+    error = _ErrorDetail()
+
+
+ERROR_RESPONSES = {(status, "application/json"): ErrorSerializer for status in (400, 401, 403, 404, 429)}
 
 
 def api_not_found(request, *args, **kwargs):

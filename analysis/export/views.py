@@ -13,30 +13,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from trialsite.api import DATASET_ROLES, CursorPagination
+from trialsite.api import DATASET_ROLES, ERROR_RESPONSES, CursorPagination
 
 from .files import bundle, table_csv
 from .pseudonyms import pseudonyms_ensure
 from .tables import INJECTIONS, SUBJECTS, Table, export_context
 
 FORMATS = ("json", "csv", "zip")
-
-
-class CSVRenderer(renderers.BaseRenderer):
-    """Declares ?format=csv to content negotiation; the view streams the body itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data
-
-
-class ZipRenderer(CSVRenderer):
-    media_type = "application/zip"
-    format = "zip"
-    charset = None
 
 
 def _field_for(column) -> serializers.Field:
@@ -67,6 +50,7 @@ def page_serializer(table: Table) -> type[serializers.Serializer]:
 class _Filters(forms.Form):
     """The same messages as the HTML forms give for a bad choice."""
 
+    format = forms.ChoiceField(required=False, choices=[("", "")] + [(f, f) for f in FORMATS])
     arm = forms.ChoiceField(required=False)
     visit = forms.ChoiceField(required=False)
 
@@ -75,7 +59,7 @@ class _Filters(forms.Form):
         self.fields["arm"].choices = [("", "")] + [(c, c) for c in study.arms.values_list("code", flat=True)]
         self.fields["visit"].choices = [("", "")] + [(c, c) for c in study.schedule.values_list("code", flat=True)]
         for name in list(self.fields):
-            if name not in table.filters:
+            if name not in table.filters and name != "format":
                 del self.fields[name]
 
 
@@ -83,18 +67,23 @@ class DatasetTableView(GenericAPIView):
     study_roles = DATASET_ROLES
     api_client_allowed = True
     table: Table
-    renderer_classes = [renderers.JSONRenderer, CSVRenderer, ZipRenderer]
     pagination_class = CursorPagination
+
+    def perform_content_negotiation(self, request, force=False):
+        # `format` picks the body (validated by _Filters), not a DRF renderer: errors and
+        # JSON pages are always rendered as JSON, CSV and ZIP are streamed by get().
+        renderer = renderers.JSONRenderer()
+        return renderer, renderer.media_type
 
     def get(self, request, study_code):
         study = request.study
-        fmt = request.query_params.get("format", "json")
         filter_form = _Filters(request.query_params, study=study, table=self.table)
         if not filter_form.is_valid():
             raise ValidationError(
                 filter_form.errors.get_json_data()
                 and {name: [e["message"] for e in errs] for name, errs in filter_form.errors.get_json_data().items()}
             )
+        fmt = filter_form.cleaned_data.pop("format") or "json"
         filters = {k: v for k, v in filter_form.cleaned_data.items() if v}
         pseudonyms_ensure(study=study)
         ctx = export_context(study)
@@ -141,6 +130,7 @@ def _schema(table: Table):
             (200, "application/json"): page_serializer(table),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+            **ERROR_RESPONSES,
         },
     )
 

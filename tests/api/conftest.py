@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from patients import services
 from patients.models import ApiToken, StudyRole
@@ -68,3 +69,15 @@ def subjects_url(study):
 
 def injections_url(study):
     return f"/api/v1/studies/{study.code}/dataset/injections/"
+
+
+@pytest.fixture
+def throttle_rates():
+    """Low rates for one test. SimpleRateThrottle reads REST_FRAMEWORK's rates once, at import."""
+    original = SimpleRateThrottle.THROTTLE_RATES
+
+    def _set(burst, sustained="1000/day"):
+        SimpleRateThrottle.THROTTLE_RATES = {"burst": burst, "sustained": sustained}
+
+    yield _set
+    SimpleRateThrottle.THROTTLE_RATES = original

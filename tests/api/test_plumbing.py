@@ -2,9 +2,6 @@
 
 import re
 
-import pytest
-from rest_framework.throttling import SimpleRateThrottle
-
 from tests.api.conftest import injections_url, subjects_url
 
 
@@ -20,18 +17,6 @@ def test_bad_filter_gets_the_forms_message_per_field(login, investigator, study)
     error = response.json()["error"]
     assert error["code"] == "invalid"
     assert error["fields"] == {"visit": ["Select a valid choice. week-99 is not one of the available choices."]}
-
-
-@pytest.fixture
-def throttle_rates():
-    """Low rates for one test. SimpleRateThrottle reads REST_FRAMEWORK's rates once, at import."""
-    original = SimpleRateThrottle.THROTTLE_RATES
-
-    def _set(burst, sustained="1000/day"):
-        SimpleRateThrottle.THROTTLE_RATES = {"burst": burst, "sustained": sustained}
-
-    yield _set
-    SimpleRateThrottle.THROTTLE_RATES = original
 
 
 def test_throttle_answers_429_with_retry_after(api_client_token, token_client, study, throttle_rates):
