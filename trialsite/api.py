@@ -8,15 +8,17 @@ holder's roles in that study; an API client's token reaches only views that decl
 `api_client_allowed = True` (the anonymized dataset and the summary).
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
-from rest_framework import exceptions, pagination, permissions, serializers, throttling
+from rest_framework import exceptions, pagination, permissions, throttling
 from rest_framework.serializers import as_serializer_error
 
 from patients.models import ApiToken, Study, StudyRole
@@ -160,6 +162,22 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 1000
     ordering = "pk"
 
+    def get_ordering(self, request, queryset, view):
+        return tuple(getattr(view, "cursor_ordering", None) or (self.ordering,))
+
+
+class ETagMixin:
+    """`ETag` on successful reads, and `304 Not Modified` when the client already has this version."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200 or response.streaming:
+            return response
+        response.render()
+        etag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+        response["ETag"] = etag
+        return get_conditional_response(request._request, etag=etag, response=response)
+
 
 def exception_handler(exc, context):
     """Every 4xx as {"error": {"code", "message", "fields"}}; fields carry the forms' own messages."""
@@ -193,19 +211,33 @@ def error_body(exc, data) -> dict:
     return {"error": {"code": "error", "message": str(message), "fields": {}}}
 
 
-class _ErrorDetail(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+ERROR_STATUSES = ("400", "401", "403", "404", "429")
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+        }
+    },
+}
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The one shape of every 4xx answer (documented in the schema for each endpoint)."""
-
-    error = _ErrorDetail()
-
-
-ERROR_RESPONSES = {(status, "application/json"): ErrorSerializer for status in (400, 401, 403, 404, 429)}
+def document_errors(result, generator, request, public):
+    """drf-spectacular hook: every operation documents its 4xx answers in the one error shape."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for status in ERROR_STATUSES:
+                operation.setdefault("responses", {}).setdefault(status, {"description": "Error", **reference})
+    return result
 
 
 def api_not_found(request, *args, **kwargs):

@@ -3,8 +3,11 @@
 from django.urls import path
 
 from analysis.export import views as dataset
+from patients import api as patients
 
 urlpatterns = [
+    path("studies/<str:study_code>/patients/", patients.PatientList.as_view(), name="api-patients"),
+    path("studies/<str:study_code>/patients/<int:pk>/", patients.PatientDetail.as_view(), name="api-patient"),
     path(
         "studies/<str:study_code>/dataset/subjects/",
         dataset.SubjectsView.as_view(),

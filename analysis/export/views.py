@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from trialsite.api import DATASET_ROLES, ERROR_RESPONSES, CursorPagination
+from trialsite.api import DATASET_ROLES, CursorPagination
 
 from .files import bundle, table_csv
 from .pseudonyms import pseudonyms_ensure
@@ -69,6 +69,10 @@ class DatasetTableView(GenericAPIView):
     table: Table
     pagination_class = CursorPagination
 
+    @property
+    def cursor_ordering(self):
+        return self.table.ordering
+
     def perform_content_negotiation(self, request, force=False):
         # `format` picks the body (validated by _Filters), not a DRF renderer: errors and
         # JSON pages are always rendered as JSON, CSV and ZIP are streamed by get().
@@ -98,7 +102,6 @@ class DatasetTableView(GenericAPIView):
             response["Content-Type"] = "application/zip"
         else:
             paginator = self.paginator
-            paginator.ordering = self.table.ordering
             page = paginator.paginate_queryset(self.table.queryset(study, filters, ctx), request, view=self)
             response = Response(
                 {
@@ -130,7 +133,6 @@ def _schema(table: Table):
             (200, "application/json"): page_serializer(table),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
-            **ERROR_RESPONSES,
         },
     )
 

@@ -1,0 +1,58 @@
+"""Patients over REST, read side: the browser's access rules, identifiers only where the pages show them."""
+
+from tests.api.conftest import subjects_url
+
+
+def patients_url(study):
+    return f"/api/v1/studies/{study.code}/patients/"
+
+
+def test_coordinator_lists_own_site_with_identifiers(login, coordinator_a, study, patient_a, patient_b):
+    rows = login(coordinator_a).get(patients_url(study)).json()["results"]
+    assert [r["study_code"] for r in rows] == [patient_a.study_code]
+    assert rows[0]["identifiers"]["full_name"] == "Ada Example"
+
+
+def test_coordinator_token_cannot_reach_another_sites_patient(
+    coordinator_a, study, patient_b, issue_token, token_client
+):
+    client = token_client(issue_token(coordinator_a, study))
+    assert client.get(f"{patients_url(study)}{patient_b.pk}/").status_code == 404
+
+
+def test_investigator_reads_every_site_without_identifiers(login, investigator, study, patient_a, patient_b):
+    rows = login(investigator).get(patients_url(study)).json()["results"]
+    assert len(rows) == 2
+    assert all(r["identifiers"] is None for r in rows)
+    assert b"Ada Example" not in login(investigator).get(f"{patients_url(study)}{patient_a.pk}/").content
+
+
+def test_api_client_token_cannot_read_records(api_client_token, token_client, study, patient_a):
+    client = token_client(api_client_token)
+    assert client.get(patients_url(study)).status_code == 403
+    assert client.get(f"{patients_url(study)}{patient_a.pk}/").status_code == 403
+    assert client.get(subjects_url(study)).status_code == 200  # its dataset, still
+
+
+def test_investigator_cannot_write(login, investigator, study, patient_a):
+    response = login(investigator).post(patients_url(study), {}, content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_filters_by_site_and_status(login, investigator, study, patient_a, patient_b):
+    client = login(investigator)
+    assert [r["site"] for r in client.get(patients_url(study), {"site": "MAN"}).json()["results"]] == ["MAN"]
+    assert client.get(patients_url(study), {"status": "withdrawn"}).json()["results"] == []
+    bad = client.get(patients_url(study), {"status": "lost"})
+    assert bad.status_code == 400 and "status" in bad.json()["error"]["fields"]
+
+
+def test_reads_carry_an_etag_and_answer_304(login, investigator, study, patient_a):
+    client = login(investigator)
+    url = f"{patients_url(study)}{patient_a.pk}/"
+    etag = client.get(url)["ETag"]
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    patient_a.months_since_onset = 13
+    patient_a.save()
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 200
