@@ -19,6 +19,9 @@ RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER
 
 
 class IdentifiersOut(serializers.ModelSerializer):
+    # Optional: often blank, which an `email`-format string in the schema would not allow.
+    email = serializers.CharField()
+
     class Meta:
         model = PatientIdentifiers
         fields = ["full_name", "date_of_birth", "medical_record_number", "phone", "email", "address"]
