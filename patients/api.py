@@ -6,14 +6,17 @@ everything. Writes come next round, through the same services as the forms.
 """
 
 import django_filters
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
 
 from trialsite.api import ETagMixin, Role, request_access
 
-from . import selectors
-from .models import Patient, PatientIdentifiers
+from . import forms, selectors, services
+from .models import Patient, PatientIdentifiers, Visit
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
@@ -90,3 +93,54 @@ class PatientList(ETagMixin, _PatientsOfStudy, ListAPIView):
 
 class PatientDetail(ETagMixin, _PatientsOfStudy, RetrieveAPIView):
     pass
+
+
+class VisitIn(serializers.Serializer):
+    """Documents the body; validation is the HTML form's (forms.VisitForm), so the messages are the same."""
+
+    scheduled_visit = serializers.SlugField(help_text="The schedule's code, e.g. baseline, week-12.")
+    date_performed = serializers.DateField()
+    house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
+    sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    adverse_events = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class VisitOut(serializers.ModelSerializer):
+    scheduled_visit = serializers.CharField(source="scheduled_visit.code")
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "scheduled_visit",
+            "date_performed",
+            "house_brackmann",
+            "sunnybrook_composite",
+            "adverse_events",
+            "notes",
+            "protocol_deviation_reason",
+            "status",
+        ]
+
+
+class VisitCreate(GenericAPIView):
+    """Record a visit: coordinators of the patient's site, through the same form and service as the page."""
+
+    study_roles = frozenset({Role.COORDINATOR})
+    serializer_class = VisitIn
+
+    @extend_schema(request=VisitIn, responses={201: VisitOut})
+    def post(self, request, study_code, pk):
+        patient = selectors.patient_get(request_access(request), pk, for_edit=True)
+        if patient.study_id != request.study.pk:
+            raise Http404("No such patient.")
+        form = forms.VisitForm(request.data, schedule=patient.study.schedule.all())
+        form.fields["scheduled_visit"].to_field_name = "code"  # scripts name visits by code, not id
+        if not form.is_valid():
+            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+        visit = services.visit_record(
+            patient=patient, by=request.user, scheduled_visit=form.cleaned_data["scheduled_visit"], **form.values()
+        )
+        return Response(VisitOut(visit).data, status=status.HTTP_201_CREATED)

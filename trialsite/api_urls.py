@@ -8,6 +8,7 @@ from patients import api as patients
 urlpatterns = [
     path("studies/<str:study_code>/patients/", patients.PatientList.as_view(), name="api-patients"),
     path("studies/<str:study_code>/patients/<int:pk>/", patients.PatientDetail.as_view(), name="api-patient"),
+    path("studies/<str:study_code>/patients/<int:pk>/visits/", patients.VisitCreate.as_view(), name="api-visit-create"),
     path(
         "studies/<str:study_code>/dataset/subjects/",
         dataset.SubjectsView.as_view(),

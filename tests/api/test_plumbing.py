@@ -80,3 +80,11 @@ def test_docs_static_files_ship_with_the_app(login, investigator):
     assert any(p.endswith("swagger-ui-bundle.js") for p in paths)
     for path in paths:
         assert finders.find(path), path  # collected by collectstatic, served by whitenoise
+
+
+def test_unknown_api_path_answers_json_to_a_post_too(api_client_token, token_client):
+    client = token_client(api_client_token)
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/api/v1/studies/X/patients/-1/visits/", {})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,4 +1,4 @@
-"""Patients over REST, read side: the browser's access rules, identifiers only where the pages show them."""
+"""Patients and visits over REST: the browser's access rules, identifiers only where the pages show them."""
 
 from tests.api.conftest import subjects_url
 
@@ -56,3 +56,42 @@ def test_reads_carry_an_etag_and_answer_304(login, investigator, study, patient_
     patient_a.months_since_onset = 13
     patient_a.save()
     assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def visits_url(study, patient):
+    return f"{patients_url(study)}{patient.pk}/visits/"
+
+
+def test_coordinator_records_a_visit_through_the_service(coordinator_a, study, patient_a, issue_token, token_client):
+    client = token_client(issue_token(coordinator_a, study))
+    body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat(), "notes": "ok"}
+    response = client.post(visits_url(study, patient_a), body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["scheduled_visit"] == "baseline"
+    visit = patient_a.visits.get()
+    record = visit.history.get()
+    assert (record.history_user, record.history_change_reason) == (coordinator_a, "Recorded")
+
+
+def test_visit_errors_are_the_forms_messages(coordinator_a, study, patient_a, issue_token, token_client):
+    client = token_client(issue_token(coordinator_a, study))
+    follow_up = {"scheduled_visit": "week-2", "date_performed": patient_a.enrollment_date.isoformat()}
+    response = client.post(visits_url(study, patient_a), follow_up, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["scheduled_visit"] == ["Record the baseline visit before any follow-up."]
+    missing = client.post(visits_url(study, patient_a), {"scheduled_visit": "baseline"}, format="json")
+    assert missing.json()["error"]["fields"] == {"date_performed": ["This field is required."]}
+    assert not patient_a.visits.exists()
+
+
+def test_coordinator_cannot_record_at_another_site(coordinator_a, study, patient_b, issue_token, token_client):
+    client = token_client(issue_token(coordinator_a, study))
+    body = {"scheduled_visit": "baseline", "date_performed": patient_b.enrollment_date.isoformat()}
+    assert client.post(visits_url(study, patient_b), body, format="json").status_code == 404
+
+
+def test_investigator_token_cannot_write(investigator, study, patient_a, issue_token, token_client):
+    client = token_client(issue_token(investigator, study))
+    body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat()}
+    assert client.post(visits_url(study, patient_a), body, format="json").status_code == 403
+    assert not patient_a.visits.exists()
