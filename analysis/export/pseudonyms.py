@@ -32,14 +32,18 @@ def pseudonyms_ensure(*, study: Study) -> None:
 
     A fixed number of queries whatever the cohort size; safe to run concurrently.
     """
-    missing = list(Patient.objects.filter(study=study, pseudonym__isnull=True).values_list("pk", flat=True))
-    if not missing:
+    if not Patient.objects.filter(study=study, pseudonym__isnull=True).exists():
         return
-    secret = pseudonym_key_get(study=study).secret
-    SubjectPseudonym.objects.bulk_create(
-        [SubjectPseudonym(patient_id=pk, study=study, subject_id=subject_id_for(secret, pk)) for pk in missing],
-        ignore_conflicts=True,
-    )
+    with transaction.atomic():
+        pseudonym_key_get(study=study)
+        # Under the key's lock, so that a rotation running at the same time cannot leave
+        # a subject keyed with the old secret.
+        secret = PseudonymKey.objects.select_for_update().get(study=study).secret
+        missing = Patient.objects.filter(study=study, pseudonym__isnull=True).values_list("pk", flat=True)
+        SubjectPseudonym.objects.bulk_create(
+            [SubjectPseudonym(patient_id=pk, study=study, subject_id=subject_id_for(secret, pk)) for pk in missing],
+            ignore_conflicts=True,
+        )
 
 
 @transaction.atomic

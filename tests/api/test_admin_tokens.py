@@ -17,6 +17,8 @@ def _issue(client, study, user, **extra):
 
 
 def test_data_manager_issues_a_token_shown_once(login, data_manager, api_client_user, study, token_client):
+    form = login(data_manager).get(ADD)
+    assert form.status_code == 200 and "expires_in_days" in form.content.decode()
     response = _issue(login(data_manager), study, api_client_user)
     assert response.status_code == 200
     shown = " ".join(str(m) for m in get_messages(response.wsgi_request)) + response.content.decode()
