@@ -125,6 +125,24 @@ class VisitOut(serializers.ModelSerializer):
         ]
 
 
+def _form_errors(form) -> ValidationError:
+    return ValidationError({name: list(errors) for name, errors in form.errors.items()})
+
+
+def _editable_patient(request, pk) -> Patient:
+    patient = selectors.patient_get(request_access(request), pk, for_edit=True)
+    if patient.study_id != request.study.pk:
+        raise Http404("No such patient.")
+    return patient
+
+
+def _visit_of(patient, visit_pk) -> Visit:
+    visit = Visit.objects.select_related("scheduled_visit").filter(pk=visit_pk, patient=patient).first()
+    if visit is None:
+        raise Http404("No such visit.")
+    return visit
+
+
 class VisitCreate(GenericAPIView):
     """Record a visit: coordinators of the patient's site, through the same form and service as the page."""
 
@@ -133,14 +151,64 @@ class VisitCreate(GenericAPIView):
 
     @extend_schema(request=VisitIn, responses={201: VisitOut})
     def post(self, request, study_code, pk):
-        patient = selectors.patient_get(request_access(request), pk, for_edit=True)
-        if patient.study_id != request.study.pk:
-            raise Http404("No such patient.")
+        patient = _editable_patient(request, pk)
         form = forms.VisitForm(request.data, schedule=patient.study.schedule.all())
         form.fields["scheduled_visit"].to_field_name = "code"  # scripts name visits by code, not id
         if not form.is_valid():
-            raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+            raise _form_errors(form)
         visit = services.visit_record(
             patient=patient, by=request.user, scheduled_visit=form.cleaned_data["scheduled_visit"], **form.values()
         )
         return Response(VisitOut(visit).data, status=status.HTTP_201_CREATED)
+
+
+class VisitCorrectionIn(serializers.Serializer):
+    """Any of the visit's fields, and the reason (required), as on the page's edit form."""
+
+    reason = serializers.CharField()
+    date_performed = serializers.DateField(required=False)
+    house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
+    sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    adverse_events = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class VisitCorrect(GenericAPIView):
+    """Correct a visit with a reason: only the fields sent change; the audit trail keeps who, when and why."""
+
+    study_roles = frozenset({Role.COORDINATOR})
+    serializer_class = VisitCorrectionIn
+
+    @extend_schema(request=VisitCorrectionIn, responses={200: VisitOut})
+    def patch(self, request, study_code, pk, visit_pk):
+        visit = _visit_of(_editable_patient(request, pk), visit_pk)
+        current = {name: "" if getattr(visit, name) is None else getattr(visit, name) for name in services.VISIT_FIELDS}
+        form = forms.VisitEditForm({**current, **request.data}, visit=visit)
+        if not form.is_valid():
+            raise _form_errors(form)
+        if form.changes():
+            visit = services.visit_update(
+                visit=visit, by=request.user, reason=form.cleaned_data["reason"], **form.changes()
+            )
+        return Response(VisitOut(visit).data)
+
+
+class VisitVoid(GenericAPIView):
+    """Void a visit with a reason: it stays in the record, marked, as on the page."""
+
+    study_roles = frozenset({Role.COORDINATOR})
+    serializer_class = ReasonIn
+
+    @extend_schema(request=ReasonIn, responses={200: VisitOut})
+    def post(self, request, study_code, pk, visit_pk):
+        visit = _visit_of(_editable_patient(request, pk), visit_pk)
+        form = forms.VoidForm(request.data)
+        if not form.is_valid():
+            raise _form_errors(form)
+        visit = services.visit_void(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
+        return Response(VisitOut(visit).data)

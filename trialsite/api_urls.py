@@ -10,6 +10,16 @@ urlpatterns = [
     path("studies/<str:study_code>/patients/<int:pk>/", patients.PatientDetail.as_view(), name="api-patient"),
     path("studies/<str:study_code>/patients/<int:pk>/visits/", patients.VisitCreate.as_view(), name="api-visit-create"),
     path(
+        "studies/<str:study_code>/patients/<int:pk>/visits/<int:visit_pk>/",
+        patients.VisitCorrect.as_view(),
+        name="api-visit",
+    ),
+    path(
+        "studies/<str:study_code>/patients/<int:pk>/visits/<int:visit_pk>/void/",
+        patients.VisitVoid.as_view(),
+        name="api-visit-void",
+    ),
+    path(
         "studies/<str:study_code>/dataset/subjects/",
         dataset.SubjectsView.as_view(),
         name="api-dataset-subjects",

@@ -1,5 +1,8 @@
 """Patients and visits over REST: the browser's access rules, identifiers only where the pages show them."""
 
+import pytest
+
+from patients import services
 from tests.api.conftest import subjects_url
 
 
@@ -95,3 +98,46 @@ def test_investigator_token_cannot_write(investigator, study, patient_a, issue_t
     body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat()}
     assert client.post(visits_url(study, patient_a), body, format="json").status_code == 403
     assert not patient_a.visits.exists()
+
+
+@pytest.fixture
+def baseline(patient_a, coordinator_a, study):
+    return services.visit_record(
+        patient=patient_a,
+        scheduled_visit=study.schedule.get(code="baseline"),
+        by=coordinator_a,
+        date_performed=patient_a.enrollment_date,
+    )
+
+
+def test_correction_needs_a_reason_and_is_audited(coordinator_a, study, patient_a, baseline, issue_token, token_client):
+    client = token_client(issue_token(coordinator_a, study))
+    url = f"{visits_url(study, patient_a)}{baseline.pk}/"
+    refused = client.patch(url, {"notes": "late entry"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"reason": ["This field is required."]}
+    response = client.patch(url, {"notes": "late entry", "reason": "Transcription"}, format="json")
+    assert response.status_code == 200 and response.json()["notes"] == "late entry"
+    record = baseline.history.latest("history_date")
+    assert (record.history_user, record.history_change_reason, record.notes) == (
+        coordinator_a,
+        "Transcription",
+        "late entry",
+    )
+
+
+def test_void_keeps_the_visit_with_its_reason(coordinator_a, study, patient_a, baseline, issue_token, token_client):
+    client = token_client(issue_token(coordinator_a, study))
+    url = f"{visits_url(study, patient_a)}{baseline.pk}/void/"
+    assert client.post(url, {}, format="json").status_code == 400
+    assert client.post(url, {"reason": "Wrong patient"}, format="json").json()["status"] == "voided"
+    baseline.refresh_from_db()
+    assert (baseline.status, baseline.void_reason) == ("voided", "Wrong patient")
+
+
+def test_coordinator_cannot_correct_another_sites_visit(
+    coordinator_b, study, patient_a, baseline, issue_token, token_client
+):
+    client = token_client(issue_token(coordinator_b, study))
+    url = f"{visits_url(study, patient_a)}{baseline.pk}/"
+    assert client.patch(url, {"notes": "x", "reason": "y"}, format="json").status_code == 404
