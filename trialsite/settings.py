@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set used by several fields (the baseline grade and each visit's grade).
+    "ENUM_NAME_OVERRIDES": {"HouseBrackmannEnum": "patients.models.HOUSE_BRACKMANN_CHOICES"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "trialsite.api.document_errors"],
 }
 
