@@ -27,7 +27,7 @@ def data_managers_group() -> Group:
     """Django-admin permissions for data managers: the trial's records, users and API tokens."""
     group, _ = Group.objects.get_or_create(name=DATA_MANAGERS_GROUP)
     perms = Permission.objects.filter(
-        content_type__app_label__in=["patients", "measurements", "analysis", "authtoken"]
+        content_type__app_label__in=["patients", "measurements", "analysis"]
     ) | Permission.objects.filter(content_type__app_label="auth", content_type__model__in=["user", "group"])
     group.permissions.set(perms.exclude(codename__startswith="delete_"))
     return group

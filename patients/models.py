@@ -39,6 +39,13 @@ class Study(models.Model):
     )
     # Seed of the concealed allocation list; only data managers see it (admin).
     randomization_seed = models.CharField(max_length=64, blank=True, editable=False)
+    min_k = models.PositiveSmallIntegerField(
+        "minimum group size (k) in exports",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="The anonymized dataset bands age (5-year, then 10-year groups) until every "
+        "(age, sex, site, aetiology) group has at least this many subjects.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -587,3 +594,7 @@ class RandomizationSlot(models.Model):
 
     def __str__(self):
         return f"{self.stratum} #{self.position}"
+
+
+# Tokens and pseudonyms live in their own module, away from the clinical tables.
+from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401

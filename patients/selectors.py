@@ -85,8 +85,21 @@ def access_for(user) -> Access:
     cached = getattr(user, "_trial_access", None)
     if cached is not None:
         return cached
+    access = _access_from_roles(StudyRole.objects.filter(user=user))
+    user._trial_access = access
+    return access
+
+
+def access_for_study(user, study_id: int) -> Access:
+    """The user's access narrowed to one study: what a token issued for that study may do."""
+    if not user.is_authenticated or not user.is_active:
+        return Access()
+    return _access_from_roles(StudyRole.objects.filter(user=user, study_id=study_id))
+
+
+def _access_from_roles(roles: QuerySet[StudyRole]) -> Access:
     coordinator_sites, coordinator_studies, investigator, data_manager, api = set(), set(), set(), set(), set()
-    for role, study_id, site_id in StudyRole.objects.filter(user=user).values_list("role", "study_id", "site_id"):
+    for role, study_id, site_id in roles.values_list("role", "study_id", "site_id"):
         if role == StudyRole.Role.COORDINATOR:
             coordinator_sites.add(site_id)
             coordinator_studies.add(study_id)
@@ -96,15 +109,13 @@ def access_for(user) -> Access:
             data_manager.add(study_id)
         elif role == StudyRole.Role.API_CLIENT:
             api.add(study_id)
-    access = Access(
+    return Access(
         coordinator_site_ids=frozenset(coordinator_sites),
         investigator_study_ids=frozenset(investigator),
         data_manager_study_ids=frozenset(data_manager),
         api_study_ids=frozenset(api),
         coordinator_study_ids=frozenset(coordinator_studies),
     )
-    user._trial_access = access
-    return access
 
 
 def require_role(user) -> Access:

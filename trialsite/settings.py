@@ -9,6 +9,7 @@ background tasks in-process, so `make run` works straight after checkout.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -81,7 +82,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # knox provides the hashed, expiring tokens; the token model itself is patients.ApiToken.
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: the CSP allows no CDN
@@ -274,23 +276,58 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-photos": {"task": "measurements.tasks.sweep_photos", "schedule": env_int("PHOTO_SWEEP_SECONDS", 30)},
 }
 
+# The cache holds the API's throttle counters; shared through Redis when there is one,
+# so that every web worker counts the same requests.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}
+    if env_str("REDIS_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# The API's plumbing (authentication, permissions, throttles, errors, pagination) is in trialsite/api.py.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "trialsite.api.StudyTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Never just "is logged in": every view names the roles it serves (trialsite.api.StudyRolePermission).
+    "DEFAULT_PERMISSION_CLASSES": ["trialsite.api.StudyRolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["trialsite.api.BurstThrottle", "trialsite.api.SustainedThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "burst": env_str("API_THROTTLE_BURST", "60/min"),
+        "sustained": env_str("API_THROTTLE_SUSTAINED", "5000/day"),
+    },
+    "EXCEPTION_HANDLER": "trialsite.api.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "trialsite.api.CursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+KNOX_TOKEN_MODEL = "patients.ApiToken"
+# knox's own migrations create its default token table even when the model is swapped for
+# ours; that orphan table would hold a foreign key to users and break `flush`. Nothing of
+# knox's needs a table, so its migrations are skipped.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_DAYS", 90)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "BoNT-A facial symmetry trial API",
-    "DESCRIPTION": "Anonymized trial datasets for statisticians and registries.",
+    "DESCRIPTION": "Anonymized trial datasets for statisticians and registries. See docs/api.md.",
     "VERSION": "1.0.0",
+    # Swagger UI from drf-spectacular-sidecar's local static files: the page loads nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["trialsite.api.HasAnyStudyRole"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set used by several fields (the baseline grade and each visit's grade).
+    "ENUM_NAME_OVERRIDES": {"HouseBrackmannEnum": "patients.models.HOUSE_BRACKMANN_CHOICES"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "trialsite.api.document_errors"],
 }
 
 # Security. Defaults are strict when DEBUG is off; each can be relaxed by

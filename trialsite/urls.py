@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from trialsite.api import api_not_found
 
 
 def healthz(request):
@@ -28,6 +30,9 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
         name="api-docs",
     ),
+    path("api/v1/", include("trialsite.api_urls")),
     path("", include("measurements.urls")),
     path("", include("patients.urls")),
+    # Last: any other path under /api/ answers in the API's error shape.
+    re_path(r"^api/", api_not_found),
 ]

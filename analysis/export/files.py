@@ -1,0 +1,84 @@
+"""CSV streams and the ZIP bundle: the dataset as files a statistician keeps."""
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+
+from django.utils import timezone
+
+from measurements.engine import ENGINE_VERSION
+from patients.models import Study
+
+from .tables import TABLES, ExportContext, Table, dictionary_rows, rows
+
+DICTIONARY_FIELDS = ["table", "variable", "label", "type", "unit", "allowed_values"]
+
+
+def csv_lines(header: list[str], records: Iterable[dict]) -> Iterator[str]:
+    """One CSV line at a time, so a response streams in constant memory."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return text
+
+    writer.writeheader()
+    yield flush()
+    for record in records:
+        writer.writerow(record)
+        yield flush()
+
+
+def table_csv(table: Table, study: Study, filters: dict, ctx: ExportContext) -> Iterator[str]:
+    return csv_lines(table.column_names, rows(table, study, filters, ctx))
+
+
+def readme(ctx: ExportContext, filters: dict) -> str:
+    exported = timezone.now().date().isoformat()
+    lines = [
+        f"Anonymized dataset of study {ctx.study.code}",
+        "",
+        f"Exported on {exported}. Scoring engine version {ENGINE_VERSION}.",
+        "",
+        "Tables (one CSV each; columns described in data_dictionary.csv / .json):",
+    ]
+    for table in TABLES.values():
+        lines += [f"- {table.name}.csv: {table.description}", f"  Inclusion: {table.inclusion}"]
+    if filters:
+        lines += ["", "Filters applied: " + ", ".join(f"{k}={v}" for k, v in sorted(filters.items()))]
+    lines += [
+        "",
+        "Anonymity:",
+        f"- Smallest group over (age, sex, site, aetiology): k = {ctx.k}.",
+        f"- {ctx.banding_statement}",
+        "- subject_id is a keyed hash of an internal id: stable across exports of this study until the study's "
+        "key is rotated, unrelated to any code used in the clinic.",
+        "- Time is given as days since enrollment; no calendar date, name, record number, free text, "
+        "photo or landmark is included (docs/api.md lists what is withheld and why).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def bundle(study: Study, filters: dict, ctx: ExportContext):
+    """A ZIP of every table's CSV, the data dictionary (CSV and JSON) and a README, in a temporary file.
+
+    Written to disk, not memory, so a large study costs no more RAM than a small one.
+    """
+    spool = tempfile.TemporaryFile()
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for table in TABLES.values():
+            with archive.open(f"{table.name}.csv", "w") as member:
+                for line in table_csv(table, study, filters, ctx):
+                    member.write(line.encode())
+        dictionary = list(dictionary_rows())
+        archive.writestr("data_dictionary.csv", "".join(csv_lines(DICTIONARY_FIELDS, dictionary)))
+        archive.writestr("data_dictionary.json", json.dumps(dictionary, indent=2))
+        archive.writestr("README.txt", readme(ctx, filters))
+    spool.seek(0)
+    return spool

@@ -1,0 +1,157 @@
+"""The anonymized dataset over REST: thin views over tables.py and files.py.
+
+JSON is cursor-paginated (the cursor encodes a subject_id, never an internal id);
+`?format=csv` streams one table; `?format=zip` gives the whole bundle.
+"""
+
+from django import forms
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from trialsite.api import DATASET_ROLES, CursorPagination
+
+from .files import bundle, table_csv
+from .pseudonyms import pseudonyms_ensure
+from .tables import INJECTIONS, SUBJECTS, Table, export_context
+
+FORMATS = ("json", "csv", "zip")
+
+
+def _field_for(column) -> serializers.Field:
+    kinds = {"string": serializers.CharField, "integer": serializers.IntegerField, "number": serializers.FloatField}
+    field = kinds[column.type](help_text=column.label, allow_null=column.nullable)
+    if column.allowed and column.type == "string":
+        field = serializers.ChoiceField(choices=column.allowed, help_text=column.label, allow_null=column.nullable)
+    return field
+
+
+def row_serializer(table: Table) -> type[serializers.Serializer]:
+    """The documented row shape, built from the table's columns so schema and data cannot drift."""
+    fields = {column.name: _field_for(column) for column in table.columns}
+    return type(f"{table.name.title()}Row", (serializers.Serializer,), fields)
+
+
+def page_serializer(table: Table) -> type[serializers.Serializer]:
+    fields = {
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "k": serializers.IntegerField(allow_null=True, help_text="Smallest (age, sex, site, aetiology) group."),
+        "age_banding": serializers.ChoiceField(choices=["years", "5-year", "10-year"]),
+        "results": row_serializer(table)(many=True),
+    }
+    return type(f"{table.name.title()}Page", (serializers.Serializer,), fields)
+
+
+class _Filters(forms.Form):
+    """The same messages as the HTML forms give for a bad choice."""
+
+    format = forms.ChoiceField(required=False, choices=[("", "")] + [(f, f) for f in FORMATS])
+    arm = forms.ChoiceField(required=False)
+    visit = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, study, table):
+        super().__init__(data)
+        arm, visit = self.fields["arm"], self.fields["visit"]
+        assert isinstance(arm, forms.ChoiceField) and isinstance(visit, forms.ChoiceField)
+        arm.choices = [("", "")] + [(c, c) for c in study.arms.values_list("code", flat=True)]
+        visit.choices = [("", "")] + [(c, c) for c in study.schedule.values_list("code", flat=True)]
+        for name in list(self.fields):
+            if name not in table.filters and name != "format":
+                del self.fields[name]
+
+
+class DatasetTableView(GenericAPIView):
+    study_roles = DATASET_ROLES
+    api_client_allowed = True
+    table: Table
+    pagination_class = CursorPagination
+
+    @property
+    def cursor_ordering(self):
+        return self.table.ordering
+
+    def perform_content_negotiation(self, request, force=False):
+        # `format` picks the body (validated by _Filters), not a DRF renderer: errors and
+        # JSON pages are always rendered as JSON, CSV and ZIP are streamed by get().
+        renderer = renderers.JSONRenderer()
+        return renderer, renderer.media_type
+
+    def get(self, request, study_code):
+        study = request.study
+        filter_form = _Filters(request.query_params, study=study, table=self.table)
+        if not filter_form.is_valid():
+            raise ValidationError(
+                filter_form.errors.get_json_data()
+                and {name: [e["message"] for e in errs] for name, errs in filter_form.errors.get_json_data().items()}
+            )
+        fmt = filter_form.cleaned_data.pop("format") or "json"
+        filters = {k: v for k, v in filter_form.cleaned_data.items() if v}
+        pseudonyms_ensure(study=study)
+        ctx = export_context(study)
+        headers = {"X-Dataset-K": "" if ctx.k is None else str(ctx.k), "X-Dataset-Age-Banding": ctx.banding}
+        response: StreamingHttpResponse | Response
+        if fmt == "csv":
+            response = StreamingHttpResponse(table_csv(self.table, study, filters, ctx), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{study.code}-{self.table.name}.csv"'
+        elif fmt == "zip":
+            response = FileResponse(
+                bundle(study, filters, ctx), as_attachment=True, filename=f"{study.code}-dataset.zip"
+            )
+            response["Content-Type"] = "application/zip"
+        else:
+            paginator = self.paginator
+            assert isinstance(paginator, CursorPagination)
+            page = paginator.paginate_queryset(self.table.queryset(study, filters, ctx), request, view=self)
+            response = Response(
+                {
+                    "next": paginator.get_next_link(),
+                    "previous": paginator.get_previous_link(),
+                    "k": ctx.k,
+                    "age_banding": ctx.banding,
+                    "results": [self.table.present(row, ctx) for row in page or []],
+                }
+            )
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+
+def _schema(table: Table):
+    parameters = [
+        OpenApiParameter(
+            "format", str, enum=list(FORMATS), description="json (paginated), csv (streamed), zip (bundle)"
+        ),
+        OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
+        OpenApiParameter("page_size", int, description="Rows per page (1–1000, default 100)."),
+    ] + [OpenApiParameter(name, str, description=f"Only rows of this {name} (its code).") for name in table.filters]
+    return extend_schema(
+        summary=f"Anonymized dataset: {table.name}",
+        description=f"{table.description} {table.inclusion}",
+        parameters=parameters,
+        responses={
+            (200, "application/json"): page_serializer(table),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+
+
+@_schema(SUBJECTS)
+class SubjectsView(DatasetTableView):
+    table = SUBJECTS
+
+    def get(self, request, study_code):  # noqa: D102 - re-declared for the schema decorator
+        return super().get(request, study_code)
+
+
+@_schema(INJECTIONS)
+class InjectionsView(DatasetTableView):
+    table = INJECTIONS
+
+    def get(self, request, study_code):
+        return super().get(request, study_code)

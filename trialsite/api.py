@@ -1,0 +1,247 @@
+"""The API's plumbing, one module for the whole project: authentication, permissions,
+throttles, the one error shape, pagination. Apps' api.py modules hold views only.
+
+Who may call what is decided the same way as in the browser (patients.selectors):
+a study the caller has no role in does not exist for them (404), an action their role
+does not allow is refused (403). A token is issued for one study and carries only the
+holder's roles in that study; an API client's token reaches only views that declare
+`api_client_allowed = True` (the anonymized dataset and the summary).
+"""
+
+import hashlib
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework.serializers import as_serializer_error
+
+from patients.models import ApiToken, Study, StudyRole
+from patients.selectors import Access, access_for, access_for_study
+
+# Writing last_used_at on every request would turn every read into a write; a minute's
+# resolution is what an auditor needs ("was this token used after it leaked?").
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+Role = StudyRole.Role
+# Roles that read the whole study without identifiers, and so may read its anonymized dataset.
+DATASET_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.API_CLIENT})
+
+
+class StudyTokenAuthentication(TokenAuthentication):
+    """knox's hashed tokens, plus revocation and last-used time; expired tokens are refused, not deleted."""
+
+    def _cleanup_token(self, auth_token) -> bool:
+        # True means "skip this token": knox would delete expired rows, but the audit
+        # trail needs them (which client held which token, and until when).
+        return not auth_token.is_active
+
+    def validate_user(self, auth_token):
+        user, token = super().validate_user(auth_token)
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        return user, token
+
+
+class StudyTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the token in the schema: `Authorization: Token <token>`."""
+
+    target_class = "trialsite.api.StudyTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>`, as issued by a data manager in the admin (one study, shown once).",
+        }
+
+
+def request_access(request) -> Access:
+    """The caller's access: all their roles in a browser session, one study's roles with a token."""
+    cached = getattr(request, "_trial_api_access", None)
+    if cached is not None:
+        return cached
+    if isinstance(request.auth, ApiToken):
+        access = access_for_study(request.user, request.auth.study_id)
+    else:
+        access = access_for(request.user)
+    request._trial_api_access = access
+    return access
+
+
+def roles_in_study(access: Access, study_id: int) -> set[str]:
+    roles = set()
+    if study_id in access.coordinator_study_ids:
+        roles.add(Role.COORDINATOR)
+    if study_id in access.investigator_study_ids:
+        roles.add(Role.INVESTIGATOR)
+    if study_id in access.data_manager_study_ids:
+        roles.add(Role.DATA_MANAGER)
+    if study_id in access.api_study_ids:
+        roles.add(Role.API_CLIENT)
+    return roles
+
+
+def all_study_ids(access: Access) -> frozenset[int]:
+    return access.study_ids | access.api_study_ids
+
+
+def study_for_request(request, study_code: str) -> Study:
+    """The study named in the URL, if the caller has any role in it; otherwise it does not exist."""
+    study = Study.objects.filter(code=study_code, pk__in=all_study_ids(request_access(request))).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+class StudyRolePermission(permissions.BasePermission):
+    """The default: the caller holds one of the view's `study_roles` in the study of the URL.
+
+    A view that names no roles is closed to everyone (fail closed). Views under
+    /studies/{study_code}/ find the study on `request.study` after this check.
+    """
+
+    message = "Your role in this study does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        allowed = set(getattr(view, "study_roles", ()))
+        if not getattr(view, "api_client_allowed", False):
+            allowed.discard(Role.API_CLIENT)
+        study_code = view.kwargs.get("study_code")
+        access = request_access(request)
+        if study_code is None:
+            return any(roles_in_study(access, sid) & allowed for sid in all_study_ids(access))
+        study = study_for_request(request, study_code)
+        request.study = study
+        return bool(roles_in_study(access, study.pk) & allowed)
+
+
+class HasAnyStudyRole(permissions.BasePermission):
+    """For the schema and its docs: any role (an API client's token included), never just a login."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and all_study_ids(request_access(request)))
+
+
+class _CallerThrottle(throttling.SimpleRateThrottle):
+    """Counted per token (each client's script has its own budget), else per user, else per address."""
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.token_key}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = f"addr-{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class BurstThrottle(_CallerThrottle):
+    scope = "burst"
+
+
+class SustainedThrottle(_CallerThrottle):
+    scope = "sustained"
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Cursor pages (stable while rows are added); views set `ordering` to a non-identifying key."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = "pk"
+
+    def get_ordering(self, request, queryset, view):
+        return tuple(getattr(view, "cursor_ordering", None) or (self.ordering,))
+
+
+class ETagMixin:
+    """`ETag` on successful reads, and `304 Not Modified` when the client already has this version."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200 or response.streaming:
+            return response
+        response.render()
+        etag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+        response["ETag"] = etag
+        return get_conditional_response(request._request, etag=etag, response=response)
+
+
+def exception_handler(exc, context):
+    """Every 4xx as {"error": {"code", "message", "fields"}}; fields carry the forms' own messages."""
+    # Imported here: rest_framework.views imports this module through the settings.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = error_body(exc, response.data)
+    return response
+
+
+def error_body(exc, data) -> dict:
+    if isinstance(exc, exceptions.ValidationError):
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        general = fields.pop("non_field_errors", None) or fields.pop("__all__", None)
+        message = " ".join(str(m) for m in general) if general else "Some fields need correcting."
+        return {"error": {"code": "invalid", "message": message, "fields": fields}}
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        code = code if isinstance(code, str) else getattr(exc, "default_code", "error")
+        return {"error": {"code": code, "message": str(exc.detail), "fields": {}}}
+    message = data.get("detail", "Error") if isinstance(data, dict) else str(data)
+    return {"error": {"code": "error", "message": str(message), "fields": {}}}
+
+
+ERROR_STATUSES = ("400", "401", "403", "404", "429")
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+        }
+    },
+}
+
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular hook: every operation documents its 4xx answers in the one error shape."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for status in ERROR_STATUSES:
+                operation.setdefault("responses", {}).setdefault(status, {"description": "Error", **reference})
+    return result
+
+
+@csrf_exempt  # it changes nothing; a POST to a wrong path must get this 404, not the CSRF page
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/ answer in the API's error shape, not with an HTML page."""
+    return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint.", "fields": {}}}, status=404)
