@@ -1,0 +1,111 @@
+"""The long-format outcome dataset: its columns, its data dictionary and its rows, defined once.
+
+One row per patient x visit x expression x metric. The investigators' download and the
+anonymized API dataset both build their rows here; they differ only in the patient key
+(`patient_key`: the study code for investigators, a pseudonym for API clients). Nothing
+in the shared part carries a study code, a site or a calendar date: time is the day since
+enrollment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+from measurements.models import Expression
+
+from .metrics import ANALYSIS_METRICS, ANALYSIS_METRICS_BY_NAME
+from .selectors import OutcomeTable
+
+# (variable, label, type, unit, allowed values)
+COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("patient", "Patient key (study code, or a pseudonym in the anonymized dataset)", "string", "", "any"),
+    ("arm", "Treatment arm (code)", "string", "", "arm codes of the study"),
+    ("visit", "Visit code of the study's schedule", "string", "", "visit codes of the study"),
+    ("visit_day", "Scheduled day of the visit after enrollment", "integer", "days", ">= 0"),
+    ("day_since_enrollment", "Day the visit was performed, counted from enrollment", "integer", "days", ">= 0"),
+    (
+        "expression",
+        "Photo expression; empty for clinician grades, which belong to the visit",
+        "string",
+        "",
+        ", ".join(Expression.values) + " or empty",
+    ),
+    ("engine_version", "Scoring engine version of the photo metric; empty for grades", "string", "", "x.y.z or empty"),
+    ("metric", "Outcome measured", "string", "", "see the metric rows of this dictionary"),
+    ("value", "Value of the outcome", "number", "see unit", "real"),
+    ("unit", "Unit of the value", "string", "", "mm, deg, %, grade, points"),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
+
+
+def data_dictionary() -> list[dict]:
+    """The columns, then one entry per metric (the allowed values of `metric`)."""
+    entries = [
+        {"variable": name, "label": label, "type": type_, "unit": unit, "allowed_values": allowed}
+        for name, label, type_, unit, allowed in COLUMNS
+    ]
+    entries += [
+        {
+            "variable": f"metric={m.name}",
+            "label": m.label,
+            "type": "integer" if m.ordinal else "number",
+            "unit": m.unit,
+            "allowed_values": m.allowed,
+        }
+        for m in ANALYSIS_METRICS
+    ]
+    return entries
+
+
+def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iterator[tuple]:
+    """Rows in COLUMN_NAMES order: included values only, grades once per visit.
+
+    `patient_key` maps a patient id to the key written in the `patient` column.
+    """
+    included = table.included
+    photo_metrics = [m for m in table.metrics if ANALYSIS_METRICS_BY_NAME[m].source == "photo"]
+    grade_metrics = [m for m in table.metrics if ANALYSIS_METRICS_BY_NAME[m].source == "grade"]
+    for row in included.itertuples(index=False):
+        values = row._asdict()
+        common = (
+            patient_key(values["patient_id"]),
+            values["arm_code"],
+            values["visit_code"],
+            values["day_offset"],
+            values["day_since_enrollment"],
+        )
+        for name in photo_metrics:
+            value = values[name]
+            if not _missing(value):
+                yield (
+                    *common,
+                    values["expression"],
+                    values["engine_version"],
+                    name,
+                    value,
+                    ANALYSIS_METRICS_BY_NAME[name].unit,
+                )
+    if grade_metrics:
+        visits = table.rows[~table.rows["exclusion"].isin(["voided_visit", "after_withdrawal"])]
+        for row in visits.drop_duplicates("visit_id").itertuples(index=False):
+            values = row._asdict()
+            for name in grade_metrics:
+                value = values[name]
+                if not _missing(value):
+                    yield (
+                        patient_key(values["patient_id"]),
+                        values["arm_code"],
+                        values["visit_code"],
+                        values["day_offset"],
+                        values["day_since_enrollment"],
+                        "",
+                        "",
+                        name,
+                        int(value) if float(value).is_integer() else value,
+                        ANALYSIS_METRICS_BY_NAME[name].unit,
+                    )
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
