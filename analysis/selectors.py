@@ -14,12 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, FilteredRelation, Q
 from django.db.models.fields.json import KeyTextTransform
+from django.http import Http404
 
 from measurements.engine import GATE_STATUSES
 from measurements.models import Expression, PhotoScore
 from patients.models import Patient, RecordStatus, Study, Visit
+from patients.selectors import Access
 
 from .metrics import ANALYSIS_METRICS_BY_NAME, GRADE_METRIC_NAMES, PHOTO_METRIC_NAMES, engine_inputs, oriented_value
 
@@ -309,3 +312,22 @@ def outcome_table(
 
 def exclusion_counts(table: OutcomeTable, metric: str | None = None) -> Counter:
     return Counter({e["reason"]: e["rows"] for e in table.exclusions(metric)})
+
+
+def study_for_analysis(access: Access, study_code: str, *, api: bool = False) -> Study:
+    """The study, if the user may see its between-arm results: investigators and data managers
+    (and, over the API, its API clients). Coordinators may not: results seen during a running
+    trial bias the people who collect its data. Anyone else is told nothing exists."""
+    study = Study.objects.filter(code=study_code).first()
+    allowed = access.investigator_study_ids | access.data_manager_study_ids
+    if api:
+        allowed = allowed | access.api_study_ids
+    if study is not None and study.pk in allowed:
+        return study
+    if study is not None and study.pk in access.coordinator_study_ids:
+        raise PermissionDenied("Outcome results are for investigators and data managers; coordinators do not see them.")
+    raise Http404("No such study.")
+
+
+def studies_for_analysis(access: Access):
+    return Study.objects.filter(pk__in=access.investigator_study_ids | access.data_manager_study_ids).order_by("code")

@@ -23,6 +23,7 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("analysis.urls")),
     path("", include("measurements.urls")),
     path("", include("patients.urls")),
 ]
