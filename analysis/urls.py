@@ -1,7 +1,9 @@
 from django.urls import path
 
-from . import api
+from . import api, views
 
 urlpatterns = [
     path("api/v1/studies/<str:study_code>/summary/", api.StudySummaryApi.as_view(), name="api_study_summary"),
+    path("outcomes/", views.analysis_home, name="analysis_home"),
+    path("studies/<str:study_code>/outcomes/", views.study_outcomes, name="study_outcomes"),
 ]
