@@ -202,3 +202,73 @@ def outcome_summary(
             "methods": METHODS,
         }
     )
+
+
+def baseline_table(study: Study, *, metric: str, expression: str, site: str | None = None) -> dict:
+    """Table 1: baseline characteristics per arm, including the baseline value of the chosen metric.
+
+    Age is computed from the date of birth at enrollment and only ever printed as a summary.
+    """
+    from patients.models import Aetiology, PatientIdentifiers, Sex, Side
+
+    from .tables import table_one
+
+    validate_inputs(study, metric=metric, expression=expression, site=site)
+    table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site or None)
+    patients = table.patients.copy()
+    arms = list(study.arms.order_by("id").values("code", "name"))
+    if patients.empty:
+        return {"arms": arms, "rows": table_one(pd.DataFrame(columns=["arm_code"]), arms=[a["code"] for a in arms])}
+    births = dict(
+        PatientIdentifiers.objects.filter(patient__in=list(patients["patient_id"])).values_list(
+            "patient_id", "date_of_birth"
+        )
+    )
+    enrolled = dict(study.patients.filter(pk__in=list(patients["patient_id"])).values_list("pk", "enrollment_date"))
+    patients["age"] = [_age(births.get(pid), enrolled.get(pid)) for pid in patients["patient_id"]]
+    frame = values_frame(table, metric)
+    schedule_baseline = study.schedule.filter(day_offset=0).values_list("code", flat=True).first()
+    base = frame[frame["visit"] == schedule_baseline].set_index("patient")["value"]
+    patients["baseline_value"] = patients["patient_id"].map(base)
+    labels = {
+        **{("sex", k): v for k, v in Sex.choices},
+        **{("affected_side", k): v for k, v in Side.choices},
+        **{("affected_side", ""): "Not recorded"},
+        **{("aetiology", k): v for k, v in Aetiology.choices},
+        **{("baseline_house_brackmann", g): f"Grade {g}" for g in range(1, 7)},
+    }
+    rows = table_one(patients, arms=[a["code"] for a in arms], labels=labels)
+    definition = ANALYSIS_METRICS_BY_NAME[metric]
+    for row in rows:
+        if row["characteristic"].startswith("Baseline value"):
+            row["characteristic"] = f"Baseline {definition.label} ({definition.unit}), {expression}"
+    return _clean_floats({"arms": arms, "rows": rows})
+
+
+def _age(born, enrolled):
+    if not born or not enrolled:
+        return None
+    return enrolled.year - born.year - ((enrolled.month, enrolled.day) < (born.month, born.day))
+
+
+def correlation(
+    study: Study, *, metric: str, other: str, expression: str, visit: str, site: str | None = None, change=False
+) -> dict:
+    """Spearman correlation between two outcomes at a visit (or their changes from baseline), with
+    the per-patient pairs for the scatter plot."""
+    validate_inputs(study, metric=metric, expression=expression, site=site, visit=visit)
+    validate_inputs(study, metric=other, expression=expression)
+    table = outcome_table(study, expressions=[expression], metrics=list(dict.fromkeys([metric, other])), site_code=site)
+    baseline = study.schedule.filter(day_offset=0).values_list("code", flat=True).first()
+    series = []
+    for name in (metric, other):
+        frame = values_frame(table, name)
+        if change:
+            pairs = st.paired_changes(frame, baseline_visit=baseline, visit=visit)
+            series.append(pairs.set_index("patient")[["group", "change"]].rename(columns={"change": name}))
+        else:
+            at = frame[frame["visit"] == visit].set_index("patient")
+            series.append(at[["group", "value"]].rename(columns={"value": name}))
+    joined = series[0].join(series[1][[other]] if other != metric else series[1].iloc[:, :0], how="inner")
+    result = st.spearman(joined[metric], joined[other])
+    return {"pairs": joined.reset_index(drop=True), "result": _clean_floats(result)}
