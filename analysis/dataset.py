@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 from measurements.models import Expression
 
-from .metrics import ANALYSIS_METRICS, ANALYSIS_METRICS_BY_NAME
+from .metrics import ANALYSIS_METRICS
 from .selectors import OutcomeTable
 
 # (variable, label, type, unit, allowed values)
@@ -39,8 +39,9 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
 COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
 
 
-def data_dictionary() -> list[dict]:
-    """The columns, then one entry per metric (the allowed values of `metric`)."""
+def data_dictionary(metrics=ANALYSIS_METRICS) -> list[dict]:
+    """The columns, then one entry per metric (the allowed values of `metric`); pass the study's
+    metric definitions to include its own outcomes."""
     entries = [
         {"variable": name, "label": label, "type": type_, "unit": unit, "allowed_values": allowed}
         for name, label, type_, unit, allowed in COLUMNS
@@ -53,58 +54,47 @@ def data_dictionary() -> list[dict]:
             "unit": m.unit,
             "allowed_values": m.allowed,
         }
-        for m in ANALYSIS_METRICS
+        for m in metrics
     ]
     return entries
 
 
 def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iterator[tuple]:
-    """Rows in COLUMN_NAMES order: included values only, grades once per visit.
+    """Rows in COLUMN_NAMES order: included values only; grades and study-defined outcomes once per visit.
 
     `patient_key` maps a patient id to the key written in the `patient` column.
     """
-    included = table.included
-    photo_metrics = [m for m in table.metrics if ANALYSIS_METRICS_BY_NAME[m].source == "photo"]
-    grade_metrics = [m for m in table.metrics if ANALYSIS_METRICS_BY_NAME[m].source == "grade"]
-    for row in included.itertuples(index=False):
-        values = row._asdict()
-        common = (
-            patient_key(values["patient_id"]),
-            values["arm_code"],
-            values["visit_code"],
-            values["day_offset"],
-            values["day_since_enrollment"],
-        )
+    definitions = table.definitions
+    photo_metrics = [m for m in table.metrics if definitions[m].source == "photo"]
+    visit_metrics = [m for m in table.metrics if definitions[m].source != "photo"]
+    columns = list(table.rows.columns)
+    at = {name: columns.index(name) for name in columns}
+    # Plain tuples by position: metric names such as "outcome:qol-total" are not identifiers.
+    for row in table.included.itertuples(index=False, name=None):
+        common = _common(row, at, patient_key)
         for name in photo_metrics:
-            value = values[name]
+            value = row[at[name]]
             if not _missing(value):
-                yield (
-                    *common,
-                    values["expression"],
-                    values["engine_version"],
-                    name,
-                    value,
-                    ANALYSIS_METRICS_BY_NAME[name].unit,
-                )
-    if grade_metrics:
+                yield (*common, row[at["expression"]], row[at["engine_version"]], name, value, definitions[name].unit)
+    if visit_metrics:
         visits = table.rows[~table.rows["exclusion"].isin(["voided_visit", "after_withdrawal"])]
-        for row in visits.drop_duplicates("visit_id").itertuples(index=False):
-            values = row._asdict()
-            for name in grade_metrics:
-                value = values[name]
+        for row in visits.drop_duplicates("visit_id").itertuples(index=False, name=None):
+            common = _common(row, at, patient_key)
+            for name in visit_metrics:
+                value = row[at[name]]
                 if not _missing(value):
-                    yield (
-                        patient_key(values["patient_id"]),
-                        values["arm_code"],
-                        values["visit_code"],
-                        values["day_offset"],
-                        values["day_since_enrollment"],
-                        "",
-                        "",
-                        name,
-                        int(value) if float(value).is_integer() else value,
-                        ANALYSIS_METRICS_BY_NAME[name].unit,
-                    )
+                    value = int(value) if float(value).is_integer() else value
+                    yield (*common, "", "", name, value, definitions[name].unit)
+
+
+def _common(row: tuple, at: dict, patient_key) -> tuple:
+    return (
+        patient_key(row[at["patient_id"]]),
+        row[at["arm_code"]],
+        row[at["visit_code"]],
+        row[at["day_offset"]],
+        row[at["day_since_enrollment"]],
+    )
 
 
 def _missing(value) -> bool:

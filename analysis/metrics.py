@@ -81,8 +81,8 @@ def engine_inputs(names) -> list[str]:
     """The engine metrics (keys of PhotoScore.metrics) that the given analysis metrics read."""
     needed: list[str] = []
     for name in names:
-        metric = ANALYSIS_METRICS_BY_NAME[name]
-        if metric.source != "photo":
+        metric = ANALYSIS_METRICS_BY_NAME.get(name)
+        if metric is None or metric.source != "photo":
             continue
         keys = metric.orientation[:2] if metric.orientation else (metric.name,)
         for key in keys:
@@ -120,3 +120,11 @@ def oriented_value(metric: AnalysisMetric, engine_metrics: dict, affected_side: 
     if role == "unaffected":
         return unaffected
     return droop_sign * (affected - unaffected)
+
+
+STUDY_OUTCOME_PREFIX = "outcome:"
+
+
+def study_outcome_metric(code: str, name: str, unit: str, min_value, max_value) -> AnalysisMetric:
+    """A study-defined outcome (patients.StudyOutcome) as an analysis metric, recorded per visit."""
+    return AnalysisMetric(f"{STUDY_OUTCOME_PREFIX}{code}", name, unit, "study", allowed=f"{min_value} to {max_value}")

@@ -21,10 +21,18 @@ from django.http import Http404
 
 from measurements.engine import GATE_STATUSES
 from measurements.models import Expression, PhotoScore
-from patients.models import Patient, RecordStatus, Study, Visit
+from patients.models import Patient, RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
 from patients.selectors import Access
 
-from .metrics import ANALYSIS_METRICS_BY_NAME, GRADE_METRIC_NAMES, PHOTO_METRIC_NAMES, engine_inputs, oriented_value
+from .metrics import (
+    ANALYSIS_METRICS_BY_NAME,
+    GRADE_METRIC_NAMES,
+    STUDY_OUTCOME_PREFIX,
+    AnalysisMetric,
+    engine_inputs,
+    oriented_value,
+    study_outcome_metric,
+)
 
 # Exclusion reasons, in the order pages list them.
 NO_PHOTO = "no_photo"
@@ -97,7 +105,7 @@ class OutcomeTable:
     not_randomized: int
     site_code: str | None = None
     side_missing_patients: int = 0
-    notes: list[str] = field(default_factory=list)
+    definitions: dict[str, AnalysisMetric] = field(default_factory=lambda: dict(ANALYSIS_METRICS_BY_NAME))
 
     @property
     def included(self) -> pd.DataFrame:
@@ -110,7 +118,7 @@ class OutcomeTable:
         counted as `no_affected_side`.
         """
         reasons = self.rows["exclusion"].copy()
-        if metric and ANALYSIS_METRICS_BY_NAME[metric].needs_side:
+        if metric and self.definitions[metric].needs_side:
             reasons[(reasons == "") & ~self.rows["affected_side"].isin(["left", "right"])] = NO_AFFECTED_SIDE
         out = []
         for reason, group in self.rows[reasons != ""].groupby(reasons[reasons != ""], sort=True):
@@ -148,7 +156,7 @@ def _exclusion(*, visit_status, performed, withdrawn_on, photo_id, score_status)
     return ""
 
 
-def _record(r: dict, expression: str, version, keys, photo_metrics, grade_metrics) -> dict:
+def _record(r: dict, expression: str, version, keys, photo_metrics, visit_metrics, visit_values) -> dict:
     exclusion = _exclusion(
         visit_status=r["visit_status"],
         performed=r["performed"],
@@ -179,8 +187,12 @@ def _record(r: dict, expression: str, version, keys, photo_metrics, grade_metric
         record[name] = oriented_value(ANALYSIS_METRICS_BY_NAME[name], engine_values, r["affected_side"])
     # Grades belong to the visit: they count when the visit counts, whatever its photos.
     visit_counts = exclusion not in (VOIDED, WITHDRAWN)
-    for name in grade_metrics:
-        value = r[name] if visit_counts else None
+    for name in visit_metrics:
+        value = (
+            (r[name] if name in GRADE_METRIC_NAMES else visit_values.get((r["visit_id"], name)))
+            if visit_counts
+            else None
+        )
         record[name] = math.nan if value is None else float(value)
     return record
 
@@ -198,7 +210,8 @@ def outcome_table(
     `expressions` None every expression of the standard set is returned.
     """
     expressions = list(expressions or Expression.values)
-    metrics = list(metrics) if metrics is not None else list(PHOTO_METRIC_NAMES + GRADE_METRIC_NAMES)
+    definitions = metric_definitions(study)
+    metrics = list(metrics) if metrics is not None else list(definitions)
     version = analysis_engine_version(study)
     keys = engine_inputs(metrics)
 
@@ -244,8 +257,9 @@ def outcome_table(
         )
     )
 
-    photo_metrics = [m for m in metrics if ANALYSIS_METRICS_BY_NAME[m].source == "photo"]
-    grade_metrics = [m for m in metrics if ANALYSIS_METRICS_BY_NAME[m].source == "grade"]
+    photo_metrics = [m for m in metrics if definitions[m].source == "photo"]
+    visit_metrics = [m for m in metrics if definitions[m].source != "photo"]
+    visit_values = _study_outcome_values(study, [m for m in metrics if definitions[m].source == "study"])
     records = []
     seen: dict[int, set] = {}
     for r in raw:
@@ -267,11 +281,13 @@ def outcome_table(
             missing = [e for e in expressions if e not in seen[r["visit_id"]]]
             slots += [(e, {**r, "photo_id": None, "score_status": None}) for e in missing]
         for expression, s in slots:
-            records.append(_record(s, expression, version, keys, photo_metrics, grade_metrics))
+            records.append(_record(s, expression, version, keys, photo_metrics, visit_metrics, visit_values))
     rows = pd.DataFrame.from_records(records, columns=ROW_COLUMNS + metrics)
 
+    # Every patient of the study (or site) in one query: the randomized are the denominators,
+    # the others are only counted.
     patient_rows = list(
-        patients.filter(arm__isnull=False).values(
+        patients.values(
             "id",
             "arm__code",
             "arm__name",
@@ -295,7 +311,12 @@ def outcome_table(
             "site__code": "site_code",
         }
     )
-    not_randomized = patients.filter(arm__isnull=True).count()
+    not_randomized = int(patient_frame["arm_code"].isna().sum()) if not patient_frame.empty else 0
+    patient_frame = (
+        patient_frame[patient_frame["arm_code"].notna()].reset_index(drop=True)
+        if not patient_frame.empty
+        else patient_frame
+    )
     side_missing = int((~patient_frame.get("affected_side", pd.Series(dtype=str)).isin(["left", "right"])).sum())
     return OutcomeTable(
         study_code=study.code,
@@ -307,7 +328,30 @@ def outcome_table(
         not_randomized=not_randomized,
         site_code=site_code,
         side_missing_patients=side_missing,
+        definitions=definitions,
     )
+
+
+def metric_definitions(study: Study) -> dict[str, AnalysisMetric]:
+    """The engine's metrics, the clinician grades and the study's own outcomes (one query)."""
+    definitions = dict(ANALYSIS_METRICS_BY_NAME)
+    for code, name, unit, low, high in StudyOutcome.objects.filter(study=study).values_list(
+        "code", "name", "unit", "min_value", "max_value"
+    ):
+        metric = study_outcome_metric(code, name, unit, low.normalize(), high.normalize())
+        definitions[metric.name] = metric
+    return definitions
+
+
+def _study_outcome_values(study: Study, names: list[str]) -> dict:
+    """{(visit id, metric name): value} of the study-defined outcomes asked for (one query, or none)."""
+    if not names:
+        return {}
+    codes = [n.removeprefix(STUDY_OUTCOME_PREFIX) for n in names]
+    rows = VisitOutcomeValue.objects.filter(visit__patient__study=study, outcome__code__in=codes).values_list(
+        "visit_id", "outcome__code", "value"
+    )
+    return {(visit_id, STUDY_OUTCOME_PREFIX + code): float(value) for visit_id, code, value in rows}
 
 
 def exclusion_counts(table: OutcomeTable, metric: str | None = None) -> Counter:

@@ -17,8 +17,8 @@ from measurements.models import Expression
 from patients.models import Study
 
 from . import statistics as st
-from .metrics import ANALYSIS_METRICS_BY_NAME, HOUSE_BRACKMANN, PHOTO_METRIC_NAMES
-from .selectors import OutcomeTable, outcome_table
+from .metrics import HOUSE_BRACKMANN
+from .selectors import OutcomeTable, metric_definitions, outcome_table
 
 METHODS = {
     "descriptives": "Per arm and visit: n, mean, SD, median, quartiles (IQR) and the t-based 95% CI of the mean; "
@@ -61,7 +61,7 @@ class Choices:
 
 def choices_for(study: Study) -> Choices:
     return Choices(
-        metrics=list(ANALYSIS_METRICS_BY_NAME),
+        metrics=list(metric_definitions(study)),
         expressions=list(Expression.values),
         sites=list(study.sites.order_by("code").values_list("code", flat=True)),
         visits=list(study.schedule.order_by("day_offset").values_list("code", flat=True)),
@@ -87,7 +87,7 @@ def validate_inputs(study: Study, *, metric: str, expression: str, site: str | N
 
 def values_frame(table: OutcomeTable, metric: str) -> pd.DataFrame:
     """One value per patient and visit: columns patient, group (arm code), treated, visit, value."""
-    rows = table.included if metric in PHOTO_METRIC_NAMES else _visit_rows(table)
+    rows = table.included if table.definitions[metric].source == "photo" else _visit_rows(table)
     frame = pd.DataFrame(
         {
             "patient": rows["patient_id"],
@@ -125,9 +125,9 @@ def outcome_summary(
     exclusions, the engine version and the methods, for one metric and expression (and, with
     `visit`, only that visit's entry)."""
     validate_inputs(study, metric=metric, expression=expression, site=site, visit=visit)
-    definition = ANALYSIS_METRICS_BY_NAME[metric]
     wanted = visit
     table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site or None)
+    definition = table.definitions[metric]
     frame = values_frame(table, metric)
     schedule = list(study.schedule.order_by("day_offset").values("code", "name", "day_offset"))
     arms = list(study.arms.order_by("id").values("code", "name", "receives_injections"))
@@ -238,7 +238,7 @@ def baseline_table(study: Study, *, metric: str, expression: str, site: str | No
         **{("baseline_house_brackmann", g): f"Grade {g}" for g in range(1, 7)},
     }
     rows = table_one(patients, arms=[a["code"] for a in arms], labels=labels)
-    definition = ANALYSIS_METRICS_BY_NAME[metric]
+    definition = table.definitions[metric]
     for row in rows:
         if row["characteristic"].startswith("Baseline value"):
             row["characteristic"] = f"Baseline {definition.label} ({definition.unit}), {expression}"

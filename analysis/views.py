@@ -1,21 +1,26 @@
 """Investigator pages: the study outcomes page. Thin: the numbers come from analysis.summary."""
 
+import csv
+import io
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from patients import services
 from patients.selectors import access_for, require_role
 
 from . import exports, plots
 from . import statistics as st
 from .consort import consort_counts
 from .dataset import COLUMN_NAMES, data_dictionary, long_rows
-from .metrics import ANALYSIS_METRICS, ANALYSIS_METRICS_BY_NAME
 from .models import AnalysisDownload
 from .plots import PLOTS
-from .selectors import outcome_table, studies_for_analysis, study_for_analysis
+from .selectors import metric_definitions, outcome_table, studies_for_analysis, study_for_analysis
 from .summary import (
     SummaryInputError,
     baseline_table,
@@ -55,7 +60,12 @@ def outcome_filters(request, study) -> dict:
 def study_outcomes(request, study_code):
     study = study_for_analysis(access_for(request.user), study_code)
     filters = outcome_filters(request, study)
-    context = {"study": study, "filters": filters, "choices": choices_for(study), "metrics": ANALYSIS_METRICS}
+    context = {
+        "study": study,
+        "filters": filters,
+        "choices": choices_for(study),
+        "metrics": list(metric_definitions(study).values()),
+    }
     try:
         summary = outcome_summary(
             study, metric=filters["metric"], expression=filters["expression"], site=filters["site"]
@@ -155,7 +165,7 @@ def _dataset_response(study):
 def _file_bytes(study, what, ext, filters, request) -> bytes:
     metric, expression, site, visit = filters["metric"], filters["expression"], filters["site"], filters["visit"]
     if what == "dictionary":
-        entries = data_dictionary()
+        entries = data_dictionary(metric_definitions(study).values())
         if ext == "json":
             return exports.dictionary_json(entries)
         return exports.csv_bytes(list(entries[0]), [list(e.values()) for e in entries])
@@ -193,10 +203,63 @@ def _file_bytes(study, what, ext, filters, request) -> bytes:
     result = correlation(study, metric=metric, other=other, expression=expression, visit=visit, site=site,
                          change=change)  # fmt: skip
     pairs = result["pairs"]
-    x_def, y_def = ANALYSIS_METRICS_BY_NAME[metric], ANALYSIS_METRICS_BY_NAME[other]
+    definitions = metric_definitions(study)
+    x_def, y_def = definitions[metric], definitions[other]
     prefix = "Change in " if change else ""
     return plots.scatter_plot(
         pairs[metric], pairs[other], pairs["group"],
         x_label=f"{prefix}{x_def.label} ({x_def.unit})", y_label=f"{prefix}{y_def.label} ({y_def.unit})",
         title=f"{study.code}, {selected['name']}", arms=summary["arms"], correlation=result["result"], fmt=ext,
     )  # fmt: skip
+
+
+MAX_IMPORT_BYTES = 2_000_000
+
+
+def _parse_outcome_csv(text: str) -> tuple[list[dict], str | None]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in services.OUTCOME_IMPORT_COLUMNS if c not in header]
+    if missing:
+        expected = ", ".join(services.OUTCOME_IMPORT_COLUMNS)
+        return [], f"The first line must name the columns {expected}; missing: {', '.join(missing)}."
+    return [{(k or "").strip(): v for k, v in row.items()} for row in reader], None
+
+
+@login_required
+def outcome_import(request, study_code):
+    """Data managers import study-defined outcome values: a dry run lists every refused row,
+    and nothing is written unless every row passes."""
+    access = access_for(request.user)
+    study = study_for_analysis(access, study_code)
+    if study.pk not in access.data_manager_study_ids:
+        raise PermissionDenied("Only data managers import outcome values.")
+    context = {"study": study, "outcomes": study.outcomes.all(), "columns": services.OUTCOME_IMPORT_COLUMNS}
+    if request.method != "POST":
+        return render(request, "analysis/outcome_import.html", context)
+    if "csv_text" in request.POST:
+        text = request.POST["csv_text"]
+    else:
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["error"] = "Choose a CSV file."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+        if upload.size > MAX_IMPORT_BYTES:
+            context["error"] = f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB; split it."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            context["error"] = "The file is not UTF-8 text; save it as CSV (UTF-8)."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+    rows, error = _parse_outcome_csv(text)
+    if error or not rows:
+        context["error"] = error or "The file has no rows."
+        return render(request, "analysis/outcome_import.html", context, status=400)
+    confirm = request.POST.get("action") == "import"
+    refused = services.outcome_values_import(study=study, rows=rows, by=request.user, dry_run=not confirm)
+    if confirm and not refused:
+        messages.success(request, f"{len(rows)} outcome value(s) imported into {study.code}.")
+        return redirect("study_outcomes", study_code=study.code)
+    context.update(refused=refused, rows=len(rows), csv_text=text, checked=True)
+    return render(request, "analysis/outcome_import.html", context, status=400 if refused else 200)
