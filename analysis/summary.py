@@ -17,6 +17,7 @@ from measurements.models import Expression
 from patients.models import Study
 
 from . import statistics as st
+from .cache import cached, summary_key
 from .metrics import HOUSE_BRACKMANN
 from .selectors import OutcomeTable, metric_definitions, outcome_table
 
@@ -123,8 +124,13 @@ def outcome_summary(
 ) -> dict:
     """Descriptives per arm and visit, between-arm comparisons at each follow-up, the mixed model,
     exclusions, the engine version and the methods, for one metric and expression (and, with
-    `visit`, only that visit's entry)."""
+    `visit`, only that visit's entry). Cached under a key that changes with the data (analysis.cache)."""
     validate_inputs(study, metric=metric, expression=expression, site=site, visit=visit)
+    key = summary_key(study, metric=metric, expression=expression, site=site, visit=visit)
+    return cached(key, lambda: _compute_summary(study, metric=metric, expression=expression, site=site, visit=visit))
+
+
+def _compute_summary(study: Study, *, metric: str, expression: str, site: str | None, visit: str | None) -> dict:
     wanted = visit
     table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site or None)
     definition = table.definitions[metric]
