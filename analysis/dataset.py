@@ -87,6 +87,20 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
                     yield (*common, "", "", name, value, definitions[name].unit)
 
 
+def study_rows(study, *, patient_key: Callable[[int], str], chunk: int = 500) -> Iterator[tuple]:
+    """Every row of a study's long dataset, read `chunk` patients at a time so that memory stays
+    flat however large the study (the download streams these rows as CSV)."""
+    from patients.models import Patient
+
+    from .selectors import analysis_engine_version, outcome_table
+
+    version = analysis_engine_version(study)
+    ids = list(Patient.objects.filter(study=study, arm__isnull=False).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), chunk):
+        table = outcome_table(study, patient_ids=ids[start : start + chunk], version=version)
+        yield from long_rows(table, patient_key=patient_key)
+
+
 def _common(row: tuple, at: dict, patient_key) -> tuple:
     return (
         patient_key(row[at["patient_id"]]),

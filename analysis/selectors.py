@@ -197,28 +197,10 @@ def _record(r: dict, expression: str, version, keys, photo_metrics, visit_metric
     return record
 
 
-def outcome_table(
-    study: Study,
-    *,
-    expressions: list[str] | None = None,
-    metrics: list[str] | None = None,
-    site_code: str | None = None,
-) -> OutcomeTable:
-    """The records under the inclusion rules, in three queries whatever the number of patients.
-
-    `metrics` are analysis metric names (analysis.metrics); None means all of them. With
-    `expressions` None every expression of the standard set is returned.
-    """
-    expressions = list(expressions or Expression.values)
-    definitions = metric_definitions(study)
-    metrics = list(metrics) if metrics is not None else list(definitions)
-    version = analysis_engine_version(study)
-    keys = engine_inputs(metrics)
-
-    patients = Patient.objects.filter(study=study)
-    if site_code:
-        patients = patients.filter(site__code=site_code)
-
+def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], version: str | None, patients):
+    """The one SQL query behind the table: every visit of the randomized `patients`, LEFT JOINed to
+    its current photo of the expressions and that photo's score under `version`, with the engine
+    metrics `keys` extracted from the score's JSON. scripts/bench.py times it as the floor."""
     visits = (
         Visit.objects.filter(patient__in=patients.filter(arm__isnull=False))
         .annotate(
@@ -251,11 +233,38 @@ def outcome_table(
         "score_status": F("score__status"),
         **{f"m__{key}": KeyTextTransform(key, "score__metrics") for key in keys},
     }
-    raw = list(
-        visits.values("patient_id", "house_brackmann", "sunnybrook_composite", **fields).order_by(
-            "patient_id", "scheduled_visit__day_offset", "id"
-        )
+    return visits.values("patient_id", "house_brackmann", "sunnybrook_composite", **fields).order_by(
+        "patient_id", "scheduled_visit__day_offset", "id"
     )
+
+
+def outcome_table(
+    study: Study,
+    *,
+    expressions: list[str] | None = None,
+    metrics: list[str] | None = None,
+    site_code: str | None = None,
+    patient_ids: list[int] | None = None,
+    version: str | None = None,
+) -> OutcomeTable:
+    """The records under the inclusion rules, in four queries whatever the number of patients.
+
+    `metrics` are analysis metric names (analysis.metrics); None means all of them. With
+    `expressions` None every expression of the standard set is returned. `patient_ids` (and a
+    `version` already looked up) let the streamed dataset read the study a slice at a time.
+    """
+    expressions = list(expressions or Expression.values)
+    definitions = metric_definitions(study)
+    metrics = list(metrics) if metrics is not None else list(definitions)
+    version = version or analysis_engine_version(study)
+    keys = engine_inputs(metrics)
+
+    patients = Patient.objects.filter(study=study)
+    if site_code:
+        patients = patients.filter(site__code=site_code)
+    if patient_ids is not None:
+        patients = patients.filter(pk__in=patient_ids)
+    raw = list(rows_queryset(study, expressions=expressions, keys=keys, version=version, patients=patients))
 
     photo_metrics = [m for m in metrics if definitions[m].source == "photo"]
     visit_metrics = [m for m in metrics if definitions[m].source != "photo"]

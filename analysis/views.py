@@ -17,7 +17,7 @@ from patients.selectors import access_for, require_role
 from . import exports, plots
 from . import statistics as st
 from .consort import consort_counts
-from .dataset import COLUMN_NAMES, data_dictionary, long_rows
+from .dataset import COLUMN_NAMES, data_dictionary, study_rows
 from .models import AnalysisDownload
 from .plots import PLOTS
 from .selectors import metric_definitions, outcome_table, studies_for_analysis, study_for_analysis
@@ -156,9 +156,8 @@ CONTENT_TYPES = {
 
 
 def _dataset_response(study):
-    table = outcome_table(study)
     codes = dict(study.patients.values_list("pk", "study_code"))
-    rows = long_rows(table, patient_key=codes.__getitem__)
+    rows = study_rows(study, patient_key=codes.__getitem__)
     return StreamingHttpResponse(exports.stream_csv(COLUMN_NAMES, rows), content_type=CONTENT_TYPES["csv"])
 
 

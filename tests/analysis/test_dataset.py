@@ -32,3 +32,13 @@ def test_dictionary_describes_every_column_and_metric():
     assert variables[: len(COLUMN_NAMES)] == list(COLUMN_NAMES)
     assert {f"metric={m.name}" for m in ANALYSIS_METRICS} <= set(variables)
     assert all(set(e) == {"variable", "label", "type", "unit", "allowed_values"} for e in entries)
+
+
+def test_study_rows_read_in_slices_equal_the_whole_table(study, trial):
+    from analysis.dataset import study_rows
+
+    for base in (3.5, 3.0, 2.5):
+        trial.measured("bont-a", {"baseline": base, "week-12": base - 1})
+    whole = list(long_rows(outcome_table(study), patient_key=str))
+    assert sorted(study_rows(study, patient_key=str, chunk=1)) == sorted(whole)
+    assert len(whole) > 6
