@@ -87,9 +87,11 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
                     yield (*common, "", "", name, value, definitions[name].unit)
 
 
-def study_rows(study, *, patient_key: Callable[[int], str], chunk: int = 500) -> Iterator[tuple]:
+def study_rows(study, *, patient_key: Callable[[int], str], chunk: int = 100) -> Iterator[tuple]:
     """Every row of a study's long dataset, read `chunk` patients at a time so that memory stays
-    flat however large the study (the download streams these rows as CSV)."""
+    flat however large the study (the download streams these rows as CSV). A slice of 100
+    patients holds a few thousand table rows (tens of MB as Python objects); a query per slice
+    is the price (docs/benchmarks.md)."""
     from patients.models import Patient
 
     from .selectors import analysis_engine_version, outcome_table
