@@ -243,7 +243,21 @@ def report(r: dict) -> list[str]:
     ]
     for label, measured, limit, ok in checks:
         lines.append(f"| {label} | {measured:.1f} | {limit:.1f} | {'yes' if ok else '**no**'} |")
-    return lines + [""]
+    return lines + [
+        "",
+        "Reading these numbers:",
+        "",
+        "- The cold summary is dominated by the mixed model: statsmodels' MixedLM solves a small system per",
+        "  patient at every optimizer step, so 10,000 random intercepts cost seconds. Everything else (the rows",
+        "  query, orientation, descriptives, Welch, Mann-Whitney, ANCOVA, responders) fits the 3 x floor target.",
+        "  Options for the next round: cache the mixed model on its own key and render the page without waiting",
+        "  for it, or fit the random-intercept model with a closed-form profile likelihood (checked against MixedLM).",
+        "- Warm is one stamp query (primary-key look-ups) and the cache read.",
+        "- The long CSV is read 100 patients at a time; memory growth is the resident set measured before",
+        "  streaming against the process's peak afterwards.",
+        "- Timings are from a 2-core machine shared with other sessions; expect noise of a factor of 2.",
+        "",
+    ]
 
 
 if __name__ == "__main__" and "--csv-child" in sys.argv:
