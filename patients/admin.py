@@ -32,6 +32,7 @@ from .models import (
     ScheduledVisit,
     Site,
     Study,
+    StudyOutcome,
     StudyRole,
     TreatmentArm,
     Visit,
@@ -283,6 +284,14 @@ class DataManagerUserAdmin(UserAdmin):
 
 admin.site.unregister(User)
 admin.site.register(User, DataManagerUserAdmin)
+
+
+@admin.register(StudyOutcome)
+class StudyOutcomeAdmin(AuditedAdmin):
+    """Data managers define a study's own numeric outcomes (name, unit, allowed range)."""
+
+    list_display = ["study", "code", "name", "unit", "min_value", "max_value"]
+    list_filter = ["study"]
 
 
 # --- API tokens and pseudonym keys -------------------------------------------------------

@@ -193,24 +193,43 @@ class VisitForm(TrialForm):
     notes = model_field(Visit, "notes")
     protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
 
-    def __init__(self, *args, schedule, **kwargs):
+    def __init__(self, *args, schedule, outcomes=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["scheduled_visit"].queryset = schedule
+        # The study's own outcomes (StudyOutcome), one optional number each, within its range.
+        self.outcomes = {f"outcome_{o.code}": o for o in outcomes}
+        for name, o in self.outcomes.items():
+            self.fields[name] = forms.DecimalField(
+                label=f"{o.name} ({o.unit})", required=False, min_value=o.min_value, max_value=o.max_value,
+                help_text=f"{o.min_value.normalize()} to {o.max_value.normalize()}",
+            )  # fmt: skip
 
     def values(self) -> dict:
         return {name: self.cleaned_data[name] for name in VISIT_FIELDS}
+
+    def outcome_values(self) -> dict:
+        return {o: self.cleaned_data.get(name) for name, o in self.outcomes.items()}
 
 
 class VisitEditForm(VisitForm):
     reason = reason_field()
 
-    def __init__(self, *args, visit: Visit, **kwargs):
+    def __init__(self, *args, visit: Visit, outcomes=(), **kwargs):
         initial = {name: getattr(visit, name) for name in VISIT_FIELDS}
-        super().__init__(*args, initial=initial, schedule=None, **kwargs)
+        initial.update({f"outcome_{v.outcome.code}": v.value for v in visit.outcome_values.select_related("outcome")})
+        super().__init__(*args, initial=initial, schedule=None, outcomes=outcomes, **kwargs)
         del self.fields["scheduled_visit"]  # fixed once recorded: void and re-record instead
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+        changes = {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name != "reason" and name not in self.outcomes
+        }
+        outcome_changes = {self.outcomes[n]: self.cleaned_data[n] for n in self.changed_data if n in self.outcomes}
+        if outcome_changes:
+            changes["outcome_values"] = outcome_changes
+        return changes
 
 
 # --- Injection sessions ---------------------------------------------------------------------------

@@ -596,5 +596,50 @@ class RandomizationSlot(models.Model):
         return f"{self.stratum} #{self.position}"
 
 
+class StudyOutcome(models.Model):
+    """A numeric outcome the study defines beyond the photos and grades (a quality-of-life scale,
+    a connectivity score): recorded per visit by coordinators or imported by a data manager."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="outcomes")
+    code = models.SlugField(max_length=30, help_text="Short name used in imports and downloads, e.g. qol-total.")
+    name = models.CharField(max_length=100)
+    unit = models.CharField(max_length=20, help_text="e.g. points, mm, %")
+    min_value = models.DecimalField("lowest allowed value", max_digits=12, decimal_places=4)
+    max_value = models.DecimalField("highest allowed value", max_digits=12, decimal_places=4)
+    description = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="study_outcome_code_unique_per_study"),
+            models.CheckConstraint(condition=Q(min_value__lt=models.F("max_value")), name="study_outcome_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.unit})"
+
+
+class VisitOutcomeValue(models.Model):
+    """The value of a study-defined outcome at one visit."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="outcome_values")
+    outcome = models.ForeignKey(StudyOutcome, on_delete=models.PROTECT, related_name="values")
+    value = models.DecimalField(max_digits=12, decimal_places=4)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["visit", "outcome"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "outcome"], name="visit_outcome_value_one_per_visit"),
+        ]
+
+    def __str__(self):
+        return f"{self.outcome.code} = {self.value}"
+
+
 # Tokens and pseudonyms live in their own module, away from the clinical tables.
 from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -297,13 +298,21 @@ def patient_history(request, pk):
 def visit_create(request, pk):
     patient = _editable_patient(request, pk)
     form = forms.VisitForm(
-        _data(request), schedule=patient.study.schedule.all(), initial={"scheduled_visit": request.GET.get("scheduled")}
+        _data(request),
+        schedule=patient.study.schedule.all(),
+        outcomes=patient.study.outcomes.all(),
+        initial={"scheduled_visit": request.GET.get("scheduled")},
     )
     if request.method == "POST" and form.is_valid():
         try:
-            visit = services.visit_record(
-                patient=patient, by=request.user, scheduled_visit=form.cleaned_data["scheduled_visit"], **form.values()
-            )
+            with transaction.atomic():
+                visit = services.visit_record(
+                    patient=patient,
+                    by=request.user,
+                    scheduled_visit=form.cleaned_data["scheduled_visit"],
+                    **form.values(),
+                )
+                services.visit_outcomes_record(visit=visit, by=request.user, values=form.outcome_values())
         except ValidationError as error:
             forms.add_service_errors(form, error)
         else:
@@ -316,12 +325,20 @@ def visit_create(request, pk):
 def visit_edit(request, pk, visit_pk):
     patient = _editable_patient(request, pk)
     visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
-    form = forms.VisitEditForm(_data(request), visit=visit)
+    form = forms.VisitEditForm(_data(request), visit=visit, outcomes=patient.study.outcomes.all())
+
+    @transaction.atomic
+    def update(*, by, reason, outcome_values=None, **changes):
+        if changes:
+            services.visit_update(visit=visit, by=by, reason=reason, **changes)
+        if outcome_values:
+            services.visit_outcomes_record(visit=visit, by=by, reason=reason, values=outcome_values)
+
     return _edit_page(
         request,
         patient,
         form,
-        update=lambda **kw: services.visit_update(visit=visit, **kw),
+        update=update,
         title=f"Edit {visit.scheduled_visit.name} of {patient}",
         done=f"{visit.scheduled_visit.name} updated.",
     )

@@ -31,6 +31,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("trialsite.api_urls")),
+    path("", include("analysis.urls")),
     path("", include("measurements.urls")),
     path("", include("patients.urls")),
     # Last: any other path under /api/ answers in the API's error shape.

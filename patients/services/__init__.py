@@ -20,6 +20,7 @@ One module per concept; everything is re-exported here, so callers write
 - `visits`: the visit rules, record, correct, void
 - `injections`: the session rules, record, correct, void
 - `study_setup`: a study with its sites, arms and schedule
+- `outcomes`: study-defined outcome values per visit, and their CSV import
 - `common`: the audited save and the rules the others share
 """
 
@@ -31,6 +32,7 @@ from .injections import (
     injection_session_validate,
     injection_session_void,
 )
+from .outcomes import OUTCOME_IMPORT_COLUMNS, outcome_values_import, visit_outcomes_record
 from .patients import (
     PATIENT_CLINICAL_FIELDS,
     PATIENT_IDENTIFIER_FIELDS,
@@ -51,6 +53,9 @@ from .study_setup import DEFAULT_ARMS, DEFAULT_SCHEDULE, study_set_up
 from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, visit_void
 
 __all__ = [
+    "OUTCOME_IMPORT_COLUMNS",
+    "outcome_values_import",
+    "visit_outcomes_record",
     "BLOCKS_GENERATED_AT_SET_UP",
     "DEFAULT_ARMS",
     "DEFAULT_SCHEDULE",

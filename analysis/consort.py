@@ -1,0 +1,70 @@
+"""The CONSORT flow from the records: counted on every request, so it is current when opened.
+
+Withdrawal reasons are free text (identifying, see patients/identifiers.py): the diagram
+counts withdrawals per arm and by the last visit attended, never by their text.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Exists, Max, OuterRef, Q
+
+from patients.models import InjectionSession, Patient, RecordStatus, Study
+
+
+def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict | None = None) -> dict:
+    """Registered, enrolled, randomized per arm (and how), received the allocated intervention,
+    withdrawn per arm by last visit attended, and analysed per arm (from the summary)."""
+    patients = Patient.objects.filter(study=study)
+    if site_code:
+        patients = patients.filter(site__code=site_code)
+    totals = patients.aggregate(
+        registered=Count("id"),
+        enrolled=Count("id", filter=Q(enrollment_date__isnull=False)),
+        randomized=Count("id", filter=Q(arm__isnull=False)),
+    )
+    injected = InjectionSession.objects.filter(patient=OuterRef("pk"), status=RecordStatus.RECORDED)
+    per_arm = (
+        patients.filter(arm__isnull=False)
+        .annotate(injected=Exists(injected))
+        .values("arm__code", "arm__name", "arm__receives_injections")
+        .annotate(
+            randomized=Count("id"),
+            in_system=Count("id", filter=Q(arm_assignment=Patient.ArmAssignment.RANDOMIZED)),
+            external=Count("id", filter=Q(arm_assignment=Patient.ArmAssignment.EXTERNAL)),
+            injected=Count("id", filter=Q(injected=True)),
+            withdrawn=Count("id", filter=Q(status=Patient.Status.WITHDRAWN)),
+            completed=Count("id", filter=Q(status=Patient.Status.COMPLETED)),
+        )
+        .order_by("arm__id")
+    )
+    withdrawals = (
+        patients.filter(arm__isnull=False, status=Patient.Status.WITHDRAWN)
+        .annotate(last_day=Max("visits__scheduled_visit__day_offset", filter=Q(visits__status=RecordStatus.RECORDED)))
+        .values("arm__code", "last_day")
+        .annotate(n=Count("id"))
+    )
+    schedule = {v.day_offset: v.name for v in study.schedule.all()}
+    arms = []
+    for row in per_arm:
+        received = row["injected"] if row["arm__receives_injections"] else row["randomized"] - row["injected"]
+        lost = [
+            {"after": schedule.get(w["last_day"], "before any visit"), "n": w["n"]}
+            for w in sorted(withdrawals, key=lambda w: (w["last_day"] is not None, w["last_day"] or 0))
+            if w["arm__code"] == row["arm__code"]
+        ]
+        arms.append(
+            {
+                "code": row["arm__code"],
+                "name": row["arm__name"],
+                "randomized": row["randomized"],
+                "randomized_in_system": row["in_system"],
+                "assigned_outside": row["external"],
+                "received_allocated": received,
+                "withdrawn": row["withdrawn"],
+                "withdrawn_after": lost,
+                "completed": row["completed"],
+                "analysed": (analysed or {}).get(row["arm__code"]),
+            }
+        )
+    return {**totals, "not_enrolled": totals["registered"] - totals["enrolled"],
+            "not_randomized": totals["enrolled"] - totals["randomized"], "arms": arms}  # fmt: skip

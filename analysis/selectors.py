@@ -1,0 +1,386 @@
+"""The one place that decides which records enter an analysis (docs/analysis.md, "Which data count").
+
+`outcome_table(study, ...)` turns the records into plain pandas tables; the statistics
+(analysis.statistics), the pages, the downloads and the API all start from it. It reads
+PhotoScore rows, never Photo.status: a rescore puts scored photos back to "pending" while
+their old scores stay valid for the engine version that produced them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, FilteredRelation, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.http import Http404
+
+from measurements.engine import GATE_STATUSES
+from measurements.models import Expression, PhotoScore
+from patients.models import Patient, RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
+from patients.selectors import Access
+
+from .metrics import (
+    ANALYSIS_METRICS_BY_NAME,
+    GRADE_METRIC_NAMES,
+    STUDY_OUTCOME_PREFIX,
+    AnalysisMetric,
+    engine_inputs,
+    oriented_value,
+    study_outcome_metric,
+)
+
+# Exclusion reasons, in the order pages list them.
+NO_PHOTO = "no_photo"
+NOT_SCORED = "not_scored"
+FAILED = "failed"  # reported as "failed:<gate>", e.g. failed:head_turned
+VOIDED = "voided_visit"
+WITHDRAWN = "after_withdrawal"
+NO_AFFECTED_SIDE = "no_affected_side"
+EXCLUSION_LABELS = {
+    NO_PHOTO: "No current photo for this expression at a recorded visit",
+    NOT_SCORED: "Photo not (yet) scored by the analysis engine version",
+    VOIDED: "Visit voided",
+    WITHDRAWN: "Visit after the patient's withdrawal",
+    NO_AFFECTED_SIDE: "No affected side on record (oriented metrics only)",
+    "failed:unreadable": "Photo could not be read",
+    **{f"failed:{gate}": f"Failed the quality gate: {gate.replace('_', ' ')}" for gate in GATE_STATUSES},
+}
+
+ROW_COLUMNS = [
+    "patient_id",
+    "site_code",
+    "arm_code",
+    "arm_name",
+    "treated_arm",
+    "affected_side",
+    "visit_id",
+    "visit_code",
+    "visit_name",
+    "day_offset",
+    "day_since_enrollment",
+    "expression",
+    "photo_id",
+    "engine_version",
+    "exclusion",
+]
+
+
+def _version_key(version: str) -> tuple:
+    # "1.10.0" is newer than "1.9.2": compare numerically, part by part.
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
+
+
+def analysis_engine_version(study: Study) -> str | None:
+    """The newest engine version that has scored photos in the study (one query).
+
+    A photo that failed a quality gate was scored too (its result is the failure), so a
+    study whose only photos failed still names its version and its failures.
+    """
+    versions = (
+        PhotoScore.objects.filter(photo__patient__study=study).values_list("engine_version", flat=True).distinct()
+    )
+    return max(versions, key=_version_key, default=None)
+
+
+@dataclass
+class OutcomeTable:
+    """One row per randomized patient x recorded visit x expression, with a column per metric.
+
+    `rows` holds included and excluded rows alike (`exclusion` is "" when the row counts);
+    a metric column is NaN wherever the value does not count. `patients` has one row per
+    randomized patient (the denominators); `not_randomized` counts those who never count.
+    """
+
+    study_code: str
+    engine_version: str | None
+    expressions: list[str]
+    metrics: list[str]
+    rows: pd.DataFrame
+    patients: pd.DataFrame
+    not_randomized: int
+    site_code: str | None = None
+    side_missing_patients: int = 0
+    definitions: dict[str, AnalysisMetric] = field(default_factory=lambda: dict(ANALYSIS_METRICS_BY_NAME))
+
+    @property
+    def included(self) -> pd.DataFrame:
+        return self.rows[self.rows["exclusion"] == ""]
+
+    def exclusions(self, metric: str | None = None) -> list[dict]:
+        """Rows (photos or visit slots) and distinct patients excluded, by reason.
+
+        For an oriented metric, included rows of patients without an affected side are
+        counted as `no_affected_side`.
+        """
+        reasons = self.rows["exclusion"].copy()
+        if metric and self.definitions[metric].needs_side:
+            reasons[(reasons == "") & ~self.rows["affected_side"].isin(["left", "right"])] = NO_AFFECTED_SIDE
+        out = []
+        for reason, group in self.rows[reasons != ""].groupby(reasons[reasons != ""], sort=True):
+            out.append(
+                {
+                    "reason": reason,
+                    "label": EXCLUSION_LABELS.get(reason, reason),
+                    "rows": len(group),
+                    "patients": int(group["patient_id"].nunique()),
+                }
+            )
+        if self.not_randomized:
+            out.append(
+                {
+                    "reason": "not_randomized",
+                    "label": "Registered but never randomized (never counted)",
+                    "rows": 0,
+                    "patients": self.not_randomized,
+                }
+            )
+        return out
+
+
+def _exclusion(*, visit_status, performed, withdrawn_on, photo_id, score_status) -> str:
+    if visit_status != RecordStatus.RECORDED:
+        return VOIDED
+    if withdrawn_on is not None and performed is not None and performed > withdrawn_on:
+        return WITHDRAWN
+    if photo_id is None:
+        return NO_PHOTO
+    if score_status is None:
+        return NOT_SCORED
+    if score_status != "scored":
+        return f"{FAILED}:{score_status}"
+    return ""
+
+
+def _record(r: dict, expression: str, version, keys, photo_metrics, visit_metrics, visit_values) -> dict:
+    exclusion = _exclusion(
+        visit_status=r["visit_status"],
+        performed=r["performed"],
+        withdrawn_on=r["withdrawn_on"],
+        photo_id=r["photo_id"],
+        score_status=r["score_status"],
+    )
+    enrolled, performed = r["enrollment_date"], r["performed"]
+    record = {
+        "patient_id": r["patient_id"],
+        "site_code": r["site_code"],
+        "arm_code": r["arm_code"],
+        "arm_name": r["arm_name"],
+        "treated_arm": r["treated_arm"],
+        "affected_side": r["affected_side"],
+        "visit_id": r["visit_id"],
+        "visit_code": r["visit_code"],
+        "visit_name": r["visit_name"],
+        "day_offset": r["day_offset"],
+        "day_since_enrollment": (performed - enrolled).days if enrolled and performed else None,
+        "expression": expression,
+        "photo_id": r["photo_id"],
+        "engine_version": version if exclusion == "" else None,
+        "exclusion": exclusion,
+    }
+    engine_values = {key: r[f"m__{key}"] for key in keys} if exclusion == "" else {}
+    for name in photo_metrics:
+        record[name] = oriented_value(ANALYSIS_METRICS_BY_NAME[name], engine_values, r["affected_side"])
+    # Grades belong to the visit: they count when the visit counts, whatever its photos.
+    visit_counts = exclusion not in (VOIDED, WITHDRAWN)
+    for name in visit_metrics:
+        value = (
+            (r[name] if name in GRADE_METRIC_NAMES else visit_values.get((r["visit_id"], name)))
+            if visit_counts
+            else None
+        )
+        record[name] = math.nan if value is None else float(value)
+    return record
+
+
+def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], version: str | None, patients):
+    """The one SQL query behind the table: every visit of the randomized `patients`, LEFT JOINed to
+    its current photo of the expressions and that photo's score under `version`, with the engine
+    metrics `keys` extracted from the score's JSON. scripts/bench.py times it as the floor."""
+    visits = (
+        Visit.objects.filter(patient__in=patients.filter(arm__isnull=False))
+        .annotate(
+            current_photo=FilteredRelation(
+                "photos", condition=Q(photos__is_current=True, photos__expression__in=expressions)
+            ),
+        )
+        .annotate(
+            score=FilteredRelation(
+                "current_photo__scores", condition=Q(current_photo__scores__engine_version=version or "")
+            ),
+        )
+    )
+    fields = {
+        "site_code": F("patient__site__code"),
+        "arm_code": F("patient__arm__code"),
+        "arm_name": F("patient__arm__name"),
+        "treated_arm": F("patient__arm__receives_injections"),
+        "affected_side": F("patient__affected_side"),
+        "enrollment_date": F("patient__enrollment_date"),
+        "withdrawn_on": F("patient__withdrawn_on"),
+        "visit_id": F("id"),
+        "visit_status": F("status"),
+        "performed": F("date_performed"),
+        "visit_code": F("scheduled_visit__code"),
+        "visit_name": F("scheduled_visit__name"),
+        "day_offset": F("scheduled_visit__day_offset"),
+        "photo_id": F("current_photo__id"),
+        "expression": F("current_photo__expression"),
+        "score_status": F("score__status"),
+        **{f"m__{key}": KeyTextTransform(key, "score__metrics") for key in keys},
+    }
+    return visits.values("patient_id", "house_brackmann", "sunnybrook_composite", **fields).order_by(
+        "patient_id", "scheduled_visit__day_offset", "id"
+    )
+
+
+def outcome_table(
+    study: Study,
+    *,
+    expressions: list[str] | None = None,
+    metrics: list[str] | None = None,
+    site_code: str | None = None,
+    patient_ids: list[int] | None = None,
+    version: str | None = None,
+) -> OutcomeTable:
+    """The records under the inclusion rules, in four queries whatever the number of patients.
+
+    `metrics` are analysis metric names (analysis.metrics); None means all of them. With
+    `expressions` None every expression of the standard set is returned. `patient_ids` (and a
+    `version` already looked up) let the streamed dataset read the study a slice at a time.
+    """
+    expressions = list(expressions or Expression.values)
+    definitions = metric_definitions(study)
+    metrics = list(metrics) if metrics is not None else list(definitions)
+    version = version or analysis_engine_version(study)
+    keys = engine_inputs(metrics)
+
+    patients = Patient.objects.filter(study=study)
+    if site_code:
+        patients = patients.filter(site__code=site_code)
+    if patient_ids is not None:
+        patients = patients.filter(pk__in=patient_ids)
+    raw = list(rows_queryset(study, expressions=expressions, keys=keys, version=version, patients=patients))
+
+    photo_metrics = [m for m in metrics if definitions[m].source == "photo"]
+    visit_metrics = [m for m in metrics if definitions[m].source != "photo"]
+    visit_values = _study_outcome_values(study, [m for m in metrics if definitions[m].source == "study"])
+    records = []
+    seen: dict[int, set] = {}
+    for r in raw:
+        seen.setdefault(r["visit_id"], set())
+        if r["photo_id"] is not None:
+            seen[r["visit_id"]].add(r["expression"])
+    emitted: set[int] = set()
+    for r in raw:
+        if r["photo_id"] is not None:
+            slots = [(r["expression"], r)]
+        elif r["visit_id"] in emitted:
+            continue
+        else:
+            slots = []
+        if r["visit_id"] not in emitted:
+            emitted.add(r["visit_id"])
+            # The LEFT JOIN gives nothing for an expression without a current photo: such a
+            # slot still needs its row, "no photo" (or "voided" when the visit was voided).
+            missing = [e for e in expressions if e not in seen[r["visit_id"]]]
+            slots += [(e, {**r, "photo_id": None, "score_status": None}) for e in missing]
+        for expression, s in slots:
+            records.append(_record(s, expression, version, keys, photo_metrics, visit_metrics, visit_values))
+    rows = pd.DataFrame.from_records(records, columns=ROW_COLUMNS + metrics)
+
+    # Every patient of the study (or site) in one query: the randomized are the denominators,
+    # the others are only counted.
+    patient_rows = list(
+        patients.values(
+            "id",
+            "arm__code",
+            "arm__name",
+            "arm__receives_injections",
+            "arm_assignment",
+            "site__code",
+            "status",
+            "affected_side",
+            "sex",
+            "aetiology",
+            "months_since_onset",
+            "baseline_house_brackmann",
+        )
+    )
+    patient_frame = pd.DataFrame.from_records(patient_rows).rename(
+        columns={
+            "id": "patient_id",
+            "arm__code": "arm_code",
+            "arm__name": "arm_name",
+            "arm__receives_injections": "treated_arm",
+            "site__code": "site_code",
+        }
+    )
+    not_randomized = int(patient_frame["arm_code"].isna().sum()) if not patient_frame.empty else 0
+    patient_frame = (
+        patient_frame[patient_frame["arm_code"].notna()].reset_index(drop=True)
+        if not patient_frame.empty
+        else patient_frame
+    )
+    side_missing = int((~patient_frame.get("affected_side", pd.Series(dtype=str)).isin(["left", "right"])).sum())
+    return OutcomeTable(
+        study_code=study.code,
+        engine_version=version,
+        expressions=expressions,
+        metrics=metrics,
+        rows=rows,
+        patients=patient_frame,
+        not_randomized=not_randomized,
+        site_code=site_code,
+        side_missing_patients=side_missing,
+        definitions=definitions,
+    )
+
+
+def metric_definitions(study: Study) -> dict[str, AnalysisMetric]:
+    """The engine's metrics, the clinician grades and the study's own outcomes (one query)."""
+    definitions = dict(ANALYSIS_METRICS_BY_NAME)
+    for code, name, unit, low, high in StudyOutcome.objects.filter(study=study).values_list(
+        "code", "name", "unit", "min_value", "max_value"
+    ):
+        metric = study_outcome_metric(code, name, unit, low.normalize(), high.normalize())
+        definitions[metric.name] = metric
+    return definitions
+
+
+def _study_outcome_values(study: Study, names: list[str]) -> dict:
+    """{(visit id, metric name): value} of the study-defined outcomes asked for (one query, or none)."""
+    if not names:
+        return {}
+    codes = [n.removeprefix(STUDY_OUTCOME_PREFIX) for n in names]
+    rows = VisitOutcomeValue.objects.filter(visit__patient__study=study, outcome__code__in=codes).values_list(
+        "visit_id", "outcome__code", "value"
+    )
+    return {(visit_id, STUDY_OUTCOME_PREFIX + code): float(value) for visit_id, code, value in rows}
+
+
+def exclusion_counts(table: OutcomeTable, metric: str | None = None) -> Counter:
+    return Counter({e["reason"]: e["rows"] for e in table.exclusions(metric)})
+
+
+def study_for_analysis(access: Access, study_code: str, *, api: bool = False) -> Study:
+    """The study, if the user may see its between-arm results: investigators and data managers
+    (and, over the API, its API clients). Coordinators may not: results seen during a running
+    trial bias the people who collect its data. Anyone else is told nothing exists."""
+    study = Study.objects.filter(code=study_code).first()
+    allowed = access.investigator_study_ids | access.data_manager_study_ids
+    if api:
+        allowed = allowed | access.api_study_ids
+    if study is not None and study.pk in allowed:
+        return study
+    if study is not None and study.pk in access.coordinator_study_ids:
+        raise PermissionDenied("Outcome results are for investigators and data managers; coordinators do not see them.")
+    raise Http404("No such study.")
+
+
+def studies_for_analysis(access: Access):
+    return Study.objects.filter(pk__in=access.investigator_study_ids | access.data_manager_study_ids).order_by("code")

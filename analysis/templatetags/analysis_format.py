@@ -1,0 +1,14 @@
+"""How the outcome pages print numbers: the same rounding as the XLSX and CSV downloads."""
+
+from django import template
+
+from analysis.formatting import fmt_number, fmt_p
+
+register = template.Library()
+register.filter("num", fmt_number)
+register.filter("pval", fmt_p)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if mapping else None

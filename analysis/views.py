@@ -1,0 +1,264 @@
+"""Investigator pages: the study outcomes page. Thin: the numbers come from analysis.summary."""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from patients import services
+from patients.selectors import access_for, require_role
+
+from . import exports, plots
+from . import statistics as st
+from .consort import consort_counts
+from .dataset import COLUMN_NAMES, data_dictionary, study_rows
+from .models import AnalysisDownload
+from .plots import PLOTS
+from .selectors import metric_definitions, outcome_table, studies_for_analysis, study_for_analysis
+from .summary import (
+    SummaryInputError,
+    baseline_table,
+    choices_for,
+    correlation,
+    outcome_summary,
+    validate_inputs,
+    values_frame,
+)
+
+DEFAULT_METRIC = "commissure_height_deviation_mm"
+DEFAULT_EXPRESSION = "smile_closed"
+
+
+@login_required
+def analysis_home(request):
+    access = require_role(request.user)
+    studies = list(studies_for_analysis(access))
+    if len(studies) == 1:
+        return redirect("study_outcomes", study_code=studies[0].code)
+    return render(request, "analysis/home.html", {"studies": studies})
+
+
+def outcome_filters(request, study) -> dict:
+    """The page's and the downloads' choice of metric, expression, visit and site, with defaults."""
+    choices = choices_for(study)
+    follow_ups = choices.visits[1:] or choices.visits
+    return {
+        "metric": request.GET.get("metric") or DEFAULT_METRIC,
+        "expression": request.GET.get("expression") or DEFAULT_EXPRESSION,
+        "visit": request.GET.get("visit") or (follow_ups[-1] if follow_ups else None),
+        "site": request.GET.get("site") or None,
+    }
+
+
+@login_required
+def study_outcomes(request, study_code):
+    study = study_for_analysis(access_for(request.user), study_code)
+    filters = outcome_filters(request, study)
+    context = {
+        "study": study,
+        "filters": filters,
+        "choices": choices_for(study),
+        "metrics": list(metric_definitions(study).values()),
+    }
+    try:
+        summary = outcome_summary(
+            study, metric=filters["metric"], expression=filters["expression"], site=filters["site"]
+        )
+        if filters["visit"] not in [v["code"] for v in summary["visits"]]:
+            raise SummaryInputError("visit", filters["visit"], context["choices"].visits)
+    except SummaryInputError as error:
+        context["error"] = str(error)
+        return render(request, "analysis/outcomes.html", context, status=400)
+    visits = {v["code"]: v for v in summary["visits"]}
+    selected = visits[filters["visit"]]
+    table1 = baseline_table(study, metric=filters["metric"], expression=filters["expression"], site=filters["site"])
+    header, rows = exports.table_one_rows(table1)
+    flow = consort_counts(study, site_code=filters["site"], analysed={c: d["n"] for c, d in selected["arms"].items()})
+    query = urlencode({k: v for k, v in filters.items() if v})
+    context.update(
+        summary=summary,
+        selected=selected,
+        table1_header=header,
+        table1_rows=rows,
+        consort=flow,
+        query=query,
+        plots=[(name, PLOT_TITLES[name]) for name in PLOTS],
+    )
+    return render(request, "analysis/outcomes.html", context)
+
+
+PLOT_TITLES = {
+    "means": "Mean and 95% CI per arm across visits",
+    "waterfall": "Change from baseline per patient",
+    "strip": "Values per arm at the visit",
+    "scatter": "Against the House-Brackmann grade (Spearman)",
+    "consort": "CONSORT flow",
+}
+
+
+FILE_KINDS = {
+    "outcomes": ("csv", "xlsx"),
+    "table1": ("csv", "xlsx"),
+    "dataset": ("csv",),
+    "dictionary": ("csv", "json"),
+    **{plot: ("svg", "png") for plot in PLOTS},
+}
+
+
+def file_name(study, what: str, filters: dict, ext: str) -> str:
+    """STUDY_what_metric_expression_YYYY-MM-DD.ext (the dataset and dictionary hold every metric)."""
+    today = timezone.localdate().isoformat()
+    if what in ("dataset", "dictionary"):
+        return f"{study.code}_{what}_{today}.{ext}"
+    return f"{study.code}_{what}_{filters['metric']}_{filters['expression']}_{today}.{ext}"
+
+
+@login_required
+def outcome_file(request, study_code, what, ext):
+    """Every download of the outcome pages; plots shown on the page are the same files, inline.
+
+    A download (anything but an inline plot) is recorded in the audit trail first."""
+    study = study_for_analysis(access_for(request.user), study_code)
+    if ext not in FILE_KINDS.get(what, ()):
+        raise Http404("No such file.")
+    filters = outcome_filters(request, study)
+    inline = what in PLOTS and "download" not in request.GET
+    try:
+        validate_inputs(study, **{k: filters[k] for k in ("metric", "expression", "site", "visit")})
+        if what == "dataset":
+            response = _dataset_response(study)
+        else:
+            response = HttpResponse(_file_bytes(study, what, ext, filters, request), content_type=CONTENT_TYPES[ext])
+    except SummaryInputError as error:
+        return HttpResponseBadRequest(str(error))
+    name = file_name(study, what, filters, ext)
+    if not inline:
+        AnalysisDownload.objects.create(
+            user=request.user, study=study, what=what, file_format=ext, filters=filters, file_name=name
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+}
+
+
+def _dataset_response(study):
+    codes = dict(study.patients.values_list("pk", "study_code"))
+    rows = study_rows(study, patient_key=codes.__getitem__)
+    return StreamingHttpResponse(exports.stream_csv(COLUMN_NAMES, rows), content_type=CONTENT_TYPES["csv"])
+
+
+def _file_bytes(study, what, ext, filters, request) -> bytes:
+    metric, expression, site, visit = filters["metric"], filters["expression"], filters["site"], filters["visit"]
+    if what == "dictionary":
+        entries = data_dictionary(metric_definitions(study).values())
+        if ext == "json":
+            return exports.dictionary_json(entries)
+        return exports.csv_bytes(list(entries[0]), [list(e.values()) for e in entries])
+    if what == "table1":
+        table1 = baseline_table(study, metric=metric, expression=expression, site=site)
+        header, rows = exports.table_one_rows(table1)
+        if ext == "csv":
+            return exports.csv_bytes(header, rows)
+        summary = outcome_summary(study, metric=metric, expression=expression, site=site)
+        return exports.workbook_bytes(summary, table1)
+    summary = outcome_summary(study, metric=metric, expression=expression, site=site)
+    if what == "outcomes":
+        if ext == "csv":
+            return exports.summary_csv(summary)
+        table1 = baseline_table(study, metric=metric, expression=expression, site=site)
+        return exports.workbook_bytes(summary, table1)
+    selected = next(v for v in summary["visits"] if v["code"] == visit)
+    if what == "means":
+        return plots.means_plot(summary, ext)
+    if what == "consort":
+        analysed = {code: d["n"] for code, d in selected["arms"].items()}
+        flow = consort_counts(study, site_code=site, analysed=analysed)
+        return plots.consort_plot(flow, selected["name"], ext)
+    table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site)
+    frame = values_frame(table, metric)
+    if what == "strip":
+        return plots.strip_plot(summary, frame[frame["visit"] == visit], selected["name"], ext)
+    if what == "waterfall":
+        baseline = summary["visits"][0]["code"]
+        changes = st.paired_changes(frame, baseline_visit=baseline, visit=visit)
+        return plots.waterfall_plot(summary, changes, selected["name"], ext)
+    # scatter: the chosen metric against a second outcome (default the House-Brackmann grade)
+    other = request.GET.get("other") or "house_brackmann"
+    change = request.GET.get("change") == "1"
+    result = correlation(study, metric=metric, other=other, expression=expression, visit=visit, site=site,
+                         change=change)  # fmt: skip
+    pairs = result["pairs"]
+    definitions = metric_definitions(study)
+    x_def, y_def = definitions[metric], definitions[other]
+    prefix = "Change in " if change else ""
+    return plots.scatter_plot(
+        pairs[metric], pairs[other], pairs["group"],
+        x_label=f"{prefix}{x_def.label} ({x_def.unit})", y_label=f"{prefix}{y_def.label} ({y_def.unit})",
+        title=f"{study.code}, {selected['name']}", arms=summary["arms"], correlation=result["result"], fmt=ext,
+    )  # fmt: skip
+
+
+MAX_IMPORT_BYTES = 2_000_000
+
+
+def _parse_outcome_csv(text: str) -> tuple[list[dict], str | None]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in services.OUTCOME_IMPORT_COLUMNS if c not in header]
+    if missing:
+        expected = ", ".join(services.OUTCOME_IMPORT_COLUMNS)
+        return [], f"The first line must name the columns {expected}; missing: {', '.join(missing)}."
+    return [{(k or "").strip(): v for k, v in row.items()} for row in reader], None
+
+
+@login_required
+def outcome_import(request, study_code):
+    """Data managers import study-defined outcome values: a dry run lists every refused row,
+    and nothing is written unless every row passes."""
+    access = access_for(request.user)
+    study = study_for_analysis(access, study_code)
+    if study.pk not in access.data_manager_study_ids:
+        raise PermissionDenied("Only data managers import outcome values.")
+    context = {"study": study, "outcomes": study.outcomes.all(), "columns": services.OUTCOME_IMPORT_COLUMNS}
+    if request.method != "POST":
+        return render(request, "analysis/outcome_import.html", context)
+    if "csv_text" in request.POST:
+        text = request.POST["csv_text"]
+    else:
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["error"] = "Choose a CSV file."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+        if upload.size > MAX_IMPORT_BYTES:
+            context["error"] = f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB; split it."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            context["error"] = "The file is not UTF-8 text; save it as CSV (UTF-8)."
+            return render(request, "analysis/outcome_import.html", context, status=400)
+    rows, error = _parse_outcome_csv(text)
+    if error or not rows:
+        context["error"] = error or "The file has no rows."
+        return render(request, "analysis/outcome_import.html", context, status=400)
+    confirm = request.POST.get("action") == "import"
+    refused = services.outcome_values_import(study=study, rows=rows, by=request.user, dry_run=not confirm)
+    if confirm and not refused:
+        messages.success(request, f"{len(rows)} outcome value(s) imported into {study.code}.")
+        return redirect("study_outcomes", study_code=study.code)
+    context.update(refused=refused, rows=len(rows), csv_text=text, checked=True)
+    return render(request, "analysis/outcome_import.html", context, status=400 if refused else 200)

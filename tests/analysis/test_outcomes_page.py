@@ -1,0 +1,74 @@
+"""The investigator's outcomes page: access, choices, and the same numbers as the JSON."""
+
+import pytest
+
+from analysis.formatting import fmt_number, fmt_p
+
+PAGE = "/studies/FACE-1/outcomes/"
+API = "/api/v1/studies/FACE-1/summary/"
+QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed", "visit": "week-12"}
+
+
+@pytest.fixture
+def measured(trial):
+    for base, follow in ((3.5, 1.5), (3.0, 1.0), (4.0, 2.5)):
+        trial.measured("bont-a", {"baseline": base, "week-12": follow})
+    for base, follow in ((3.0, 2.8), (3.2, 3.3), (3.8, 3.0)):
+        trial.measured("control", {"baseline": base, "week-12": follow})
+
+
+def test_investigator_sees_the_page_with_the_json_numbers(login, investigator, measured):
+    client = login(investigator)
+    page = client.get(PAGE, QUERY).content.decode()
+    body = client.get(API, QUERY).json()
+    week12 = next(v for v in body["visits"] if v["code"] == "week-12")
+    comparison = week12["comparison"]
+    for number in (
+        fmt_number(week12["arms"]["bont-a"]["mean"]),
+        fmt_number(week12["arms"]["control"]["sd"]),
+        fmt_number(comparison["ancova"]["estimate"]),
+        fmt_number(comparison["ancova"]["ci_low"]),
+        fmt_p(comparison["ancova"]["p"]),
+        fmt_number(comparison["difference_in_change"]["ci_high"]),
+        fmt_number(comparison["hedges_g"]["estimate"]),
+        fmt_p(comparison["mann_whitney_p"]),
+    ):
+        assert number in page
+    assert "ANCOVA (OLS) follow-up ~ arm + baseline" in page
+    assert body["engine_version"] in page
+
+
+def test_data_manager_sees_the_page(login, data_manager, measured):
+    assert login(data_manager).get(PAGE).status_code == 200
+
+
+def test_coordinator_cannot_see_the_outcomes_page_or_the_link(login, coordinator_a, measured):
+    client = login(coordinator_a)
+    assert client.get(PAGE).status_code == 403
+    assert "/outcomes/" not in client.get("/").content.decode()
+
+
+def test_investigator_has_the_link(login, investigator):
+    assert "/outcomes/" in login(investigator).get("/").content.decode()
+    assert login(investigator).get("/outcomes/").url == PAGE
+
+
+def test_outsider_gets_404(login, outsider, study):
+    assert login(outsider).get(PAGE).status_code in (403, 404)
+
+
+def test_unknown_choice_is_explained_on_the_page(login, investigator, study):
+    response = login(investigator).get(PAGE, {**QUERY, "metric": "nose"})
+    assert response.status_code == 400
+    assert "commissure_height_deviation_mm" in response.content.decode()
+
+
+@pytest.mark.parametrize("metric", ["commissure_height_signed_mm", "house_brackmann", "asymmetry_index"])
+def test_other_metrics_render(login, investigator, measured, metric):
+    assert login(investigator).get(PAGE, {**QUERY, "metric": metric}).status_code == 200
+
+
+def test_empty_study_renders(login, investigator, study):
+    response = login(investigator).get(PAGE)
+    assert response.status_code == 200
+    assert "not estimable" in response.content.decode().lower()

@@ -1,0 +1,114 @@
+"""GET /api/v1/studies/{study_code}/summary/: who may see it, what it holds, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from rest_framework.authtoken.models import Token
+from scipy import stats
+
+from analysis.summary import outcome_summary
+
+URL = "/api/v1/studies/FACE-1/summary/"
+QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed"}
+
+A = {1: (3.5, 1.5), 2: (3.0, 1.0), 3: (4.0, 2.5)}
+B = {4: (3.0, 2.8), 5: (3.2, 3.3), 6: (3.8, 3.0)}
+
+
+@pytest.fixture
+def measured(trial):
+    for base, follow in A.values():
+        trial.measured("bont-a", {"baseline": base, "week-12": follow})
+    for base, follow in B.values():
+        trial.measured("control", {"baseline": base, "week-12": follow})
+
+
+def test_investigator_gets_descriptives_and_the_comparison(login, investigator, measured):
+    response = login(investigator).get(URL, QUERY)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["engine_version"] and body["comparison_sign"] == "BoNT-A minus Control"
+    visits = {v["code"]: v for v in body["visits"]}
+    assert visits["baseline"]["arms"]["bont-a"]["mean"] == pytest.approx(3.5)
+    assert visits["baseline"]["comparison"] is None
+    assert visits["week-2"]["arms"]["bont-a"]["n"] == 0 and visits["week-2"]["arms"]["bont-a"]["missing"] == 3
+    comparison = visits["week-12"]["comparison"]
+    change_a = np.array([f - b for b, f in A.values()])
+    change_b = np.array([f - b for b, f in B.values()])
+    welch = stats.ttest_ind(change_a, change_b, equal_var=False)
+    assert comparison["difference_in_change"]["estimate"] == pytest.approx(change_a.mean() - change_b.mean())
+    assert comparison["difference_in_change"]["p"] == pytest.approx(welch.pvalue)
+    assert comparison["mann_whitney_p"] == pytest.approx(
+        stats.mannwhitneyu(change_a, change_b, alternative="two-sided").pvalue
+    )
+    assert set(comparison["ancova"]) >= {"estimate", "ci_low", "ci_high", "p"}
+    assert comparison["responders"]["a"] == {"responders": 3, "n": 3}
+    assert comparison["responders"]["b"] == {"responders": 0, "n": 3}
+    assert "ancova" in body["methods"] and isinstance(body["exclusions"], list)
+
+
+def test_json_is_the_summary_function_output(login, data_manager, study, measured):
+    body = login(data_manager).get(URL, QUERY).json()
+    # Floats survive JSON exactly (shortest repr), so the API's numbers are the function's to the last digit.
+    assert body == json.loads(json.dumps(outcome_summary(study, **QUERY)))
+
+
+def test_api_client_with_a_token(client, api_client_user, measured):
+    token = Token.objects.create(user=api_client_user)
+    response = client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+
+
+def test_coordinator_cannot_see_between_arm_results(login, coordinator_a, measured):
+    response = login(coordinator_a).get(URL, QUERY)
+    assert response.status_code == 403
+    assert "coordinators" in response.json()["detail"]
+
+
+def test_outsider_and_anonymous_are_told_nothing(client, login, outsider, measured):
+    assert client.get(URL, QUERY).status_code in (401, 403)
+    assert login(outsider).get(URL, QUERY).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "allowed_example"),
+    [
+        ({"metric": "nose_length", "expression": "smile_closed"}, "metric", "commissure_height_deviation_mm"),
+        ({"metric": "commissure_height_deviation_mm", "expression": "wink"}, "expression", "smile_open"),
+        ({**QUERY, "site": "PAR"}, "site", "LON"),
+        ({**QUERY, "visit": "week-99"}, "visit", "week-12"),
+        ({"expression": "smile_closed"}, "metric", "asymmetry_index"),
+    ],
+)
+def test_unknown_values_get_400_listing_the_allowed_ones(login, investigator, study, params, field, allowed_example):
+    response = login(investigator).get(URL, params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == field and allowed_example in body["allowed"] and allowed_example in body["detail"]
+
+
+def test_site_and_visit_filters(login, investigator, measured):
+    body = login(investigator).get(URL, {**QUERY, "site": "MAN", "visit": "week-12"}).json()
+    assert [v["code"] for v in body["visits"]] == ["week-12"]
+    assert body["visits"][0]["arms"]["bont-a"]["n"] == 0
+
+
+def test_empty_study_never_errors(login, investigator, study):
+    body = login(investigator).get(URL, QUERY).json()
+    assert body["engine_version"] is None
+    week12 = next(v for v in body["visits"] if v["code"] == "week-12")
+    assert week12["comparison"]["ancova"]["not_estimable"]
+    assert body["mixed_model"]["not_estimable"]
+
+
+def test_grades_get_the_ordinal_comparison(login, investigator, trial, coordinator_a):
+    from .conftest import record_visit
+
+    for arm, grades in (("bont-a", (4, 2)), ("bont-a", (4, 3)), ("control", (4, 4)), ("control", (3, 3))):
+        patient = trial.patient(arm)
+        record_visit(patient, "baseline", by=coordinator_a, house_brackmann=grades[0])
+        record_visit(patient, "week-12", by=coordinator_a, house_brackmann=grades[1])
+    body = login(investigator).get(URL, {"metric": "house_brackmann", "expression": "rest"}).json()
+    week12 = next(v for v in body["visits"] if v["code"] == "week-12")
+    assert week12["comparison"]["ordinal"]["improved_one_grade"]["a"]["improved"] == 2
