@@ -38,7 +38,7 @@ APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 help:
 	@echo "make run    start the demo at http://127.0.0.1:$(PORT) (SQLite, in-process tasks; prints demo logins)"
 	@echo "make test   lint, migration check and all tests (needs PostgreSQL and Redis on 127.0.0.1)"
-	@echo "make bench  benchmarks: scoring, the demo trial's known answer (results in docs/benchmarks.md)"
+	@echo "make bench  benchmarks: scoring, outcome analysis, the demo trial's known answer (results in docs/benchmarks.md)"
 	@echo "make lint   ruff check, format check and mypy (pyproject.toml);  make fmt  reformat and fix imports"
 	@echo "make clean  remove .venv, var/ and caches"
 
@@ -83,7 +83,7 @@ test: lint services chromium
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Every benchmark runs even when an earlier one misses a target; the exit status says if any did.
-BENCHMARKS := scripts/bench.py scripts/bench_demo.py
+BENCHMARKS := scripts/bench.py scripts/bench_analysis.py scripts/bench_demo.py
 
 bench: venv services
 	@status=0; for script in $(BENCHMARKS); do \

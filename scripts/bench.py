@@ -315,9 +315,6 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=PHOTO_COUNT)
     parser.add_argument("--share", default="0/1", help="k/n: score photos k, k+n, ... (stage b only)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
-    parser.add_argument(
-        "--suite", choices=("all", "scoring", "analysis"), default="all", help="scoring, outcome analysis, or both"
-    )
     args = parser.parse_args()
 
     if args.stage:
@@ -330,9 +327,6 @@ def main() -> int:
         result["peak_rss_mb"] = _peak_rss_mb()
         print(json.dumps(result))
         return 0
-
-    if args.suite == "analysis":
-        return _analysis_suite(Path(args.output))
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-photos-"))
     print(f"Generating {args.count} photos of {WIDTH}x{HEIGHT} in {workdir} ...", flush=True)
@@ -440,22 +434,7 @@ def main() -> int:
     lines.append("")
     write_section(Path(args.output), "scoring", "\n".join(lines))
     print("\n".join(lines))
-    scoring_ok = all(ok for *_, ok in checks)
-    if args.suite == "all":
-        return _analysis_suite(Path(args.output)) or (0 if scoring_ok else 1)
-    return 0 if scoring_ok else 1
-
-
-def _analysis_suite(output: Path) -> int:
-    """The outcome analysis benchmark (scripts/bench_analysis.py), written as its own section."""
-    from scripts import bench_analysis
-
-    print("Outcome analysis ...", flush=True)
-    result = bench_analysis.run_in_subprocess()
-    lines = bench_analysis.report(result)
-    bench_analysis.write_section(output, lines)
-    print("\n".join(lines))
-    return 0 if all("**no**" not in line for line in lines) else 1
+    return 0 if all(ok for *_, ok in checks) else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Outcome analysis benchmark (python scripts/bench.py --suite analysis; part of make bench).
+"""Outcome analysis benchmark (python scripts/bench_analysis.py; part of make bench).
 
 Generates 10,000 patients, 40,000 visits and 80,000 scored photos (two expressions per visit,
 the engine's full metric set; rows only, no images) in a throw-away PostgreSQL database, then
@@ -137,6 +137,13 @@ def measure(study_pk: int, small_pk: int) -> dict:
 
     frame = values_frame(outcome_table(study, expressions=[EXPRESSIONS[0]], metrics=[METRIC]), METRIC)
     mixed_ms = _best(lambda: st.mixed_model(frame, baseline_visit="baseline", visit_order=list(VISITS)), 1)
+    # The same cold path with the mixed model replaced by a constant: what everything else costs.
+    real_mixed = st.mixed_model
+    st.mixed_model = lambda *a, **k: {"estimates": {}, "converged": True, "warning": None, "not_estimable": None}
+    try:
+        without_mixed_ms = _best(lambda: cold(study), 2)
+    finally:
+        st.mixed_model = real_mixed
     warm_ms = _best(lambda: outcome_summary(study, **args), 5)
     counts = {}
     for name, which in (("small", small), ("large", study)):
@@ -148,6 +155,7 @@ def measure(study_pk: int, small_pk: int) -> dict:
         "floor_ms": floor_ms,
         "cold_ms": cold_ms,
         "mixed_ms": mixed_ms,
+        "without_mixed_ms": without_mixed_ms,
         "warm_ms": warm_ms,
         "queries_100": counts["small"],
         "queries_10000": counts["large"],
@@ -173,15 +181,20 @@ def stream_csv_child(study_pk: int) -> dict:
     before = _current_rss_mb()
     started = time.perf_counter()
     written = 0
+    # The process's lifetime peak (ru_maxrss) includes the imports' transient peak, so the
+    # resident set is sampled while streaming instead.
+    peak = before
     with open(os.devnull, "w") as sink:
         for line in stream_csv(COLUMN_NAMES, study_rows(study, patient_key=codes.__getitem__)):
             sink.write(line)
             written += 1
+            if written % 5000 == 0:
+                peak = max(peak, _current_rss_mb())
             if written > CSV_ROWS:
                 break
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"csv_rows": written - 1, "csv_seconds": seconds, "csv_peak_growth_mb": after - before}
+    peak = max(peak, _current_rss_mb())
+    return {"csv_rows": written - 1, "csv_seconds": seconds, "csv_peak_growth_mb": peak - before}
 
 
 def run() -> dict:
@@ -214,6 +227,8 @@ def run() -> dict:
 def report(r: dict) -> list[str]:
     checks = [
         ("summary cold <= 3 x floor, ms", r["cold_ms"], 3 * r["floor_ms"], r["cold_ms"] <= 3 * r["floor_ms"]),
+        ("summary cold without the mixed model <= 3 x floor, ms", r["without_mixed_ms"], 3 * r["floor_ms"],
+         r["without_mixed_ms"] <= 3 * r["floor_ms"]),
         ("summary warm (cached) < 30 ms", r["warm_ms"], 30.0, r["warm_ms"] < 30),
         ("queries at 100 patients == at 10,000", r["queries_10000"], r["queries_100"],
          r["queries_10000"] == r["queries_100"]),
@@ -231,8 +246,8 @@ def report(r: dict) -> list[str]:
         "|---|---:|",
         f"| floor: the rows query, ms | {r['floor_ms']:.0f} |",
         f"| summary cold (cache cleared), ms | {r['cold_ms']:.0f} |",
-        f"| of which the mixed model (statsmodels MixedLM), ms | {r['mixed_ms']:.0f} |",
-        f"| summary cold without the mixed model, ms | {r['cold_ms'] - r['mixed_ms']:.0f} |",
+        f"| the mixed model alone (statsmodels MixedLM), ms | {r['mixed_ms']:.0f} |",
+        f"| summary cold with the mixed model stubbed out, ms | {r['without_mixed_ms']:.0f} |",
         f"| summary warm (cached), ms | {r['warm_ms']:.1f} |",
         f"| queries, 100 patients / 10,000 patients | {r['queries_100']} / {r['queries_10000']} |",
         f"| long CSV: rows streamed, seconds | {r['csv_rows']:,}, {r['csv_seconds']:.0f} |",
@@ -248,13 +263,14 @@ def report(r: dict) -> list[str]:
         "Reading these numbers:",
         "",
         "- The cold summary is dominated by the mixed model: statsmodels' MixedLM solves a small system per",
-        "  patient at every optimizer step, so 10,000 random intercepts cost seconds. Everything else (the rows",
-        "  query, orientation, descriptives, Welch, Mann-Whitney, ANCOVA, responders) fits the 3 x floor target.",
+        "  patient at every optimizer step, so 10,000 random intercepts cost tens of seconds. Without it the",
+        "  summary is still above 3 x the floor: after the query, a Python loop builds one dict per table row",
+        "  (orientation, exclusions) before pandas sees the data; vectorizing that step is the next target.",
         "  Options for the next round: cache the mixed model on its own key and render the page without waiting",
         "  for it, or fit the random-intercept model with a closed-form profile likelihood (checked against MixedLM).",
         "- Warm is one stamp query (primary-key look-ups) and the cache read.",
-        "- The long CSV is read 100 patients at a time; memory growth is the resident set measured before",
-        "  streaming against the process's peak afterwards.",
+        "- The long CSV is read 100 patients at a time; memory growth is the largest resident set sampled",
+        "  while streaming, minus the resident set before.",
         "- Timings are from a 2-core machine shared with other sessions; expect noise of a factor of 2.",
         "",
     ]
@@ -280,12 +296,16 @@ def run_in_subprocess() -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace (or add) the "## Outcome analysis" section of docs/benchmarks.md, leaving the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    head, marker, tail = text.partition("## Outcome analysis")
-    rest = ""
-    if marker:
-        after = tail.split("\n## ", 1)
-        rest = "\n## " + after[1] if len(after) == 2 else ""
-    path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(lines) + rest)
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from scripts.benchdoc import write_section
+
+    print("Outcome analysis ...", flush=True)
+    lines = report(run_in_subprocess())
+    write_section(ROOT / "docs" / "benchmarks.md", "analysis", "\n".join(lines))
+    print("\n".join(lines))
+    return 0 if all("**no**" not in line for line in lines) else 1
+
+
+if __name__ == "__main__" and "--run" not in sys.argv and "--csv-child" not in sys.argv:
+    sys.exit(main())
