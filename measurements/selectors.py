@@ -25,6 +25,20 @@ def photo_get(access: Access, pk: int, *, images: bool = False) -> Photo:
     return photo
 
 
+DERIVED_KINDS = ("thumbnail", "view", "overlay")
+
+
+def derived_image_name(photo: Photo, kind: str, score: PhotoScore | None = None) -> str:
+    """Where the worker keeps a derived image; the image view only serves what is there."""
+    if kind == "overlay":
+        if score is None:
+            raise ValueError("An overlay belongs to a score.")
+        return f"derived/overlays/{photo.sha256}-{score.engine_version}.jpg"
+    if kind not in DERIVED_KINDS:
+        raise ValueError(f"No derived image {kind!r}.")
+    return f"derived/{kind}/{photo.sha256}.jpg"
+
+
 def current_score(photo: Photo) -> PhotoScore | None:
     """The score from the running engine, else the newest one (prefetched as `scores`)."""
     scores = list(photo.scores.all())

@@ -31,6 +31,7 @@ from patients.models import Patient, RecordStatus, Visit
 
 from . import engine
 from .models import Expression, Photo, PhotoScore
+from .selectors import derived_image_name
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,16 @@ ACCEPTED_FORMATS = {
     "WEBP": "image/webp",
     "HEIF": "image/heif",
 }
-MAX_PIXELS = 100_000_000  # well above any phone camera, well below a decompression bomb
+# A clinical camera or phone takes at most ~50 MP (a 48-MP phone sensor is 8064 x 6048); anything
+# larger is not a clinical photo, and decoding it would cost the worker gigabytes.
+MAX_PIXELS = 50_000_000
+# 8 bits per channel, as every camera's JPEG/HEIC/PNG export is. 16/32-bit and float modes
+# decode to 2-4x the memory and come from scanners or editing software; a palette image is
+# never a camera's output (and a tiny palette PNG can declare a huge canvas cheaply).
+ACCEPTED_MODES = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}
+# Derived images, built by the worker after scoring and then only served (never decoded in a request).
+THUMBNAIL_PX = 320
+VIEW_PX = 2048
 
 
 def _stale_claim() -> timedelta:
@@ -83,6 +93,25 @@ def photo_check_size(size: int, *, filename: str = "") -> None:
         )
 
 
+def _raw_mode(image: Image.Image) -> str:
+    """The file's own pixel layout: PIL opens a 16-bit RGB PNG as mode RGB, its tile says RGB;16B."""
+    tile = getattr(image, "tile", None) or []
+    if not tile:
+        return ""
+    args = tile[0][3] if len(tile[0]) > 3 else ""
+    return str(args[0] if isinstance(args, tuple) and args else args)
+
+
+def _mode_problem(image: Image.Image) -> str | None:
+    mode, raw = image.mode, _raw_mode(image)
+    if mode in ("P", "PA", "1"):
+        return "a palette (indexed-colour) image, which no camera produces"
+    if mode not in ACCEPTED_MODES or ";16" in raw or ";32" in raw:
+        bits = "32-bit" if mode in ("I", "F") or ";32" in raw else "16-bit"
+        return f"a {bits} image ({mode})"
+    return None
+
+
 def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     """Refuse what is not a photo we can take, before anything is stored. Reads only the header."""
     name = _file_label(filename)
@@ -91,6 +120,7 @@ def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt, (width, height) = image.format, image.size
+            mode_problem = _mode_problem(image)
     except Image.DecompressionBombError:
         # PIL refuses on its own above ~179 M pixels, before our own check below can run.
         raise ValidationError(
@@ -106,8 +136,16 @@ def photo_inspect(data: bytes, *, filename: str = "") -> UploadInfo:
         )
     if width * height > MAX_PIXELS:
         raise ValidationError(
-            f"{name} is {width} × {height} pixels, above the {MAX_PIXELS // 1_000_000}-megapixel limit.",
+            f"{name} is {width} × {height} pixels ({width * height / 1_000_000:.0f} megapixels), above the "
+            f"{MAX_PIXELS // 1_000_000}-megapixel limit of a clinical camera; upload the camera's original "
+            "photo, or export it at a smaller size.",
             code="too_many_pixels",
+        )
+    if mode_problem:
+        raise ValidationError(
+            f"{name} is {mode_problem}; upload the camera's original 8-bit photo, or export it as an "
+            "8-bit JPEG (“Save as JPEG” in the camera or editing software).",
+            code="unsupported_mode",
         )
     return UploadInfo(content_type=ACCEPTED_FORMATS[fmt], width=width, height=height)
 
@@ -244,23 +282,60 @@ def _score_as_result(score: PhotoScore):
     )
 
 
-def photo_overlay(*, photo: Photo, score: PhotoScore) -> str:
-    """The quality-check overlay of a score, drawn on first request and kept in storage.
-
-    Drawn on demand rather than by the worker: it is for people to look at, and
-    most photos are never opened one by one. Re-encoded, so it carries no EXIF.
-    """
-    name = f"derived/overlays/{photo.sha256}-{score.engine_version}.jpg"
-    if default_storage.exists(name):
-        return name
-    with photo.original.open("rb") as handle:
-        decoded = engine.decode_image(handle.read(), target_long_side=2048)
-    overlay = engine.render_overlay(*engine.crop_to_face(decoded.rgb, _score_as_result(score)))
+def _save_jpeg(name: str, image: Image.Image) -> str:
+    # Re-encoded, so it carries no EXIF (no location, no camera serial).
     buffer = io.BytesIO()
-    overlay.convert("RGB").save(buffer, format="JPEG", quality=88)
-    if not default_storage.exists(name):  # two viewers at once: the first write wins
+    image.convert("RGB").save(buffer, format="JPEG", quality=88)
+    if not default_storage.exists(name):  # two workers at once: the first write wins
         default_storage.save(name, ContentFile(buffer.getvalue()))
     return name
+
+
+def _decode_for_derived(photo: Photo):
+    with photo.original.open("rb") as handle:
+        return engine.decode_image(handle.read(), target_long_side=VIEW_PX)
+
+
+def photo_overlay(*, photo: Photo, score: PhotoScore, decoded=None) -> str:
+    """The quality-check overlay of a score, kept in storage (drawn once, by the worker)."""
+    name = derived_image_name(photo, "overlay", score)
+    if default_storage.exists(name):
+        return name
+    decoded = decoded or _decode_for_derived(photo)
+    overlay = engine.render_overlay(*engine.crop_to_face(decoded.rgb, _score_as_result(score)))
+    return _save_jpeg(name, overlay)
+
+
+def photo_derive_images(*, photo_id: int) -> list[str]:
+    """Build what is missing of the preview, thumbnail and overlay of a scored or failed photo.
+
+    Run by the worker after scoring, never in a web request: decoding a photo costs
+    hundreds of megabytes at the pixel ceiling. Idempotent, so a retried task simply
+    finishes the job. The original is decoded at most once.
+    """
+    photo = Photo.objects.get(pk=photo_id)
+    if photo.status not in (Photo.Status.SCORED, Photo.Status.FAILED):
+        return []
+    score = photo.scores.filter(engine_version=engine.ENGINE_VERSION).first()
+    wanted = [derived_image_name(photo, "view"), derived_image_name(photo, "thumbnail")]
+    if score is not None and score.landmarks:
+        wanted.append(derived_image_name(photo, "overlay", score))
+    if all(default_storage.exists(name) for name in wanted):
+        return wanted
+    try:
+        decoded = _decode_for_derived(photo)
+    except engine.EngineError as exc:
+        # Unreadable originals are already marked failed by scoring; there is nothing to show.
+        logger.info("Photo %s has no derived images: %s", photo_id, exc.reason)
+        return []
+    view = Image.fromarray(decoded.rgb)
+    _save_jpeg(wanted[0], view)
+    thumbnail = view.copy()
+    thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
+    _save_jpeg(wanted[1], thumbnail)
+    if len(wanted) == 3:
+        photo_overlay(photo=photo, score=score, decoded=decoded)
+    return wanted
 
 
 @transaction.atomic

@@ -27,7 +27,11 @@ def load_model_once(**kwargs):
 )
 def score_photo(self, photo_id: int) -> str:
     try:
-        return services.photo_score(photo_id=photo_id)
+        outcome = services.photo_score(photo_id=photo_id)
+        # Preview, thumbnail and overlay are made here, so no web request ever decodes a photo.
+        # Idempotent: a retry after a storage error builds what is still missing.
+        services.photo_derive_images(photo_id=photo_id)
+        return outcome
     except SoftTimeLimitExceeded as exc:
         services.photo_release(photo_id=photo_id, error="time limit")
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc

@@ -1,17 +1,13 @@
-import io
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from PIL import Image
 
 from patients import selectors as patient_selectors
 from patients.models import RecordStatus
@@ -19,9 +15,6 @@ from patients.models import RecordStatus
 from . import engine, selectors, services
 from .forms import ReplacePhotoForm, VisitPhotosForm
 from .models import Expression, Photo
-
-THUMBNAIL_PX = 320
-VIEW_PX = 2048
 
 
 def _upload_one(request, *, visit, expression, upload):
@@ -128,40 +121,34 @@ def photo_replace(request, pk):
     return redirect(f"{photo.patient.get_absolute_url()}#photos")
 
 
-def _derived_jpeg(photo: Photo, kind: str, long_side: int) -> str:
-    """A re-encoded copy (orientation applied, no EXIF, so no location) kept in storage."""
-    name = f"derived/{kind}/{photo.sha256}.jpg"
-    if not default_storage.exists(name):
-        with photo.original.open("rb") as handle:
-            decoded = engine.decode_image(handle.read(), target_long_side=long_side)
-        buffer = io.BytesIO()
-        Image.fromarray(decoded.rgb).save(buffer, format="JPEG", quality=88)
-        if not default_storage.exists(name):
-            default_storage.save(name, ContentFile(buffer.getvalue()))
-    return name
-
-
 def _image_response(name: str) -> FileResponse:
     response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
+    # Faces are identifiers: a shared clinic workstation must keep none in its cache after sign-out.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_ready(message: str) -> HttpResponse:
+    response = HttpResponseNotFound(message, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
     return response
 
 
 @login_required
 def photo_image(request, pk, kind):
+    """Serve a derived image the worker made. Never decodes the original here (see photo_derive_images)."""
     access = patient_selectors.require_role(request.user)
-    if kind not in ("thumbnail", "view", "overlay"):
+    if kind not in selectors.DERIVED_KINDS:
         raise Http404("No such image.")
     photo = selectors.photo_get(access, pk, images=True)
+    score = None
     if kind == "overlay":
         score = selectors.current_score(photo)
         if score is None or not score.landmarks:
             raise Http404("This photo has no overlay: it is not scored yet, or no face was found.")
-        return _image_response(services.photo_overlay(photo=photo, score=score))
-    try:
-        name = _derived_jpeg(photo, kind, THUMBNAIL_PX if kind == "thumbnail" else VIEW_PX)
-    except engine.EngineError as exc:
-        raise Http404(exc.reason) from None
+    name = selectors.derived_image_name(photo, kind, score)
+    if not default_storage.exists(name):
+        return _not_ready("This image is not ready yet: it is made when the photo has been scored. Reload shortly.")
     return _image_response(name)
 
 

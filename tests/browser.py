@@ -38,13 +38,33 @@ def browser():
         browser.close()
 
 
+# Reports every Content-Security-Policy violation to the console, where the page fixture
+# collects it; Chromium's own "Refused to ..." console message is collected as well.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return "CSP violation" in text or "Content Security Policy" in text
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     context.set_default_timeout(15_000)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+    violations: list[str] = []
+    page.csp_violations = violations  # for the test that checks this listener itself
+    page.on("console", lambda message: violations.append(message.text) if is_csp_violation(message.text) else None)
     yield page
     context.close()
+    if violations:
+        pytest.fail("The browser reported Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
 @pytest.fixture

@@ -415,15 +415,18 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
 
 
-def bomb_png_bytes(width: int = 30000, height: int = 30000) -> bytes:
-    """A complete, valid 1-bit black PNG of ``width`` x ``height`` pixels.
+def bomb_png_bytes(width: int = 30000, height: int = 30000, *, bit_depth: int = 1, colour_type: int = 0) -> bytes:
+    """A complete, valid black PNG of ``width`` x ``height`` pixels (1-bit greyscale unless told).
+
+    ``colour_type`` 0 is greyscale, 2 RGB (with ``bit_depth`` 8 or 16).
 
     Written by hand, row by row through zlib, so making it takes a fraction
     of a second and a few hundred kilobytes; decoding it in full would take
     ~110 MB as 1-bit and 2.7 GB as RGB, which the engine must refuse.
     """
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed pixels
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    channels = 3 if colour_type == 2 else 1
+    row = b"\x00" * (1 + (width * channels * bit_depth + 7) // 8)  # filter byte + packed pixels
     compressor = zlib.compressobj(9)
     parts = []
     block = row * 256

@@ -8,6 +8,7 @@ transaction, so an upload stays `pending` unless a test scores it on purpose
 import pytest
 
 from measurements import services
+from measurements.models import Photo
 from patients import services as patient_services
 from tests.conftest import make_patient
 
@@ -63,3 +64,13 @@ def add_photo(visit_a, coordinator_a):
 @pytest.fixture
 def another_patient_a(site_a, coordinator_a):
     return make_patient(site_a, coordinator_a)
+
+
+def as_if_the_worker_finished(photo):
+    """Do what the worker does after scoring, without running the engine: a photo that failed
+    scoring (no face in test noise) still gets its preview and thumbnail."""
+    Photo.objects.filter(pk=photo.pk, status=Photo.Status.PENDING).update(
+        status=Photo.Status.FAILED, failure_code="no_face", failure_reason="No face found (test photo)."
+    )
+    photo.refresh_from_db()
+    return services.photo_derive_images(photo_id=photo.pk)

@@ -39,6 +39,7 @@ def photo(add_photo):
     )
     photo.status = Photo.Status.SCORED
     photo.save()
+    services.photo_derive_images(photo_id=photo.pk)  # as the worker does after scoring
     return photo
 
 
@@ -82,7 +83,7 @@ def test_coordinator_of_the_site_can_use_every_photo_url(client, coordinator_a, 
     assert Photo.objects.count() == 3, "the upload and the retake were stored"
     for kind in IMAGE_KINDS:
         assert responses[kind]["Content-Type"] == "image/jpeg"
-        assert responses[kind]["Cache-Control"] == "private, max-age=3600"
+        assert responses[kind]["Cache-Control"] == "no-store", "faces must not stay in a shared browser cache"
         with Image.open(io.BytesIO(body(responses[kind]))) as image:
             assert image.format == "JPEG"
     detail = responses["detail"].content.decode()
@@ -223,6 +224,7 @@ def face_with_gps():
 def test_served_images_carry_no_exif_and_no_location(client, coordinator_a, add_photo, face_with_gps):
     photo = add_photo(face_with_gps, filename="IMG_2024.jpg")
     assert services.photo_score(photo_id=photo.pk) == "scored"
+    services.photo_derive_images(photo_id=photo.pk)  # the worker's second step
     client.force_login(coordinator_a)
 
     for kind in IMAGE_KINDS:
