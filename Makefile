@@ -23,6 +23,7 @@ RUN_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1
 # Unit tests run tasks in-process (no CELERY_BROKER_URL); the integration
 # tests start their own worker against REDIS_URL.
 TEST_ENV := env -u CELERY_BROKER_URL \
+	ENV_FILE= \
 	DEBUG=0 \
 	SECRET_KEY=test-only-secret-key-not-for-production-use-0123456789abcdef \
 	DATABASE_URL=$(TEST_DATABASE_URL) \
@@ -49,7 +50,12 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: venv
+# A development .env (git-ignored) so that `python manage.py ...` works in this checkout without
+# knowing the environment; settings.py reads it, and never overrides a variable already set.
+.env:
+	$(PY) scripts/write_dev_env.py
+
+run: venv .env
 	mkdir -p "$${VAR_DIR:-var}"
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo

@@ -21,17 +21,31 @@ Used by tests/engine, the integration tests and scripts/bench_engine.py.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
 import struct
 import zlib
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
+
+# The photo synthesis that the demo trial also uses lives in the project (measurements/synthetic.py);
+# this module adds the awkward inputs and encodings that only the tests need, and re-exports the rest.
+from measurements.synthetic import (
+    FACE_CENTRE_1X,
+    FACE_WIDTH_1X,
+    FaceReference,
+    astronaut_face,
+    close_eyes,
+    face_reference,
+    gradient_image,
+    mirror,
+    pull_commissure_down,
+    rotate,
+    to_jpeg_bytes,
+    warp_by_displacement,
+)
 
 __all__ = [
     "FaceReference",
@@ -60,146 +74,9 @@ __all__ = [
 ]
 
 
-# --- Source photos -------------------------------------------------------------
-
-# Centre of the astronaut's face (landmark extent) and its width, in pixels of
-# the 512 px original.
-_FACE_CENTRE_1X = (225.6, 123.8)
-_FACE_WIDTH_1X = 91.5
-
-
-@functools.lru_cache(maxsize=8)
-def _astronaut(scale: float) -> np.ndarray:
-    img = skdata.astronaut()
-    if scale != 1:
-        interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=interpolation)
-    img.setflags(write=False)
-    return img
-
-
-def astronaut_face(scale: float = 3.0) -> np.ndarray:
-    """The astronaut portrait upscaled by ``scale`` (bicubic), RGB uint8.
-
-    At scale 3 the image is 1536x1536 and the iris about 25 px across, i.e.
-    about 0.47 mm per pixel. Returns a fresh, writable copy.
-    """
-    return _astronaut(float(scale)).copy()
-
-
-def gradient_image(width: int = 800, height: int = 600) -> np.ndarray:
-    """A smooth colour gradient: an image with no face at all."""
-    x = np.linspace(0, 1, width)[None, :]
-    y = np.linspace(0, 1, height)[:, None]
-    r = 255 * x * np.ones_like(y)
-    g = 255 * y * np.ones_like(x)
-    b = 255 * (1 - x) * (1 - y)
-    return np.stack([r, g, b], axis=-1).astype(np.uint8)
-
-
 def no_face_image() -> np.ndarray:
     """``skimage.data.coffee()``: a real photo (a cup of coffee), no face."""
     return skdata.coffee().copy()
-
-
-# --- Where the face is (measured with the engine itself) -------------------------
-
-
-@dataclass(frozen=True)
-class FaceReference:
-    """What the engine sees in an unwarped photo, for converting mm to pixels.
-
-    ``landmarks`` are (478, 2) pixel coordinates, ``mm_per_px`` the engine's
-    iris-based scale, ``down`` the unit vector (in pixels) pointing down the
-    face, perpendicular to the interpupillary line.
-    """
-
-    landmarks: np.ndarray
-    mm_per_px: float
-    down: np.ndarray
-
-
-_reference_cache: dict[str, FaceReference] = {}
-
-
-def face_reference(img: np.ndarray) -> FaceReference:
-    """Score ``img`` with the engine and keep what the warps need (cached by
-    the image's contents, so repeated warps of one photo run the model once)."""
-    key = hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest() + str(img.shape)
-    cached = _reference_cache.get(key)
-    if cached is not None:
-        return cached
-    from measurements.engine import FacialFrame, score_array
-
-    result = score_array(img)
-    if result.status != "scored":
-        raise ValueError(f"reference photo did not score: {result.status}: {result.reason}")
-    frame = FacialFrame.from_landmarks(result.landmarks)
-    ref = FaceReference(landmarks=result.landmarks, mm_per_px=float(result.mm_per_px), down=frame.y_axis.copy())
-    _reference_cache[key] = ref
-    return ref
-
-
-# --- Warps with a known answer ---------------------------------------------------
-
-
-def _warp_by_displacement(img: np.ndarray, displacement) -> np.ndarray:
-    """Move image content by ``displacement(x, y) -> (dx, dy)`` (pixels).
-
-    Content at p moves to q = p + d(p). The output is sampled backwards: for
-    each output pixel q, solve p = q - d(p) by fixed-point iteration (converges
-    because the fields used here change by well under a pixel per pixel).
-    """
-    h, w = img.shape[:2]
-    qy, qx = np.mgrid[0:h, 0:w].astype(np.float32)
-    px, py = qx.copy(), qy.copy()
-    for _ in range(8):
-        dx, dy = displacement(px, py)
-        px, py = qx - dx, qy - dy
-    return cv2.remap(
-        img,
-        px.astype(np.float32),
-        py.astype(np.float32),
-        cv2.INTER_CUBIC,
-        borderMode=cv2.BORDER_REFLECT101,
-    )
-
-
-def pull_commissure_down(
-    img: np.ndarray,
-    side: str = "right",
-    mm: float = 2.0,
-    *,
-    sigma_mm: float = 15.0,
-    reference: FaceReference | None = None,
-) -> np.ndarray:
-    """Pull the subject's ``side`` mouth corner down the face by ``mm``.
-
-    A smooth Gaussian displacement field (``sigma_mm`` wide) centred on the
-    commissure (landmark 61 right, 291 left) moves it by exactly ``mm``,
-    perpendicular to the interpupillary line, and drags the neighbouring lip
-    and cheek with it; the eyes and the other corner do not move measurably.
-    Millimetres are converted with the engine's iris scale measured on the
-    unwarped ``img`` (pass ``reference`` to reuse one).
-    """
-    if side not in ("right", "left"):
-        raise ValueError("side must be 'right' or 'left'")
-    if mm == 0:
-        return img.copy()
-    ref = reference or face_reference(img)
-    centre = ref.landmarks[61 if side == "right" else 291]
-    # Landmarks use the convention "pixel i spans [i, i+1]"; array indices are
-    # pixel centres, hence the half-pixel shift.
-    cx, cy = centre - 0.5
-    shift_px = mm / ref.mm_per_px
-    sigma = sigma_mm / ref.mm_per_px
-    ux, uy = ref.down
-
-    def displacement(x, y):
-        weight = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2)) * shift_px
-        return weight * ux, weight * uy
-
-    return _warp_by_displacement(img, displacement)
 
 
 def turned_face(img: np.ndarray, degrees: float = 25.0) -> np.ndarray:
@@ -226,53 +103,16 @@ def turned_face(img: np.ndarray, degrees: float = 25.0) -> np.ndarray:
         weight = np.exp(-((x - cx) ** 2) / (2 * sigma**2)) * shift_px
         return weight * axis[0], weight * axis[1]
 
-    return _warp_by_displacement(img, displacement)
-
-
-def close_eyes(img: np.ndarray) -> np.ndarray:
-    """Paint both eyes shut: the eye openings are inpainted with the
-    surrounding skin and a dark lash line is drawn along each lower lid."""
-    from measurements.engine.metrics import (
-        LOWER_LID_LEFT,
-        LOWER_LID_RIGHT,
-        UPPER_LID_LEFT,
-        UPPER_LID_RIGHT,
-    )
-
-    pts = face_reference(img).landmarks - 0.5  # to array (pixel-centre) coordinates
-    mask = np.zeros(img.shape[:2], np.uint8)
-    for upper, lower in ((UPPER_LID_RIGHT, LOWER_LID_RIGHT), (UPPER_LID_LEFT, LOWER_LID_LEFT)):
-        outline = np.concatenate([pts[list(upper)], pts[list(lower)][::-1]])
-        cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
-    mask = cv2.dilate(mask, np.ones((7, 7), np.uint8))
-    out = cv2.inpaint(np.ascontiguousarray(img), mask, 9, cv2.INPAINT_TELEA)
-    thickness = max(1, round(img.shape[1] / 500))
-    for lower in (LOWER_LID_RIGHT, LOWER_LID_LEFT):
-        line = np.round(pts[list(lower)] * 4).astype(np.int32)
-        cv2.polylines(out, [line], False, (60, 40, 35), thickness, cv2.LINE_AA, shift=2)
-    return out
+    return warp_by_displacement(img, displacement)
 
 
 # --- Simple geometric and photometric changes ----------------------------------
-
-
-def rotate(img: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotate about the image centre by ``degrees`` (positive = counter-
-    clockwise as seen), same size, bicubic, borders filled by reflection."""
-    h, w = img.shape[:2]
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
-    return cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
 
 
 def halve(img: np.ndarray) -> np.ndarray:
     """Half the width and height (area averaging)."""
     h, w = img.shape[:2]
     return cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-
-
-def mirror(img: np.ndarray) -> np.ndarray:
-    """Flip left to right (the subject's right becomes the image's right)."""
-    return np.ascontiguousarray(img[:, ::-1])
 
 
 def greyscale(img: np.ndarray) -> np.ndarray:
@@ -301,7 +141,7 @@ def two_faces_side_by_side(scale: float = 1.5) -> np.ndarray:
 def tiny_face(face_width_px: int = 40) -> np.ndarray:
     """The whole astronaut portrait shrunk until her face is ``face_width_px``
     wide (iris about 3 px): found by the model, but too small to measure."""
-    return astronaut_face(face_width_px / _FACE_WIDTH_1X)
+    return astronaut_face(face_width_px / FACE_WIDTH_1X)
 
 
 def large_photo_jpeg(
@@ -324,7 +164,7 @@ def large_photo_jpeg(
     de-duplication): the face moved by up to 8 % of the frame and one mouth
     corner pulled down by 0-3 mm (side and amount drawn from ``variant``).
     """
-    cx, cy = _FACE_CENTRE_1X
+    cx, cy = FACE_CENTRE_1X
     shift = np.zeros(2)
     if variant:
         rng = np.random.default_rng(variant)
@@ -337,7 +177,7 @@ def large_photo_jpeg(
     else:
         src_scale = 1.0
         src = skdata.astronaut()
-    scale = face_width_fraction * width / _FACE_WIDTH_1X / src_scale
+    scale = face_width_fraction * width / FACE_WIDTH_1X / src_scale
     # Map canvas pixels straight to the source, so that only the canvas is
     # ever allocated, never the whole upscaled portrait.
     tx = width / 2 + shift[0] - cx * src_scale * scale
@@ -351,13 +191,6 @@ def large_photo_jpeg(
 
 
 # --- File encodings ---------------------------------------------------------------
-
-
-def to_jpeg_bytes(img: np.ndarray, quality: int = 90) -> bytes:
-    """JPEG file bytes (RGB or greyscale array)."""
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
 
 
 def to_png_bytes(img: np.ndarray) -> bytes:

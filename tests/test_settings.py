@@ -25,6 +25,8 @@ def _base_env(**overrides: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
     env["DJANGO_SETTINGS_MODULE"] = "trialsite.settings"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A developer's .env (written by make run) must not reach a case; the .env cases name their file.
+    env["ENV_FILE"] = ""
     env.update(overrides)
     return env
 
@@ -173,3 +175,71 @@ def test_deploy_check_is_clean_with_production_variables():
     )
 
     assert result.returncode == 0, f"check --deploy reported:\n{result.stdout}\n{result.stderr}"
+
+
+# --- The development .env ---------------------------------------------------------------------------
+
+
+def _write_env_file(tmp_path, text: str) -> str:
+    path = tmp_path / "dev.env"
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_development_env_file_is_read_when_present(tmp_path):
+    env_file = _write_env_file(tmp_path, f"DEBUG=1\nSECRET_KEY=from-the-file\nVAR_DIR={tmp_path / 'var'}\n")
+    values = _settings(ENV_FILE=env_file)
+    assert values["DEBUG"] is True
+    assert values["NAME"] == str(tmp_path / "var" / "trialsite.sqlite3")
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    env_file = _write_env_file(tmp_path, "DEBUG=1\nSECRET_KEY=from-the-file\n")
+    values = _settings(ENV_FILE=env_file, DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, DATABASE_URL=POSTGRES_URL)
+    assert values["DEBUG"] is False
+
+
+def test_without_an_env_file_production_stays_strict(tmp_path):
+    assert "SECRET_KEY must be set" in _settings_error(ENV_FILE=str(tmp_path / "missing.env"))
+
+
+def test_make_run_writes_a_development_env_once(tmp_path):
+    import shutil
+
+    shutil.copytree(REPO / "scripts", tmp_path / "scripts")
+    first = _run([str(tmp_path / "scripts" / "write_dev_env.py")])
+    assert first.returncode == 0, first.stderr
+    written = (tmp_path / ".env").read_text()
+    assert "DEBUG=1" in written and "SECRET_KEY=" in written and f"VAR_DIR={tmp_path / 'var'}" in written
+    _run([str(tmp_path / "scripts" / "write_dev_env.py")])
+    assert (tmp_path / ".env").read_text() == written, "an existing .env (and its key) is kept"
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+# --- Photo storage ------------------------------------------------------------------------------------
+
+
+def test_photo_storage_s3_needs_a_bucket():
+    stderr = _settings_error(DEBUG="1", PHOTO_STORAGE="s3")
+    assert "AWS_STORAGE_BUCKET_NAME" in stderr
+
+
+def test_an_unknown_photo_storage_is_refused():
+    assert "PHOTO_STORAGE='nfs'" in _settings_error(DEBUG="1", PHOTO_STORAGE="nfs")
+
+
+def test_photo_storage_s3_is_a_private_bucket():
+    code = "import json; from django.conf import settings as s; print(json.dumps(s.STORAGES['default']))"
+    result = _run(
+        ["-c", code],
+        DEBUG="1",
+        PHOTO_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME="photos",
+        AWS_S3_ENDPOINT_URL="https://s3.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    storage = json.loads(result.stdout.strip().splitlines()[-1])
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["bucket_name"] == "photos"
+    assert storage["OPTIONS"]["default_acl"] is None and storage["OPTIONS"]["querystring_auth"] is True
+    assert storage["OPTIONS"]["file_overwrite"] is False

@@ -14,8 +14,17 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A development checkout works without knowing the environment: `make run` writes a git-ignored
+# .env (DEBUG=1, a random SECRET_KEY, the SQLite path), read here when present. The process's own
+# environment always wins over the file, and ENV_FILE="" (as `make test` sets it) reads no file, so
+# a developer's .env never changes a test run or a deployment, which sets its variables itself.
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    load_dotenv(_env_file, override=False)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -127,6 +136,9 @@ _database_url = env_str("DATABASE_URL")
 if _database_url:
     try:
         DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+        if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+            # As for the embedded default below: wait for SQLite's lock instead of failing.
+            DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 else:
@@ -188,9 +200,34 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Photos are private: stored through the storage API and served only by a view
 # that checks access. MEDIA_URL is deliberately not routed anywhere.
+# PHOTO_STORAGE=local keeps them on disk under MEDIA_ROOT (one machine, or a shared volume);
+# PHOTO_STORAGE=s3 keeps them in an S3-compatible bucket, which workers on other machines read too.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+PHOTO_STORAGE = env_str("PHOTO_STORAGE", "local")
+if PHOTO_STORAGE == "local":
+    _photo_storage: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif PHOTO_STORAGE == "s3":
+    if not env_str("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("PHOTO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (and credentials)")
+    _photo_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,  # unset: AWS itself
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "location": env_str("AWS_LOCATION", ""),
+            # Private objects only: no public ACL, and never reuse a name (a retake is a new object).
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"PHOTO_STORAGE={PHOTO_STORAGE!r}: use 'local' or 's3'")
 STORAGES = {
-    "default": {"BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": _photo_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -190,8 +190,8 @@ def worker_factory(broker, shared_media, tmp_path, settings):
     }
     workers = []
 
-    def start() -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log")
+    def start(extra_env: dict | None = None) -> Worker:
+        worker = Worker({**env, **(extra_env or {})}, tmp_path / f"worker-{len(workers)}.log")
         worker.start()
         workers.append(worker)
         return worker

@@ -1,29 +1,19 @@
-"""Setting a study up, and the demo trial that `make run` seeds."""
+"""Setting a study up (the demo trial has its own tests in tests/analysis/test_demo_trial.py)."""
 
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 
 from patients import services
-from patients.demo import DATA_MANAGERS_GROUP, DEMO_PASSWORD, DEMO_STUDY_CODE, seed_demo
 from patients.models import (
-    InjectionPoint,
-    InjectionSession,
-    Patient,
-    PatientIdentifiers,
     RandomizationSlot,
     RandomizationStratum,
     ScheduledVisit,
     SeverityBand,
     Site,
     Study,
-    StudyRole,
     TreatmentArm,
-    Visit,
 )
 
 SET_UP_MODELS = (Study, Site, TreatmentArm, ScheduledVisit, RandomizationStratum, RandomizationSlot)
@@ -120,82 +110,3 @@ def test_an_external_assignment_study_gets_no_list(db):
     )
 
     assert not RandomizationSlot.objects.filter(stratum__study=study).exists()
-
-
-# --- The demo -------------------------------------------------------------------------------------
-
-DEMO_MODELS = (
-    Study,
-    Site,
-    TreatmentArm,
-    ScheduledVisit,
-    RandomizationSlot,
-    Patient,
-    PatientIdentifiers,
-    Visit,
-    InjectionSession,
-    InjectionPoint,
-    StudyRole,
-    get_user_model(),
-)
-
-
-def demo_counts() -> dict[str, int]:
-    counts = row_counts(DEMO_MODELS)
-    counts["allocated slots"] = RandomizationSlot.objects.filter(patient__isnull=False).count()
-    counts["patient history"] = Patient.history.count()
-    return counts
-
-
-def test_seed_demo_run_twice_changes_nothing_the_second_time(db):
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    first = demo_counts()
-
-    call_command("seed_demo", stdout=out)
-
-    assert demo_counts() == first
-    assert first["Study"] == 1 and first["Patient"] == 12 and first["allocated slots"] == 10
-    printed = out.getvalue()
-    assert printed.count(f"Demo study {DEMO_STUDY_CODE}: 12 patients.") == 2
-    for username in ("coordinator.lon", "coordinator.man", "investigator", "datamanager", "apiclient"):
-        assert printed.count(username) == 2, "each run prints the logins"
-
-
-def test_seed_demo_creates_one_login_per_role(db):
-    study, logins = seed_demo()
-
-    User = get_user_model()
-    roles = {username: role for username, _, role in logins}
-    assert roles == {
-        "coordinator.lon": "Study coordinator at LON",
-        "coordinator.man": "Study coordinator at MAN",
-        "investigator": "Investigator",
-        "datamanager": "Data manager",
-        "apiclient": "API client",
-    }
-    assert sorted(StudyRole.objects.filter(study=study).values_list("user__username", "role", "site__code")) == [
-        ("apiclient", StudyRole.Role.API_CLIENT, None),
-        ("coordinator.lon", StudyRole.Role.COORDINATOR, "LON"),
-        ("coordinator.man", StudyRole.Role.COORDINATOR, "MAN"),
-        ("datamanager", StudyRole.Role.DATA_MANAGER, None),
-        ("investigator", StudyRole.Role.INVESTIGATOR, None),
-    ]
-    for username, password, _ in logins:
-        user = User.objects.get(username=username)
-        assert password == DEMO_PASSWORD and user.check_password(password), username
-        assert user.is_staff == (username == "datamanager"), username
-        assert not user.is_superuser
-    data_manager = User.objects.get(username="datamanager")
-    assert list(data_manager.groups.values_list("name", flat=True)) == [DATA_MANAGERS_GROUP]
-    assert data_manager.has_perm("patients.change_visit")
-    assert not data_manager.has_perm("patients.delete_visit")
-
-    # The demo's patients follow the trial's own rules: they were made through the services.
-    for site in study.sites.all():
-        patients = list(site.patients.all())
-        assert len(patients) == 6
-        assert sum(p.arm is None for p in patients) == 1, "one enrolled patient is left to randomize"
-        assert all(p.status == Patient.Status.ENROLLED for p in patients)
-    assert not InjectionSession.objects.filter(patient__arm__receives_injections=False).exists()
-    assert Visit.objects.filter(patient__study=study).exists()

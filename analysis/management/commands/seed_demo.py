@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis import demo_trial
+from measurements.models import Expression, Photo
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo trial (a whole study with a known treatment effect; left alone if it exists) "
+        "and print one login per role."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=demo_trial.DEFAULT_PATIENTS)
+        parser.add_argument("--seed", type=int, default=demo_trial.DEFAULT_SEED, help="Same seed, same study.")
+        parser.add_argument(
+            "--effect-mm",
+            type=float,
+            default=demo_trial.DEFAULT_EFFECT_MM,
+            help="True extra correction of the commissure droop with BoNT-A, in mm.",
+        )
+        parser.add_argument("--no-photos", action="store_true", help="Records only (fast).")
+        parser.add_argument(
+            "--expressions",
+            default="",
+            help=f"Comma-separated subset of the photo set (default: all of {', '.join(Expression.values)}).",
+        )
+        parser.add_argument(
+            "--i-know-this-is-not-production",
+            action="store_true",
+            help="Allow running with DEBUG off (the demo creates accounts with a published password).",
+        )
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG and not options["i_know_this_is_not_production"]:
+            raise CommandError(
+                "seed_demo creates accounts with a published password. It runs only with DEBUG=1 "
+                "(as `make run` sets it) or with --i-know-this-is-not-production."
+            )
+        if options["patients"] < 1:
+            raise CommandError("--patients must be at least 1.")
+        expressions = tuple(e.strip() for e in options["expressions"].split(",") if e.strip())
+        unknown = sorted(set(expressions) - set(Expression.values))
+        if unknown:
+            raise CommandError(
+                f"Unknown expression(s) {', '.join(unknown)}; choose from {', '.join(Expression.values)}."
+            )
+        verbose = options["verbosity"] >= 1
+        result = demo_trial.seed_demo_trial(
+            patients=options["patients"],
+            seed=options["seed"],
+            effect_mm=options["effect_mm"],
+            photos=not options["no_photos"],
+            expressions=expressions or None,
+            progress=(lambda message: self.stdout.write(f"  {message}")) if verbose else None,
+        )
+        study = result.study
+        state = "created" if result.created else "already there, left as it was"
+        self.stdout.write(self.style.SUCCESS(f"Demo study {study.code}: {study.patients.count()} patients ({state})."))
+        if result.created and result.photos_uploaded:
+            pending = Photo.objects.filter(patient__study=study).exclude(
+                status__in=[Photo.Status.SCORED, Photo.Status.FAILED]
+            )
+            self.stdout.write(
+                f"Uploaded {result.photos_uploaded} synthetic photos with a known droop: "
+                f"{result.photos_scored} scored, {pending.count()} waiting for a scoring worker."
+            )
+            self.stdout.write(f"True values (never in the clinical tables): {result.ground_truth_path}")
+        self.stdout.write("Demo logins (username / password / role):")
+        for username, password, role in result.logins:
+            self.stdout.write(f"  {username:<18} {password:<18} {role}")
