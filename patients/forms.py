@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
+from . import schedule as visit_schedule
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -76,13 +77,15 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class PatientFilterForm(forms.Form):
-    q = forms.CharField(label="Study code", required=False)
+    q = forms.CharField(label="Study code", required=False, max_length=100)
     site = forms.ChoiceField(label="Site", required=False)
     arm = forms.ChoiceField(label="Arm", required=False)
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "All statuses"), *Patient.Status.choices])
 
-    def __init__(self, *args, sites, arms, **kwargs):
+    def __init__(self, *args, sites, arms, identifiers: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if identifiers:
+            self.fields["q"].label = "Name, record number or study code"
         self.fields["site"].choices = [("", "All sites")] + [(str(s.pk), str(s)) for s in sites]
         self.fields["arm"].choices = [("", "All arms"), ("none", "Not randomized")] + [
             (str(a.pk), a.name) for a in arms
@@ -184,8 +187,37 @@ class VoidForm(TrialForm):
 # --- Visits ---------------------------------------------------------------------------------------
 
 
+class ScheduledVisitSelect(forms.Select):
+    """Each option carries its window for static/js/visit-window.js (dates as ISO strings)."""
+
+    windows: dict = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        window = self.windows.get(getattr(value, "value", value))
+        if window is not None:
+            option["attrs"].update(
+                {
+                    "data-earliest": window.earliest.isoformat(),
+                    "data-target": window.target.isoformat(),
+                    "data-latest": window.latest.isoformat(),
+                    "data-window-text": visit_schedule.window_text(window),
+                }
+            )
+        return option
+
+
+def _chosen_pk(value) -> int | None:
+    try:
+        return int(getattr(value, "pk", value))
+    except (TypeError, ValueError):
+        return None
+
+
 class VisitForm(TrialForm):
-    scheduled_visit = forms.ModelChoiceField(queryset=None, label="Scheduled visit")
+    scheduled_visit = forms.ModelChoiceField(
+        queryset=None, label="Scheduled visit", widget=ScheduledVisitSelect(attrs={"data-visit-window": ""})
+    )
     date_performed = model_field(Visit, "date_performed")
     house_brackmann = model_field(Visit, "house_brackmann")
     sunnybrook_composite = model_field(Visit, "sunnybrook_composite", max_value=100)
@@ -193,9 +225,38 @@ class VisitForm(TrialForm):
     notes = model_field(Visit, "notes")
     protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
 
-    def __init__(self, *args, schedule, **kwargs):
+    def __init__(self, *args, schedule, windows=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scheduled_visit"].queryset = schedule
+        self.windows = windows or {}
+        if "scheduled_visit" not in self.fields:
+            return
+        field = self.fields["scheduled_visit"]
+        field.queryset = schedule
+        field.widget.windows = self.windows
+        # Stated on the first render too (the timeline's ?scheduled= link), without JavaScript.
+        chosen = _chosen_pk(self._raw("scheduled_visit"))
+        window = self.windows.get(chosen)
+        if window is not None:
+            self.window_warning = self._outside_warning(window)
+            field.help_text = " ".join(filter(None, [visit_schedule.window_text(window), self.window_warning]))
+        elif self.windows:
+            field.help_text = "Choose a visit to see its target date and window."
+        else:
+            field.help_text = "The windows start at enrollment."
+
+    window_warning = ""
+
+    def _raw(self, name: str):
+        # Read without building the bound field, which would freeze the help text set here.
+        return self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
+
+    def _outside_warning(self, window) -> str:
+        raw = self._raw("date_performed")
+        try:
+            day = forms.DateField().clean(raw) if raw else None
+        except ValidationError:
+            return ""
+        return visit_schedule.outside_window_text(window, day) if day and not window.contains(day) else ""
 
     def values(self) -> dict:
         return {name: self.cleaned_data[name] for name in VISIT_FIELDS}
@@ -204,10 +265,13 @@ class VisitForm(TrialForm):
 class VisitEditForm(VisitForm):
     reason = reason_field()
 
-    def __init__(self, *args, visit: Visit, **kwargs):
+    def __init__(self, *args, visit: Visit, window=None, **kwargs):
         initial = {name: getattr(visit, name) for name in VISIT_FIELDS}
+        self.base_fields = {k: v for k, v in self.base_fields.items() if k != "scheduled_visit"}
         super().__init__(*args, initial=initial, schedule=None, **kwargs)
-        del self.fields["scheduled_visit"]  # fixed once recorded: void and re-record instead
+        # The visit is fixed once recorded (void and re-record instead); its window is stated by the date.
+        if window is not None:
+            self.fields["date_performed"].help_text = visit_schedule.window_text(window)
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}

@@ -16,10 +16,12 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from . import schedule
 from .models import (
     InjectionPoint,
     InjectionSession,
     Patient,
+    PatientIdentifiers,
     RecordStatus,
     ScheduledVisit,
     Site,
@@ -154,8 +156,8 @@ def patient_list(
     access: Access, *, query: str = "", site_id: int | None = None, arm_id: int | str | None = None, status: str = ""
 ) -> QuerySet[Patient]:
     patients = patients_visible(access).select_related("site", "arm", "study").order_by("study_code")
-    if query:
-        patients = patients.filter(study_code__icontains=query.strip())
+    if query.strip():
+        patients = patients.filter(patient_search(access, query))
     if site_id:
         patients = patients.filter(site_id=site_id)
     if arm_id == "none":
@@ -165,6 +167,38 @@ def patient_list(
     if status:
         patients = patients.filter(status=status)
     return patients
+
+
+SEARCH_WORDS_MAX = 4
+
+
+def can_search_identifiers(access: Access) -> bool:
+    return bool(access.coordinator_site_ids or access.data_manager_study_ids)
+
+
+def patient_search(access: Access, query: str) -> Q:
+    """Patients whose study code, or (where this user sees identifiers) name or record number, holds
+    every word of the query, in any order, ignoring case.
+
+    The database matches: each word is one `UPPER(column) LIKE '%WORD%'` that the trigram indexes of
+    migration 0003 serve, inside `id IN (subquery)` so that the planner can use them (an OR across
+    the join would force a scan). Names and record numbers are matched only at the sites and studies
+    whose identifiers this user may see: an investigator cannot find a patient by name, nor learn
+    from an empty result that a name is not in the trial.
+    """
+    condition = Q()
+    for word in query.split()[:SEARCH_WORDS_MAX]:
+        matches = Q(pk__in=Patient.objects.filter(study_code__icontains=word).values("pk"))
+        if can_search_identifiers(access):
+            in_reach = Q(patient__site_id__in=access.coordinator_site_ids) | Q(
+                patient__study_id__in=access.data_manager_study_ids
+            )
+            by_identifier = PatientIdentifiers.objects.filter(in_reach).filter(
+                Q(full_name__icontains=word) | Q(medical_record_number__icontains=word)
+            )
+            matches |= Q(pk__in=by_identifier.values("patient_id"))
+        condition &= matches
+    return condition
 
 
 def recorded_points() -> Prefetch:
@@ -189,30 +223,21 @@ class TimelineRow:
     target: date | None
     latest: date | None
     visit: Visit | None
-    state: str  # "done", "due", "overdue", "upcoming", "closed", "not-enrolled"
+    state: str  # one of patients.schedule's states
     voided: list[Visit]
+    can_record: bool = False  # the schedule's rule, before the user's own right to edit
 
     @property
-    def is_open(self) -> bool:
-        """Its window is open or has passed, and it is not recorded: the coordinator may record it now."""
-        return self.state in ("due", "overdue")
+    def is_missed(self) -> bool:
+        return self.state == schedule.MISSED
 
     @property
     def state_label(self) -> str:
-        return "Not enrolled" if self.state == "not-enrolled" else capfirst(self.state)
+        return schedule.LABELS.get(self.state, capfirst(self.state))
 
 
-def _visit_state(scheduled: ScheduledVisit, enrollment: date | None, visit: Visit | None, today: date) -> str:
-    if visit is not None:
-        return "done"
-    if enrollment is None:
-        return "not-enrolled"
-    earliest, _, latest = scheduled.window_for(enrollment)
-    if today < earliest:
-        return "upcoming"
-    if today <= latest:
-        return "due"
-    return "overdue"
+def visit_window(scheduled: ScheduledVisit, enrollment: date | None) -> schedule.Window | None:
+    return schedule.Window(*scheduled.window_for(enrollment)) if enrollment else None
 
 
 def patient_timeline(patient: Patient) -> list[TimelineRow]:
@@ -223,19 +248,33 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
     for v in visits:
         if v.status == RecordStatus.VOIDED:
             voided[v.scheduled_visit_id].append(v)
+    closed = patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED)
+    planned = list(patient.study.schedule.all())
+    baseline_recorded = any(s.is_baseline and s.pk in recorded for s in planned)
     rows = []
-    for scheduled in patient.study.schedule.all():
-        window = scheduled.window_for(patient.enrollment_date) if patient.enrollment_date else (None, None, None)
+    for scheduled in planned:
+        window = visit_window(scheduled, patient.enrollment_date)
         visit = recorded.get(scheduled.pk)
-        state = _visit_state(scheduled, patient.enrollment_date, visit, today)
-        if patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED) and state in (
-            "due",
-            "overdue",
-            "upcoming",
-        ):
-            state = "closed"
-        rows.append(TimelineRow(scheduled, *window, visit=visit, state=state, voided=voided[scheduled.pk]))
+        state = schedule.visit_state(window=window, recorded=visit is not None, today=today, patient_closed=closed)
+        can_record = schedule.may_record(
+            state,
+            is_baseline=scheduled.is_baseline,
+            baseline_recorded=baseline_recorded,
+            randomized=patient.is_randomized,
+            accepts_data=patient.accepts_new_data,
+        )
+        dates = (window.earliest, window.target, window.latest) if window else (None, None, None)
+        rows.append(
+            TimelineRow(scheduled, *dates, visit=visit, state=state, voided=voided[scheduled.pk], can_record=can_record)
+        )
     return rows
+
+
+def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
+    """The window of each scheduled visit for this patient (none before enrollment), for the visit form."""
+    if not patient.enrollment_date:
+        return {}
+    return {s.pk: visit_window(s, patient.enrollment_date) for s in patient.study.schedule.all()}
 
 
 def patient_injection_sessions(patient: Patient) -> list[InjectionSession]:
@@ -267,6 +306,7 @@ class Dashboard:
     status_counts: Counter
     due: list[DueVisit]
     overdue: list[DueVisit]
+    missed: list[DueVisit]  # windows closed unrecorded: missing in the outcome tables
 
 
 def dashboard(access: Access) -> Dashboard:
@@ -288,28 +328,43 @@ def dashboard(access: Access) -> Dashboard:
         total += row["n"]
 
     studies = list(studies_visible(access))
-    schedule = list(ScheduledVisit.objects.filter(study__in=studies).order_by("day_offset"))
     by_study = defaultdict(list)
-    for s in schedule:
+    for s in ScheduledVisit.objects.filter(study__in=studies).order_by("day_offset"):
         by_study[s.study_id].append(s)
-    active = list(visible.filter(status=Patient.Status.ENROLLED).select_related("site", "arm").order_by("study_code"))
+    # Only randomized patients are followed up: one registered but never randomized has no visits to chase.
+    active = list(
+        visible.filter(status=Patient.Status.ENROLLED, arm__isnull=False)
+        .select_related("site", "arm")
+        .order_by("study_code")
+    )
     done = set(
         Visit.objects.filter(
             patient__in=visible, status=RecordStatus.RECORDED, patient__status=Patient.Status.ENROLLED
         ).values_list("patient_id", "scheduled_visit_id")
     )
     today = timezone.localdate()
-    due, overdue = [], []
+    lists: dict[str, list[DueVisit]] = {schedule.DUE: [], schedule.OVERDUE: [], schedule.MISSED: []}
     for patient in active:
+        baseline_recorded = any(s.is_baseline and (patient.pk, s.pk) in done for s in by_study[patient.study_id])
         for scheduled in by_study[patient.study_id]:
             if (patient.pk, scheduled.pk) in done:
                 continue
-            state = _visit_state(scheduled, patient.enrollment_date, None, today)
-            if state in ("due", "overdue"):
-                earliest, _, latest = scheduled.window_for(patient.enrollment_date)
-                (due if state == "due" else overdue).append(DueVisit(patient, scheduled, earliest, latest, state))
+            window = visit_window(scheduled, patient.enrollment_date)
+            state = schedule.visit_state(window=window, recorded=False, today=today)
+            if state == schedule.MISSED:
+                lists[state].append(DueVisit(patient, scheduled, window.earliest, window.latest, state))
+            elif state in lists and schedule.may_record(
+                state,
+                is_baseline=scheduled.is_baseline,
+                baseline_recorded=baseline_recorded,
+                randomized=True,
+                accepts_data=True,
+            ):
+                lists[state].append(DueVisit(patient, scheduled, window.earliest, window.latest, state))
+    due, overdue, missed = lists[schedule.DUE], lists[schedule.OVERDUE], lists[schedule.MISSED]
     due.sort(key=lambda d: d.latest)
     overdue.sort(key=lambda d: d.latest)
+    missed.sort(key=lambda d: d.latest)
     return Dashboard(
         studies=studies,
         arms=list(TreatmentArm.objects.filter(study__in=studies).order_by("study_id", "id")),
@@ -321,4 +376,5 @@ def dashboard(access: Access) -> Dashboard:
         status_counts=status_counts,
         due=due,
         overdue=overdue,
+        missed=missed,
     )

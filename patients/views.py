@@ -74,7 +74,10 @@ def _enrollment_tables(board) -> list[dict]:
 def patient_list(request):
     access = selectors.require_role(request.user)
     filters = forms.PatientFilterForm(
-        request.GET, sites=selectors.sites_visible(access).order_by("code"), arms=selectors.arms_visible(access)
+        request.GET,
+        sites=selectors.sites_visible(access).order_by("code"),
+        arms=selectors.arms_visible(access),
+        identifiers=selectors.can_search_identifiers(access),
     )
     filters.is_valid()  # an invalid filter is ignored (and marked); the valid ones still apply
     criteria = filters.cleaned_data
@@ -86,7 +89,7 @@ def patient_list(request):
         arm_id=criteria.get("arm") or None,
         status=criteria.get("status", ""),
     )
-    show_names = bool(access.coordinator_site_ids or access.data_manager_study_ids)
+    show_names = selectors.can_search_identifiers(access)
     if show_names:
         patients = patients.select_related("identifiers")  # one join, not one query per row
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -133,17 +136,19 @@ def patient_detail(request, pk):
     if access.can_see_identifiers(patient):
         identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
     accepts_data = can_edit and patient.accepts_new_data
+    timeline = selectors.patient_timeline(patient)
     context = {
         "patient": patient,
         "identifiers": identifiers,
         "can_edit": can_edit,
         "can_record": accepts_data,
+        "can_record_visit": accepts_data and any(row.can_record for row in timeline),
         "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
         "can_assign_arm": access.can_assign_arm(patient) and not patient.is_randomized and not patient.is_screening,
-        "timeline": selectors.patient_timeline(patient),
+        "timeline": timeline,
         "sessions": selectors.patient_injection_sessions(patient),
     }
     return render(request, "patients/patient_detail.html", context)
@@ -297,7 +302,10 @@ def patient_history(request, pk):
 def visit_create(request, pk):
     patient = _editable_patient(request, pk)
     form = forms.VisitForm(
-        _data(request), schedule=patient.study.schedule.all(), initial={"scheduled_visit": request.GET.get("scheduled")}
+        _data(request),
+        schedule=patient.study.schedule.all(),
+        windows=selectors.visit_windows(patient),
+        initial={"scheduled_visit": request.GET.get("scheduled")},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -309,14 +317,15 @@ def visit_create(request, pk):
         else:
             messages.success(request, f"{visit.scheduled_visit.name} recorded for {patient.study_code}.")
             return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Record a visit"})
+    return render(request, "patients/visit_form.html", {"form": form, "patient": patient, "title": "Record a visit"})
 
 
 @login_required
 def visit_edit(request, pk, visit_pk):
     patient = _editable_patient(request, pk)
     visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
-    form = forms.VisitEditForm(_data(request), visit=visit)
+    window = selectors.visit_window(visit.scheduled_visit, patient.enrollment_date)
+    form = forms.VisitEditForm(_data(request), visit=visit, window=window)
     return _edit_page(
         request,
         patient,
