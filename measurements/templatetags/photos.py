@@ -6,13 +6,26 @@ from measurements.forms import VisitPhotosForm
 register = template.Library()
 
 
+def _visit_photos(patient):
+    # The outcome panel and the photo section read the same photos: one set of queries per page.
+    if not hasattr(patient, "_visit_photos"):
+        patient._visit_photos = selectors.patient_photos(patient)
+    return patient._visit_photos
+
+
+@register.inclusion_tag("measurements/_patient_outcomes.html")
+def patient_outcomes(patient):
+    """The compact outcome panel: the primary outcome at each visit against baseline."""
+    return {"trends": selectors.patient_outcome_trends(_visit_photos(patient))}
+
+
 @register.inclusion_tag("measurements/_patient_photos.html", takes_context=True)
 def patient_photos(context, patient):
     """The photo section of the patient page: one row per recorded visit, one slot per expression."""
     access = context["access"]
     return {
         "patient": patient,
-        "visits": selectors.patient_photos(patient),
+        "visits": _visit_photos(patient),
         # Withdrawn or completed patients take no new photos; their photos stay visible.
         "can_edit": access.can_edit(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),

@@ -279,7 +279,7 @@ def test_visit_form_preselects_and_reports_window(login, coordinator_a, randomiz
     client = login(coordinator_a)
     baseline = randomized_a.study.schedule.get(day_offset=0)
     form = client.get(f"/patients/{randomized_a.pk}/visits/new/?scheduled={baseline.pk}").content.decode()
-    assert f'<option value="{baseline.pk}" selected>' in form
+    assert f'<option value="{baseline.pk}" selected data-earliest=' in form  # with its window, for the script
     late = (randomized_a.enrollment_date + timedelta(days=10)).isoformat()
     response = client.post(
         f"/patients/{randomized_a.pk}/visits/new/", {"scheduled_visit": baseline.pk, "date_performed": late}
