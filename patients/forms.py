@@ -11,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 from . import schedule as visit_schedule
+from .adverse_event_models import AdverseEvent
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -19,7 +20,13 @@ from .models import (
     RecordStatus,
     Visit,
 )
-from .services import PATIENT_CLINICAL_FIELDS, PATIENT_IDENTIFIER_FIELDS, SESSION_FIELDS, VISIT_FIELDS
+from .services import (
+    ADVERSE_EVENT_FIELDS,
+    PATIENT_CLINICAL_FIELDS,
+    PATIENT_IDENTIFIER_FIELDS,
+    SESSION_FIELDS,
+    VISIT_FIELDS,
+)
 
 
 class DateInput(forms.DateInput):
@@ -221,8 +228,10 @@ class VisitForm(TrialForm):
     date_performed = model_field(Visit, "date_performed")
     house_brackmann = model_field(Visit, "house_brackmann")
     sunnybrook_composite = model_field(Visit, "sunnybrook_composite", max_value=100)
-    adverse_events = model_field(Visit, "adverse_events")
-    notes = model_field(Visit, "notes")
+    # Adverse events are records of their own (AdverseEventForm), no longer a free-text box here.
+    notes = model_field(
+        Visit, "notes", help_text="Adverse events are recorded on their own, one record each, from the patient page."
+    )
     protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
 
     def __init__(self, *args, schedule, windows=None, **kwargs):
@@ -259,7 +268,7 @@ class VisitForm(TrialForm):
         return visit_schedule.outside_window_text(window, day) if day and not window.contains(day) else ""
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in VISIT_FIELDS}
+        return {name: self.cleaned_data[name] for name in VISIT_FIELDS if name in self.fields}
 
 
 class VisitEditForm(VisitForm):
@@ -379,3 +388,56 @@ def total_units(rows) -> Decimal:
         except ArithmeticError:
             continue
     return total
+
+
+# --- Adverse events -------------------------------------------------------------------------------
+
+
+class AdverseEventForm(TrialForm):
+    visit = VisitChoiceField(
+        queryset=None, required=False, label="Reported at visit", empty_label="(not at a recorded visit)"
+    )
+    term = model_field(AdverseEvent, "term", label="Event")
+    term_other = model_field(AdverseEvent, "term_other")
+    description = model_field(
+        AdverseEvent, "description", help_text="Free text; seen only by the site's coordinators and data managers."
+    )
+    onset_date = model_field(AdverseEvent, "onset_date")
+    resolution_date = model_field(AdverseEvent, "resolution_date")
+    severity = model_field(AdverseEvent, "severity", required=True)
+    serious = model_field(
+        AdverseEvent, "serious", label="Serious adverse event", help_text="Tick if it meets a seriousness criterion."
+    )
+    seriousness_criterion = model_field(AdverseEvent, "seriousness_criterion", help_text="Only for a serious event.")
+    relatedness = model_field(AdverseEvent, "relatedness", required=True)
+    action_taken = model_field(AdverseEvent, "action_taken", required=True)
+    outcome = model_field(AdverseEvent, "outcome", required=True)
+
+    fieldsets = [
+        ("Event", ["visit", "term", "term_other", "description"]),
+        ("Dates", ["onset_date", "resolution_date"]),
+        ("Assessment", ["severity", "serious", "seriousness_criterion", "relatedness", "action_taken", "outcome"]),
+    ]
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["visit"].queryset = patient.visits.filter(status=RecordStatus.RECORDED).select_related(
+            "scheduled_visit"
+        )
+
+    def values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in ADVERSE_EVENT_FIELDS}
+
+
+class AdverseEventEditForm(AdverseEventForm):
+    reason = reason_field()
+
+    fieldsets = [*AdverseEventForm.fieldsets, ("Why", ["reason"])]
+
+    def __init__(self, *args, event: AdverseEvent, **kwargs):
+        initial = {name: getattr(event, name) for name in ADVERSE_EVENT_FIELDS}
+        initial["visit"] = event.visit_id
+        super().__init__(*args, initial=initial, patient=event.patient, **kwargs)
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}

@@ -587,3 +587,7 @@ class RandomizationSlot(models.Model):
 
     def __str__(self):
         return f"{self.stratum} #{self.position}"
+
+
+# Adverse events live in their own module; imported here so that Django registers them.
+from .adverse_event_models import AdverseEvent  # noqa: E402, F401

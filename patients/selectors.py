@@ -18,6 +18,7 @@ from django.utils.text import capfirst
 
 from . import schedule
 from .models import (
+    AdverseEvent,
     InjectionPoint,
     InjectionSession,
     Patient,
@@ -277,11 +278,32 @@ def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
     return {s.pk: visit_window(s, patient.enrollment_date) for s in patient.study.schedule.all()}
 
 
+def patient_adverse_events(patient: Patient) -> list[AdverseEvent]:
+    """Every adverse event of the patient, voided ones too (shown struck through), by onset."""
+    return list(patient.adverse_events.select_related("visit__scheduled_visit").order_by("onset_date", "id"))
+
+
 def patient_injection_sessions(patient: Patient) -> list[InjectionSession]:
     return list(
         injection_sessions_with_totals(patient.injection_sessions.select_related("visit__scheduled_visit")).order_by(
             "date", "id"
         )
+    )
+
+
+SERIOUS_EVENTS_SHOWN = 50
+
+
+def serious_adverse_events(access: Access) -> list[AdverseEvent]:
+    """Serious adverse events in the studies whose data this user manages, newest onset first."""
+    if not access.data_manager_study_ids:
+        return []
+    return list(
+        AdverseEvent.objects.filter(
+            patient__study_id__in=access.data_manager_study_ids, serious=True, status=RecordStatus.RECORDED
+        )
+        .select_related("patient__site", "patient__arm")
+        .order_by("-onset_date", "-id")[:SERIOUS_EVENTS_SHOWN]
     )
 
 
@@ -307,6 +329,7 @@ class Dashboard:
     due: list[DueVisit]
     overdue: list[DueVisit]
     missed: list[DueVisit]  # windows closed unrecorded: missing in the outcome tables
+    serious_events: list[AdverseEvent]  # for the studies this user manages the data of
 
 
 def dashboard(access: Access) -> Dashboard:
@@ -377,4 +400,5 @@ def dashboard(access: Access) -> Dashboard:
         due=due,
         overdue=overdue,
         missed=missed,
+        serious_events=serious_adverse_events(access),
     )

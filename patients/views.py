@@ -14,7 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
+from .adverse_event_models import accepts_adverse_events
 from .models import (
+    AdverseEvent,
     InjectionSession,
     Patient,
     PatientIdentifiers,
@@ -150,6 +152,9 @@ def patient_detail(request, pk):
         "can_assign_arm": access.can_assign_arm(patient) and not patient.is_randomized and not patient.is_screening,
         "timeline": timeline,
         "sessions": selectors.patient_injection_sessions(patient),
+        "adverse_events": selectors.patient_adverse_events(patient),
+        "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
+        "show_free_text": identifiers is not None or access.can_see_identifiers(patient),
     }
     return render(request, "patients/patient_detail.html", context)
 
@@ -474,4 +479,53 @@ def injection_void(request, pk, session_pk):
         title=f"Void the injection session of {session.date:%Y-%m-%d}",
         warning="The session and its points stay in the record and the audit trail, marked as voided.",
         done=f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.",
+    )
+
+
+# --- Adverse events -------------------------------------------------------------------------------
+
+
+def _adverse_event(patient, event_pk) -> AdverseEvent:
+    return get_object_or_404(AdverseEvent.objects.select_related("patient", "visit"), pk=event_pk, patient=patient)
+
+
+@login_required
+def adverse_event_create(request, pk):
+    patient = _editable_patient(request, pk)
+    initial = {"visit": request.GET.get("visit"), "onset_date": timezone.localdate()}
+    form = forms.AdverseEventForm(_data(request), patient=patient, initial=initial)
+
+    def save(data):
+        services.adverse_event_record(patient=patient, by=request.user, **form.values())
+
+    done = f"Adverse event recorded for {patient.study_code}."
+    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done)
+
+
+@login_required
+def adverse_event_edit(request, pk, event_pk):
+    patient = _editable_patient(request, pk)
+    event = _adverse_event(patient, event_pk)
+    form = forms.AdverseEventEditForm(_data(request), event=event)
+    return _edit_page(
+        request,
+        patient,
+        form,
+        update=lambda **kw: services.adverse_event_update(event=event, **kw),
+        title=f"Edit the adverse event of {event.onset_date:%Y-%m-%d}",
+        done="Adverse event updated.",
+    )
+
+
+@login_required
+def adverse_event_void(request, pk, event_pk):
+    patient = _editable_patient(request, pk)
+    event = _adverse_event(patient, event_pk)
+    return _void_page(
+        request,
+        patient,
+        void=lambda **kw: services.adverse_event_void(event=event, **kw),
+        title=f"Void the adverse event of {event.onset_date:%Y-%m-%d}",
+        warning="The event stays in the record and the audit trail, marked as voided; it leaves the harms tables.",
+        done="Adverse event voided. It stays in the record, struck through.",
     )

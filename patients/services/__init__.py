@@ -13,9 +13,17 @@ One module per concept; everything is re-exported here, so callers write
 - `visits`: the visit rules, record, correct, void
 - `injections`: the session rules, record, correct, void
 - `study_setup`: a study with its sites, arms and schedule
+- `adverse_events`: the rules of an adverse event, record, correct, void
 - `common`: the audited save and the rules the others share
 """
 
+from .adverse_events import (
+    ADVERSE_EVENT_FIELDS,
+    adverse_event_record,
+    adverse_event_update,
+    adverse_event_validate,
+    adverse_event_void,
+)
 from .injections import (
     SESSION_FIELDS,
     InjectionValidationError,
@@ -44,6 +52,7 @@ from .study_setup import DEFAULT_ARMS, DEFAULT_SCHEDULE, study_set_up
 from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, visit_void
 
 __all__ = [
+    "ADVERSE_EVENT_FIELDS",
     "BLOCKS_GENERATED_AT_SET_UP",
     "DEFAULT_ARMS",
     "DEFAULT_SCHEDULE",
@@ -52,6 +61,10 @@ __all__ = [
     "SESSION_FIELDS",
     "VISIT_FIELDS",
     "InjectionValidationError",
+    "adverse_event_record",
+    "adverse_event_update",
+    "adverse_event_validate",
+    "adverse_event_void",
     "injection_session_record",
     "injection_session_update",
     "injection_session_validate",
