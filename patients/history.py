@@ -33,6 +33,15 @@ class HistoryEntry:
 
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
+# Other apps add the trail of their own records of a patient (measurements: photos), without
+# this app importing theirs: each source is `source(patient, with_identifiers=...) -> [HistoryEntry]`.
+_EXTRA_SOURCES: list = []
+
+
+def register_source(source) -> None:
+    if source not in _EXTRA_SOURCES:
+        _EXTRA_SOURCES.append(source)
+
 
 def patient_history(patient: Patient, *, with_identifiers: bool) -> list[HistoryEntry]:
     """The audit trail of a patient and its records, newest first, in a fixed number of queries.
@@ -78,7 +87,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         "patients.scheduledvisit": schedule,
         "patients.visit": visits,
         "patients.injectionsession": sessions,
-        User._meta.label_lower: {u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)},
+        User._meta.label_lower: {u.pk: user_label(u) for u in User.objects.filter(pk__in=user_ids)},
     }
 
     def subject(model, record) -> str:
@@ -129,18 +138,20 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             entries.append(
                 HistoryEntry(
                     when=record.history_date,
-                    who=_user_label(record.history_user) if record.history_user else "system",
+                    who=user_label(record.history_user) if record.history_user else "system",
                     action=_ACTIONS.get(record.history_type, record.history_type),
                     subject=subject(model, record),
                     reason=record.history_change_reason or "",
                     changes=changes,
                 )
             )
+    for source in _EXTRA_SOURCES:
+        entries.extend(source(patient, with_identifiers=with_identifiers))
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries
 
 
-def _user_label(user) -> str:
+def user_label(user) -> str:
     return user.get_full_name() or user.get_username()
 
 

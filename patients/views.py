@@ -133,6 +133,12 @@ def patient_create(request):
 def patient_detail(request, pk):
     access = selectors.require_role(request.user)
     patient = selectors.patient_get(access, pk)
+    return render_patient_page(request, access, patient)
+
+
+def render_patient_page(request, access, patient, *, status: int = 200, **extra):
+    """The patient page; other apps render it too, to show their errors where the user was
+    (measurements: a refused photo upload, beside its form)."""
     can_edit = access.can_edit(patient)
     identifiers = None
     if access.can_see_identifiers(patient):
@@ -154,9 +160,10 @@ def patient_detail(request, pk):
         "sessions": selectors.patient_injection_sessions(patient),
         "adverse_events": selectors.patient_adverse_events(patient),
         "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
-        "show_free_text": identifiers is not None or access.can_see_identifiers(patient),
+        "show_free_text": access.can_see_identifiers(patient),
+        **extra,
     }
-    return render(request, "patients/patient_detail.html", context)
+    return render(request, "patients/patient_detail.html", context, status=status)
 
 
 def _randomizable(patient) -> bool:

@@ -1,6 +1,6 @@
 from django import template
 
-from measurements import selectors
+from measurements import selectors, services
 from measurements.forms import VisitPhotosForm
 
 register = template.Library()
@@ -30,5 +30,12 @@ def patient_photos(context, patient):
         "can_edit": access.can_edit(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),
         "upload_form": VisitPhotosForm(),
+        "upload_report": context.get("upload_report"),
+        "upload_rules": services.photo_upload_rules(),
         "request": context.get("request"),
     }
+
+
+@register.simple_tag
+def photo_upload_rules() -> str:
+    return services.photo_upload_rules()

@@ -428,3 +428,15 @@ def test_admin_injection_correction_within_the_ceilings_is_saved_with_its_reason
         data_manager,
         "Dose from the paper record",
     )
+
+
+def test_history_shows_an_old_site_by_name(client, data_manager, coordinator_a, site_a, site_b):
+    from patients.services.common import save_audited
+
+    patient = make_patient(site_a, coordinator_a)
+    patient.site = site_b
+    save_audited(patient, by=data_manager, reason="Registered at the wrong site")
+    client.force_login(data_manager)
+    page = client.get(f"/patients/{patient.pk}/history/").content.decode()
+    assert "LON – London" in page and "MAN – Manchester" in page
+    assert f"#{site_a.pk}" not in page
