@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
@@ -81,6 +82,9 @@ class ArmInline(admin.TabularInline):
     model = TreatmentArm
     extra = 0
     can_delete = False
+    # The admin's default description box (40 columns x 10 rows) in a table row made the Study
+    # page wider than a laptop screen.
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 24})}}
 
 
 class ScheduleInline(admin.TabularInline):
@@ -136,6 +140,10 @@ class VisitAdmin(AuditedAdmin):
     list_display = ["patient", "scheduled_visit", "date_performed", "status"]
     list_filter = ["scheduled_visit__study", "scheduled_visit", "status"]
     search_fields = ["patient__study_code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who recorded a visit, and whose visit it is, are facts of the record, not corrections.
+        return ["patient", "created_by"] if obj else []
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from .formatting import units_display
+
 
 class Study(models.Model):
     class Randomization(models.TextChoices):
@@ -486,7 +488,7 @@ class InjectionPoint(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_muscle_display()} {self.side} {self.units} U"
+        return f"{self.get_muscle_display()} {self.side} {units_display(self.units)} U"
 
     @property
     def is_voided(self) -> bool:

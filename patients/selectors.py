@@ -54,6 +54,11 @@ class Access:
         return bool(self.data_manager_study_ids)
 
     @property
+    def is_api_client_only(self) -> bool:
+        """An account made for a program: it has the API and none of these pages."""
+        return bool(self.api_study_ids) and not self.has_any_role
+
+    @property
     def has_any_role(self) -> bool:
         return bool(self.coordinator_site_ids or self.investigator_study_ids or self.data_manager_study_ids)
 
@@ -112,6 +117,8 @@ def access_for(user) -> Access:
 
 def require_role(user) -> Access:
     access = access_for(user)
+    if access.is_api_client_only:
+        raise PermissionDenied("This account is an API client: it reads the trial's data through the API, not here.")
     if not access.has_any_role:
         raise PermissionDenied("You have no role in any study.")
     return access

@@ -440,3 +440,21 @@ def test_history_shows_an_old_site_by_name(client, data_manager, coordinator_a, 
     page = client.get(f"/patients/{patient.pk}/history/").content.decode()
     assert "LON – London" in page and "MAN – Manchester" in page
     assert f"#{site_a.pk}" not in page
+
+
+def test_the_admin_shows_who_recorded_a_visit_and_whose_it_is_read_only(client, treated, data_manager, outsider):
+    patient, visit, _ = treated
+    url = f"/admin/patients/visit/{visit.pk}/change/"
+    client.force_login(data_manager)
+    form = client.get(url, secure=True).context["adminform"].form
+    assert "patient" not in form.fields and "created_by" not in form.fields
+    data = change_form_data(client.get(url, secure=True))
+    client.post(url, {**data, "created_by": outsider.pk, "notes": "x", "change_reason": "Check"}, secure=True)
+    visit.refresh_from_db()
+    assert visit.created_by != outsider and visit.patient == patient
+
+
+def test_the_admin_arm_description_box_is_small(client, study, data_manager):
+    client.force_login(data_manager)
+    page = client.get(f"/admin/patients/study/{study.pk}/change/", secure=True).content.decode()
+    assert 'name="arms-0-description" cols="24" rows="2"' in page
