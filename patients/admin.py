@@ -78,13 +78,12 @@ class SiteInline(admin.TabularInline):
     can_delete = False
 
 
-class ArmInline(admin.TabularInline):
+class ArmInline(admin.StackedInline):
+    # Stacked: the description box in a table row made the Study page wider than a laptop screen.
     model = TreatmentArm
     extra = 0
     can_delete = False
-    # The admin's default description box (40 columns x 10 rows) in a table row made the Study
-    # page wider than a laptop screen.
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 24})}}
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
 
 class ScheduleInline(admin.TabularInline):

@@ -452,9 +452,3 @@ def test_the_admin_shows_who_recorded_a_visit_and_whose_it_is_read_only(client, 
     client.post(url, {**data, "created_by": outsider.pk, "notes": "x", "change_reason": "Check"}, secure=True)
     visit.refresh_from_db()
     assert visit.created_by != outsider and visit.patient == patient
-
-
-def test_the_admin_arm_description_box_is_small(client, study, data_manager):
-    client.force_login(data_manager)
-    page = client.get(f"/admin/patients/study/{study.pk}/change/", secure=True).content.decode()
-    assert 'name="arms-0-description" cols="24" rows="2"' in page
