@@ -323,6 +323,28 @@ class DueVisit:
     state: str
 
 
+def study_missed_visits(study: Study, *, today: date | None = None) -> list[DueVisit]:
+    """Every scheduled visit of a randomized patient whose window closed with nothing recorded,
+    whatever the patient's status now: the visits the outcome tables count as missing
+    (`missed-window`). Two queries; for the analysis, which owns those tables."""
+    today = today or timezone.localdate()
+    planned = list(study.schedule.order_by("day_offset"))
+    patients = list(study.patients.filter(arm__isnull=False, enrollment_date__isnull=False).order_by("study_code"))
+    recorded = set(
+        Visit.objects.filter(patient__in=patients, status=RecordStatus.RECORDED).values_list(
+            "patient_id", "scheduled_visit_id"
+        )
+    )
+    missed = []
+    for patient in patients:
+        for scheduled in planned:
+            window = visit_window(scheduled, patient.enrollment_date)
+            done = (patient.pk, scheduled.pk) in recorded
+            if schedule.visit_state(window=window, recorded=done, today=today) == schedule.MISSED:
+                missed.append(DueVisit(patient, scheduled, window.earliest, window.latest, schedule.MISSED))
+    return missed
+
+
 @dataclass
 class Dashboard:
     studies: list[Study]

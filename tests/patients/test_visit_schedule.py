@@ -160,3 +160,17 @@ def test_a_missed_visit_shows_as_missed_on_the_timeline(login, coordinator_a, ra
     baseline = timeline[0]
     assert baseline.state == schedule.MISSED and baseline.state_label == "Missed"
     assert timezone.localdate() > baseline.latest
+
+
+@pytest.mark.django_db
+def test_study_missed_visits_for_the_outcome_tables(study, randomized, coordinator_a, site_a):
+    from patients.selectors import study_missed_visits
+
+    make_patient(site_a, coordinator_a, enrolled_days_ago=200)  # never randomized: not followed up
+    assert [(d.patient, d.scheduled.code) for d in study_missed_visits(study)] == [(randomized, "baseline")]
+    _record_baseline(randomized, coordinator_a)
+    later = timezone.localdate() + timedelta(days=30)  # week 2 (day 14 + 3) and week 4 (day 28 + 7) closed by then
+    codes = [d.scheduled.code for d in study_missed_visits(study, today=later)]
+    assert codes == ["week-2", "week-4"]
+    services.patient_complete(patient=randomized, by=coordinator_a)
+    assert [d.scheduled.code for d in study_missed_visits(study, today=later)] == ["week-2", "week-4"]
