@@ -9,7 +9,7 @@ from django.http import Http404
 from patients.models import Patient, RecordStatus, Visit
 from patients.selectors import Access, patients_visible
 
-from . import engine
+from . import engine, trend
 from .models import Expression, Photo, PhotoScore
 
 
@@ -65,6 +65,10 @@ class VisitPhotos:
     @property
     def any_photo(self) -> bool:
         return any(slot.photo for slot in self.slots)
+
+    @property
+    def empty_slots(self) -> list[PhotoSlot]:
+        return [slot for slot in self.slots if slot.photo is None]
 
 
 def patient_photos(patient: Patient) -> list[VisitPhotos]:
@@ -156,3 +160,52 @@ def metric_table(score: PhotoScore | None) -> list[MetricTableRow]:
         )
         setattr(row, definition.side or "value", value)
     return list(rows.values())
+
+
+# The panel on the patient page: the primary outcome on the photos it is read from (docs/metrics.md).
+TREND_METRIC = "commissure_height_deviation_mm"
+TREND_EXPRESSIONS = (Expression.SMILE_CLOSED, Expression.SMILE_OPEN, Expression.REST)
+
+
+@dataclass
+class OutcomeTrend:
+    expression: str
+    label: str
+    metric_label: str
+    unit: str
+    points: list[trend.TrendPoint]
+    svg: str
+
+
+def patient_outcome_trends(visit_photos: list[VisitPhotos]) -> list[OutcomeTrend]:
+    """Per expression, the current photo's score at each recorded visit against the baseline's.
+
+    From `patient_photos` (no further query). An expression with no scored photo at all is left
+    out; a visit without a scored photo is a gap. Without a recorded baseline there is nothing to
+    compare with, and the change columns stay empty.
+    """
+    definition = engine.METRICS_BY_NAME[TREND_METRIC]
+    trends = []
+    for expression in TREND_EXPRESSIONS:
+        values: list[tuple[str, float | None]] = []
+        for vp in visit_photos:
+            slot = next(s for s in vp.slots if s.expression == expression)
+            passed = slot.score is not None and slot.score.passed
+            values.append((vp.visit.scheduled_visit.name, slot.score.metrics.get(TREND_METRIC) if passed else None))
+        if all(value is None for _, value in values):
+            continue
+        if not visit_photos[0].visit.scheduled_visit.is_baseline:
+            values.insert(0, ("Baseline", None))
+        points = trend.against_baseline(values)
+        label = Expression(expression).label
+        trends.append(
+            OutcomeTrend(
+                expression=expression,
+                label=label,
+                metric_label=definition.label,
+                unit=definition.unit,
+                points=points,
+                svg=trend.sparkline_svg(points, title=f"{definition.label}, {label}", unit=definition.unit),
+            )
+        )
+    return trends

@@ -89,6 +89,14 @@ class UploadInfo:
     height: int
 
 
+ACCEPTED_FORMATS_TEXT = "JPEG, PNG, WebP or HEIC"
+
+
+def photo_upload_rules() -> str:
+    """What the upload forms say where photos are chosen: the formats and the size limit enforced here."""
+    return f"{ACCEPTED_FORMATS_TEXT} photos, up to {settings.PHOTO_MAX_UPLOAD_MB} MB each."
+
+
 def _file_label(filename: str) -> str:
     return f"“{filename}”" if filename else "The file"
 
@@ -415,6 +423,15 @@ GAVE_UP_REASON = (
 )
 
 
+def _history_of_bulk_change(ids: list[int], *, reason: str) -> None:
+    """A bulk update() bypasses the audit trail: write the photos' new state into it, with why,
+    so that the patient's history shows rescoring and scoring given up like any other change."""
+    if ids:
+        Photo.history.bulk_history_create(
+            list(Photo.objects.filter(pk__in=ids)), update=True, default_change_reason=reason
+        )
+
+
 def photos_sweep() -> dict:
     """Re-queue photos that a dead worker or a missing broker left behind. Run by Celery beat."""
     now = timezone.now()
@@ -429,6 +446,7 @@ def photos_sweep() -> dict:
         logger.error(
             "Scoring gave up on photos %s after %s attempts; listed for data managers.", gave_up_ids, MAX_ATTEMPTS
         )
+    _history_of_bulk_change(gave_up_ids, reason="Scoring failed repeatedly; given up")
     waiting = Photo.objects.filter(status=Photo.Status.PENDING).filter(queued_at__isnull=True) | Photo.objects.filter(
         status=Photo.Status.PENDING, queued_at__lt=now - _stale_queue()
     )
@@ -470,6 +488,7 @@ def photos_rescore(*, study_code: str | None = None) -> int:
         photos = photos.filter(patient__study__code=study_code)
     ids = list(photos.values_list("pk", flat=True))
     Photo.objects.filter(pk__in=ids).update(status=Photo.Status.PENDING, queued_at=None, attempts=0)
+    _history_of_bulk_change(ids, reason=f"Queued for rescoring by engine {engine.ENGINE_VERSION}")
     for photo_id in ids:
         _enqueue(photo_id)
     return len(ids)

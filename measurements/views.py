@@ -1,4 +1,5 @@
-from django.conf import settings
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from patients import selectors as patient_selectors
+from patients import views as patient_views
 from patients.models import RecordStatus
 
 from . import engine, selectors, services
@@ -17,65 +19,78 @@ from .forms import ReplacePhotoForm, VisitPhotosForm
 from .models import Expression, Photo
 
 
-def _upload_one(request, *, visit, expression, upload):
-    """Upload a file; returns an error message or None. Never raises for bad input."""
+@dataclass
+class UploadOutcome:
+    """What became of one chosen file, as the coordinator is told beside the upload form."""
+
+    label: str  # the expression
+    filename: str
+    saved: bool
+    message: str
+    link: str = ""
+
+
+def _fate(photo: Photo) -> str:
+    """What is true of a photo just saved: in-process scoring (the demo) has already scored it."""
+    photo.refresh_from_db(fields=["status", "failure_reason", "queued_at"])
+    if photo.status == Photo.Status.SCORED:
+        return "saved and scored."
+    if photo.status == Photo.Status.FAILED:
+        return f"saved, but it failed a quality check: {photo.failure_reason}"
+    if photo.queued_at is None:
+        return "saved; it will be scored as soon as the scoring service is reachable."
+    return "saved; scoring has started."
+
+
+def _upload_one(request, *, visit, expression, upload) -> UploadOutcome:
+    """Upload a file and say what became of it. Never raises for bad input."""
+    label = Expression(expression).label
     try:
         # Checked before reading, so an oversized file is never held in memory whole.
         services.photo_check_size(upload.size, filename=upload.name)
-        services.photo_upload(
+        photo = services.photo_upload(
             visit=visit, expression=expression, data=upload.read(), filename=upload.name, by=request.user
         )
     except services.DuplicatePhoto as exc:
         # Another site's photo: its patient, visit and link are not the uploader's to know.
         if not patient_selectors.access_for(request.user).can_view(exc.existing.patient):
-            return exc.messages[0]
-        return {"message": exc.described, "link": reverse("photo_detail", args=[exc.existing.pk])}
+            return UploadOutcome(label, upload.name, False, f"not saved: {exc.messages[0]}")
+        link = reverse("photo_detail", args=[exc.existing.pk])
+        return UploadOutcome(label, upload.name, False, f"not saved: {exc.described}", link)
     except ValidationError as exc:
-        return " ".join(exc.messages)
-    return None
+        return UploadOutcome(label, upload.name, False, "not saved: " + " ".join(exc.messages))
+    return UploadOutcome(label, upload.name, True, _fate(photo), reverse("photo_detail", args=[photo.pk]))
 
 
 @login_required
 def visit_photos_upload(request, pk, visit_pk):
+    """Upload a visit's photos from the patient page. Every file is reported by name, with what
+    became of it; when any is refused, the patient page comes back with the report beside the form."""
     access = patient_selectors.require_role(request.user)
     patient = patient_selectors.patient_get(access, pk, for_edit=True)
     visit = get_object_or_404(
         patient.visits.select_related("scheduled_visit"), pk=visit_pk, status=RecordStatus.RECORDED
     )
-    # Bound on every POST, even one with no fields at all, so an empty submission gets its error.
-    form = VisitPhotosForm(request.POST, request.FILES) if request.method == "POST" else VisitPhotosForm()
-    errors = {}
-    if request.method == "POST" and form.is_valid():
-        uploaded = 0
-        for expression, upload in form.files_by_expression():
-            error = _upload_one(request, visit=visit, expression=expression, upload=upload)
-            if error:
-                errors[expression] = error
-            else:
-                uploaded += 1
-        if uploaded:
-            messages.success(request, f"{uploaded} photo(s) uploaded; scoring has started.")
-        if not errors and uploaded:
-            return redirect(f"{patient.get_absolute_url()}#photos")
-        if not errors and not uploaded:
-            form.add_error(None, "Choose at least one photo.")
-    fields = [
-        (expression, label, form[f"photo_{expression}"], errors.get(expression))
-        for expression, label in Expression.choices
-    ]
-    status = 400 if errors or form.errors else 200
-    return render(
-        request,
-        "measurements/visit_photos_upload.html",
-        {
-            "patient": patient,
-            "visit": visit,
-            "form": form,
-            "fields": fields,
-            "settings_max_mb": settings.PHOTO_MAX_UPLOAD_MB,
-        },
-        status=status,
-    )
+    anchor = f"{patient.get_absolute_url()}#photos-{visit.pk}"
+    if request.method != "POST":
+        return redirect(anchor)  # the upload form lives on the patient page
+    form = VisitPhotosForm(request.POST, request.FILES)
+    outcomes, problems = [], []
+    if form.is_valid():
+        outcomes = [
+            _upload_one(request, visit=visit, expression=expression, upload=upload)
+            for expression, upload in form.files_by_expression()
+        ]
+        if not outcomes:
+            problems.append("Choose at least one photo.")
+    else:
+        problems = [f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+    if outcomes and all(o.saved for o in outcomes):
+        for o in outcomes:
+            messages.success(request, f"{visit.scheduled_visit.name}, {o.label}: “{o.filename}” {o.message}")
+        return redirect(anchor)
+    report = {"visit_id": visit.pk, "outcomes": outcomes, "problems": problems}
+    return patient_views.render_patient_page(request, access, patient, status=400, upload_report=report)
 
 
 @login_required
@@ -115,11 +130,13 @@ def photo_replace(request, pk):
     if not form.is_valid():
         messages.error(request, "Choose a photo to upload as the retake.")
         return redirect(photo)
-    error = _upload_one(request, visit=photo.visit, expression=photo.expression, upload=form.cleaned_data["photo"])
-    if error:
-        messages.error(request, error["message"] if isinstance(error, dict) else error)
+    outcome = _upload_one(request, visit=photo.visit, expression=photo.expression, upload=form.cleaned_data["photo"])
+    if not outcome.saved:
+        messages.error(request, f"“{outcome.filename}” {outcome.message}")
         return redirect(photo)
-    messages.success(request, "Retake uploaded; it replaces the earlier photo in the outcome tables.")
+    messages.success(
+        request, f"Retake “{outcome.filename}” {outcome.message} It replaces the earlier photo in the outcome tables."
+    )
     return redirect(f"{photo.patient.get_absolute_url()}#photos")
 
 

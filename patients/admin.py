@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -87,10 +88,12 @@ class SiteInline(admin.TabularInline):
     can_delete = False
 
 
-class ArmInline(admin.TabularInline):
+class ArmInline(admin.StackedInline):
+    # Stacked: the description box in a table row made the Study page wider than a laptop screen.
     model = TreatmentArm
     extra = 0
     can_delete = False
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
 
 class ScheduleInline(admin.TabularInline):
@@ -151,6 +154,10 @@ class VisitAdmin(AuditedAdmin):
     raw_id_fields = ["patient", "created_by"]
     list_filter = ["scheduled_visit__study", "scheduled_visit", "status"]
     search_fields = ["patient__study_code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who recorded a visit, and whose visit it is, are facts of the record, not corrections.
+        return ["patient", "created_by"] if obj else []
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

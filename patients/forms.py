@@ -10,6 +10,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
+from . import schedule as visit_schedule
+from .adverse_event_models import AdverseEvent
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -18,7 +20,13 @@ from .models import (
     RecordStatus,
     Visit,
 )
-from .services import PATIENT_CLINICAL_FIELDS, PATIENT_IDENTIFIER_FIELDS, SESSION_FIELDS, VISIT_FIELDS
+from .services import (
+    ADVERSE_EVENT_FIELDS,
+    PATIENT_CLINICAL_FIELDS,
+    PATIENT_IDENTIFIER_FIELDS,
+    SESSION_FIELDS,
+    VISIT_FIELDS,
+)
 
 
 class DateInput(forms.DateInput):
@@ -76,13 +84,15 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class PatientFilterForm(forms.Form):
-    q = forms.CharField(label="Study code", required=False)
+    q = forms.CharField(label="Study code", required=False, max_length=100)
     site = forms.ChoiceField(label="Site", required=False)
     arm = forms.ChoiceField(label="Arm", required=False)
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "All statuses"), *Patient.Status.choices])
 
-    def __init__(self, *args, sites, arms, **kwargs):
+    def __init__(self, *args, sites, arms, identifiers: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if identifiers:
+            self.fields["q"].label = "Name, record number or study code"
         self.fields["site"].choices = [("", "All sites")] + [(str(s.pk), str(s)) for s in sites]
         self.fields["arm"].choices = [("", "All arms"), ("none", "Not randomized")] + [
             (str(a.pk), a.name) for a in arms
@@ -184,18 +194,49 @@ class VoidForm(TrialForm):
 # --- Visits ---------------------------------------------------------------------------------------
 
 
+class ScheduledVisitSelect(forms.Select):
+    """Each option carries its window for static/js/visit-window.js (dates as ISO strings)."""
+
+    windows: dict = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        window = self.windows.get(getattr(value, "value", value))
+        if window is not None:
+            option["attrs"].update(
+                {
+                    "data-earliest": window.earliest.isoformat(),
+                    "data-target": window.target.isoformat(),
+                    "data-latest": window.latest.isoformat(),
+                    "data-window-text": visit_schedule.window_text(window),
+                }
+            )
+        return option
+
+
+def _chosen_pk(value) -> int | None:
+    try:
+        return int(getattr(value, "pk", value))
+    except (TypeError, ValueError):
+        return None
+
+
 class VisitForm(TrialForm):
-    scheduled_visit = forms.ModelChoiceField(queryset=None, label="Scheduled visit")
+    scheduled_visit = forms.ModelChoiceField(
+        queryset=None, label="Scheduled visit", widget=ScheduledVisitSelect(attrs={"data-visit-window": ""})
+    )
     date_performed = model_field(Visit, "date_performed")
     house_brackmann = model_field(Visit, "house_brackmann")
     sunnybrook_composite = model_field(Visit, "sunnybrook_composite", max_value=100)
-    adverse_events = model_field(Visit, "adverse_events")
-    notes = model_field(Visit, "notes")
+    # Adverse events are records of their own (AdverseEventForm), no longer a free-text box here.
+    notes = model_field(
+        Visit, "notes", help_text="Adverse events are recorded on their own, one record each, from the patient page."
+    )
     protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
 
-    def __init__(self, *args, schedule, outcomes=(), **kwargs):
+    def __init__(self, *args, schedule, windows=None, outcomes=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scheduled_visit"].queryset = schedule
+        self.windows = windows or {}
         # The study's own outcomes (StudyOutcome), one optional number each, within its range.
         self.outcomes = {f"outcome_{o.code}": o for o in outcomes}
         for name, o in self.outcomes.items():
@@ -203,9 +244,38 @@ class VisitForm(TrialForm):
                 label=f"{o.name} ({o.unit})", required=False, min_value=o.min_value, max_value=o.max_value,
                 help_text=f"{o.min_value.normalize()} to {o.max_value.normalize()}",
             )  # fmt: skip
+        if "scheduled_visit" not in self.fields:
+            return
+        field = self.fields["scheduled_visit"]
+        field.queryset = schedule
+        field.widget.windows = self.windows
+        # Stated on the first render too (the timeline's ?scheduled= link), without JavaScript.
+        chosen = _chosen_pk(self._raw("scheduled_visit"))
+        window = self.windows.get(chosen)
+        if window is not None:
+            self.window_warning = self._outside_warning(window)
+            field.help_text = " ".join(filter(None, [visit_schedule.window_text(window), self.window_warning]))
+        elif self.windows:
+            field.help_text = "Choose a visit to see its target date and window."
+        else:
+            field.help_text = "The windows start at enrollment."
+
+    window_warning = ""
+
+    def _raw(self, name: str):
+        # Read without building the bound field, which would freeze the help text set here.
+        return self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
+
+    def _outside_warning(self, window) -> str:
+        raw = self._raw("date_performed")
+        try:
+            day = forms.DateField().clean(raw) if raw else None
+        except ValidationError:
+            return ""
+        return visit_schedule.outside_window_text(window, day) if day and not window.contains(day) else ""
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in VISIT_FIELDS}
+        return {name: self.cleaned_data[name] for name in VISIT_FIELDS if name in self.fields}
 
     def outcome_values(self) -> dict:
         return {o: self.cleaned_data.get(name) for name, o in self.outcomes.items()}
@@ -214,11 +284,14 @@ class VisitForm(TrialForm):
 class VisitEditForm(VisitForm):
     reason = reason_field()
 
-    def __init__(self, *args, visit: Visit, outcomes=(), **kwargs):
+    def __init__(self, *args, visit: Visit, window=None, outcomes=(), **kwargs):
         initial = {name: getattr(visit, name) for name in VISIT_FIELDS}
         initial.update({f"outcome_{v.outcome.code}": v.value for v in visit.outcome_values.select_related("outcome")})
+        self.base_fields = {k: v for k, v in self.base_fields.items() if k != "scheduled_visit"}
         super().__init__(*args, initial=initial, schedule=None, outcomes=outcomes, **kwargs)
-        del self.fields["scheduled_visit"]  # fixed once recorded: void and re-record instead
+        # The visit is fixed once recorded (void and re-record instead); its window is stated by the date.
+        if window is not None:
+            self.fields["date_performed"].help_text = visit_schedule.window_text(window)
 
     def changes(self) -> dict:
         changes = {
@@ -334,3 +407,56 @@ def total_units(rows) -> Decimal:
         except ArithmeticError:
             continue
     return total
+
+
+# --- Adverse events -------------------------------------------------------------------------------
+
+
+class AdverseEventForm(TrialForm):
+    visit = VisitChoiceField(
+        queryset=None, required=False, label="Reported at visit", empty_label="(not at a recorded visit)"
+    )
+    term = model_field(AdverseEvent, "term", label="Event")
+    term_other = model_field(AdverseEvent, "term_other")
+    description = model_field(
+        AdverseEvent, "description", help_text="Free text; seen only by the site's coordinators and data managers."
+    )
+    onset_date = model_field(AdverseEvent, "onset_date")
+    resolution_date = model_field(AdverseEvent, "resolution_date")
+    severity = model_field(AdverseEvent, "severity", required=True)
+    serious = model_field(
+        AdverseEvent, "serious", label="Serious adverse event", help_text="Tick if it meets a seriousness criterion."
+    )
+    seriousness_criterion = model_field(AdverseEvent, "seriousness_criterion", help_text="Only for a serious event.")
+    relatedness = model_field(AdverseEvent, "relatedness", required=True)
+    action_taken = model_field(AdverseEvent, "action_taken", required=True)
+    outcome = model_field(AdverseEvent, "outcome", required=True)
+
+    fieldsets = [
+        ("Event", ["visit", "term", "term_other", "description"]),
+        ("Dates", ["onset_date", "resolution_date"]),
+        ("Assessment", ["severity", "serious", "seriousness_criterion", "relatedness", "action_taken", "outcome"]),
+    ]
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["visit"].queryset = patient.visits.filter(status=RecordStatus.RECORDED).select_related(
+            "scheduled_visit"
+        )
+
+    def values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in ADVERSE_EVENT_FIELDS}
+
+
+class AdverseEventEditForm(AdverseEventForm):
+    reason = reason_field()
+
+    fieldsets = [*AdverseEventForm.fieldsets, ("Why", ["reason"])]
+
+    def __init__(self, *args, event: AdverseEvent, **kwargs):
+        initial = {name: getattr(event, name) for name in ADVERSE_EVENT_FIELDS}
+        initial["visit"] = event.visit_id
+        super().__init__(*args, initial=initial, patient=event.patient, **kwargs)
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from .formatting import units_display
-from .models import InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
+from .identifiers import IDENTIFYING_FIELDS
+from .models import AdverseEvent, InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
 
 
 @dataclass
@@ -33,6 +34,15 @@ class HistoryEntry:
 
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
+# Other apps add the trail of their own records of a patient (measurements: photos), without
+# this app importing theirs: each source is `source(patient, with_identifiers=...) -> [HistoryEntry]`.
+_EXTRA_SOURCES: list = []
+
+
+def register_source(source) -> None:
+    if source not in _EXTRA_SOURCES:
+        _EXTRA_SOURCES.append(source)
+
 
 def patient_history(patient: Patient, *, with_identifiers: bool) -> list[HistoryEntry]:
     """The audit trail of a patient and its records, newest first, in a fixed number of queries.
@@ -46,6 +56,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         (Visit, Visit.history.filter(patient_id=patient.pk)),
         (InjectionSession, session_history),
         (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
+        (AdverseEvent, AdverseEvent.history.filter(patient_id=patient.pk)),
     ]
     if with_identifiers:
         sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
@@ -61,7 +72,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
     sessions = {r.id: f"session of {r.date:%Y-%m-%d}" for r in records[InjectionSession]}
     user_ids = {
         getattr(r, name)
-        for model in (Patient, Visit, InjectionSession)
+        for model in (Patient, Visit, InjectionSession, AdverseEvent)
         for r in records[model]
         for name in ("arm_assigned_by_id", "created_by_id")
         if getattr(r, name, None)
@@ -70,12 +81,14 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
     lookups = {
         "patients.patient": {patient.pk: patient.study_code},
         "patients.study": {patient.study_id: patient.study.code},
-        "patients.site": {patient.site_id: str(patient.site)},
+        # Every site of the study, not only the current one: a patient moved between sites shows
+        # the old site by name.
+        "patients.site": {site.pk: str(site) for site in patient.study.sites.all()},
         "patients.treatmentarm": {a.pk: a.name for a in patient.study.arms.all()},
         "patients.scheduledvisit": schedule,
         "patients.visit": visits,
         "patients.injectionsession": sessions,
-        User._meta.label_lower: {u.pk: _user_label(u) for u in User.objects.filter(pk__in=user_ids)},
+        User._meta.label_lower: {u.pk: user_label(u) for u in User.objects.filter(pk__in=user_ids)},
     }
 
     def subject(model, record) -> str:
@@ -87,8 +100,17 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             return f"Visit: {visits[record.id]}"
         if model is InjectionSession:
             return f"Injection {sessions[record.id]}"
+        if model is AdverseEvent:
+            return f"Adverse event: {record.get_term_display()} from {record.onset_date:%Y-%m-%d}"
         point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
         return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
+
+    hidden = set() if with_identifiers else IDENTIFYING_FIELDS[("patients", "adverseevent")]
+
+    def show(model, name, value) -> str:
+        if model is AdverseEvent and name in hidden and value not in (None, ""):
+            return "(free text, hidden)"
+        return _show(model, name, value, lookups)
 
     entries = []
     for model, model_records in records.items():
@@ -100,16 +122,12 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             if record.history_type == "~" and before is not None:
                 delta = record.diff_against(before)
                 changes = [
-                    (
-                        _label(model, c.field),
-                        _show(model, c.field, c.old, lookups),
-                        _show(model, c.field, c.new, lookups),
-                    )
+                    (_label(model, c.field), show(model, c.field, c.old), show(model, c.field, c.new))
                     for c in delta.changes
                 ]
             elif record.history_type == "+":
                 changes = [
-                    (_label(model, f.name), None, _show(model, f.name, getattr(record, f.attname), lookups))
+                    (_label(model, f.name), None, show(model, f.name, getattr(record, f.attname)))
                     for f in model._meta.concrete_fields
                     if f.editable
                     and not f.primary_key
@@ -122,18 +140,20 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             entries.append(
                 HistoryEntry(
                     when=record.history_date,
-                    who=_user_label(record.history_user) if record.history_user else "system",
+                    who=user_label(record.history_user) if record.history_user else "system",
                     action=_ACTIONS.get(record.history_type, record.history_type),
                     subject=subject(model, record),
                     reason=record.history_change_reason or "",
                     changes=changes,
                 )
             )
+    for source in _EXTRA_SOURCES:
+        entries.extend(source(patient, with_identifiers=with_identifiers))
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries
 
 
-def _user_label(user) -> str:
+def user_label(user) -> str:
     return user.get_full_name() or user.get_username()
 
 

@@ -15,6 +15,7 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "visit"): frozenset({"adverse_events", "notes", "protocol_deviation_reason", "void_reason"}),
     ("patients", "injectionsession"): frozenset({"notes", "void_reason", "injector"}),
     ("patients", "injectionpoint"): frozenset({"muscle_other", "void_reason"}),
+    ("patients", "adverseevent"): frozenset({"term_other", "description", "void_reason"}),
     # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
     ("measurements", "photo"): frozenset({"original", "original_filename", "sha256", "failure_reason"}),
     ("measurements", "photoscore"): frozenset({"landmarks"}),

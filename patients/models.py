@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from .formatting import units_display
+
 
 class Study(models.Model):
     class Randomization(models.TextChoices):
@@ -493,7 +495,7 @@ class InjectionPoint(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_muscle_display()} {self.side} {self.units} U"
+        return f"{self.get_muscle_display()} {self.side} {units_display(self.units)} U"
 
     @property
     def is_voided(self) -> bool:
@@ -642,4 +644,6 @@ class VisitOutcomeValue(models.Model):
 
 
 # Tokens and pseudonyms live in their own module, away from the clinical tables.
+# Adverse events live in their own module; imported here so that Django registers them.
+from .adverse_event_models import AdverseEvent  # noqa: E402, F401
 from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401

@@ -16,10 +16,13 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from . import schedule
 from .models import (
+    AdverseEvent,
     InjectionPoint,
     InjectionSession,
     Patient,
+    PatientIdentifiers,
     RecordStatus,
     ScheduledVisit,
     Site,
@@ -49,6 +52,11 @@ class Access:
     @property
     def is_data_manager(self) -> bool:
         return bool(self.data_manager_study_ids)
+
+    @property
+    def is_api_client_only(self) -> bool:
+        """An account made for a program: it has the API and none of these pages."""
+        return bool(self.api_study_ids) and not self.has_any_role
 
     @property
     def has_any_role(self) -> bool:
@@ -120,6 +128,8 @@ def _access_from_roles(roles: QuerySet[StudyRole]) -> Access:
 
 def require_role(user) -> Access:
     access = access_for(user)
+    if access.is_api_client_only:
+        raise PermissionDenied("This account is an API client: it reads the trial's data through the API, not here.")
     if not access.has_any_role:
         raise PermissionDenied("You have no role in any study.")
     return access
@@ -165,8 +175,8 @@ def patient_list(
     access: Access, *, query: str = "", site_id: int | None = None, arm_id: int | str | None = None, status: str = ""
 ) -> QuerySet[Patient]:
     patients = patients_visible(access).select_related("site", "arm", "study").order_by("study_code")
-    if query:
-        patients = patients.filter(study_code__icontains=query.strip())
+    if query.strip():
+        patients = patients.filter(patient_search(access, query))
     if site_id:
         patients = patients.filter(site_id=site_id)
     if arm_id == "none":
@@ -176,6 +186,38 @@ def patient_list(
     if status:
         patients = patients.filter(status=status)
     return patients
+
+
+SEARCH_WORDS_MAX = 4
+
+
+def can_search_identifiers(access: Access) -> bool:
+    return bool(access.coordinator_site_ids or access.data_manager_study_ids)
+
+
+def patient_search(access: Access, query: str) -> Q:
+    """Patients whose study code, or (where this user sees identifiers) name or record number, holds
+    every word of the query, in any order, ignoring case.
+
+    The database matches: each word is one `UPPER(column) LIKE '%WORD%'` that the trigram indexes of
+    migration 0003 serve, inside `id IN (subquery)` so that the planner can use them (an OR across
+    the join would force a scan). Names and record numbers are matched only at the sites and studies
+    whose identifiers this user may see: an investigator cannot find a patient by name, nor learn
+    from an empty result that a name is not in the trial.
+    """
+    condition = Q()
+    for word in query.split()[:SEARCH_WORDS_MAX]:
+        matches = Q(pk__in=Patient.objects.filter(study_code__icontains=word).values("pk"))
+        if can_search_identifiers(access):
+            in_reach = Q(patient__site_id__in=access.coordinator_site_ids) | Q(
+                patient__study_id__in=access.data_manager_study_ids
+            )
+            by_identifier = PatientIdentifiers.objects.filter(in_reach).filter(
+                Q(full_name__icontains=word) | Q(medical_record_number__icontains=word)
+            )
+            matches |= Q(pk__in=by_identifier.values("patient_id"))
+        condition &= matches
+    return condition
 
 
 def recorded_points() -> Prefetch:
@@ -200,30 +242,21 @@ class TimelineRow:
     target: date | None
     latest: date | None
     visit: Visit | None
-    state: str  # "done", "due", "overdue", "upcoming", "closed", "not-enrolled"
+    state: str  # one of patients.schedule's states
     voided: list[Visit]
+    can_record: bool = False  # the schedule's rule, before the user's own right to edit
 
     @property
-    def is_open(self) -> bool:
-        """Its window is open or has passed, and it is not recorded: the coordinator may record it now."""
-        return self.state in ("due", "overdue")
+    def is_missed(self) -> bool:
+        return self.state == schedule.MISSED
 
     @property
     def state_label(self) -> str:
-        return "Not enrolled" if self.state == "not-enrolled" else capfirst(self.state)
+        return schedule.LABELS.get(self.state, capfirst(self.state))
 
 
-def _visit_state(scheduled: ScheduledVisit, enrollment: date | None, visit: Visit | None, today: date) -> str:
-    if visit is not None:
-        return "done"
-    if enrollment is None:
-        return "not-enrolled"
-    earliest, _, latest = scheduled.window_for(enrollment)
-    if today < earliest:
-        return "upcoming"
-    if today <= latest:
-        return "due"
-    return "overdue"
+def visit_window(scheduled: ScheduledVisit, enrollment: date | None) -> schedule.Window | None:
+    return schedule.Window(*scheduled.window_for(enrollment)) if enrollment else None
 
 
 def patient_timeline(patient: Patient) -> list[TimelineRow]:
@@ -234,22 +267,38 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
     for v in visits:
         if v.status == RecordStatus.VOIDED:
             voided[v.scheduled_visit_id].append(v)
+    closed = patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED)
+    planned = list(patient.study.schedule.all())
+    baseline_recorded = any(s.is_baseline and s.pk in recorded for s in planned)
     rows = []
-    for scheduled in patient.study.schedule.all():
-        window = scheduled.window_for(patient.enrollment_date) if patient.enrollment_date else (None, None, None)
+    for scheduled in planned:
+        window = visit_window(scheduled, patient.enrollment_date)
         visit = recorded.get(scheduled.pk)
-        state = _visit_state(scheduled, patient.enrollment_date, visit, today)
-        if patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED) and state in (
-            "due",
-            "overdue",
-            "upcoming",
-        ):
-            state = "closed"
-        earliest, target, latest = window
+        state = schedule.visit_state(window=window, recorded=visit is not None, today=today, patient_closed=closed)
+        can_record = schedule.may_record(
+            state,
+            is_baseline=scheduled.is_baseline,
+            baseline_recorded=baseline_recorded,
+            randomized=patient.is_randomized,
+            accepts_data=patient.accepts_new_data,
+        )
+        dates = (window.earliest, window.target, window.latest) if window else (None, None, None)
         rows.append(
-            TimelineRow(scheduled, earliest, target, latest, visit=visit, state=state, voided=voided[scheduled.pk])
+            TimelineRow(scheduled, *dates, visit=visit, state=state, voided=voided[scheduled.pk], can_record=can_record)
         )
     return rows
+
+
+def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
+    """The window of each scheduled visit for this patient (none before enrollment), for the visit form."""
+    if not patient.enrollment_date:
+        return {}
+    return {s.pk: visit_window(s, patient.enrollment_date) for s in patient.study.schedule.all()}
+
+
+def patient_adverse_events(patient: Patient) -> list[AdverseEvent]:
+    """Every adverse event of the patient, voided ones too (shown struck through), by onset."""
+    return list(patient.adverse_events.select_related("visit__scheduled_visit").order_by("onset_date", "id"))
 
 
 def patient_injection_sessions(patient: Patient) -> list[InjectionSession]:
@@ -260,6 +309,22 @@ def patient_injection_sessions(patient: Patient) -> list[InjectionSession]:
     )
 
 
+SERIOUS_EVENTS_SHOWN = 50
+
+
+def serious_adverse_events(access: Access) -> list[AdverseEvent]:
+    """Serious adverse events in the studies whose data this user manages, newest onset first."""
+    if not access.data_manager_study_ids:
+        return []
+    return list(
+        AdverseEvent.objects.filter(
+            patient__study_id__in=access.data_manager_study_ids, serious=True, status=RecordStatus.RECORDED
+        )
+        .select_related("patient__site", "patient__arm")
+        .order_by("-onset_date", "-id")[:SERIOUS_EVENTS_SHOWN]
+    )
+
+
 @dataclass
 class DueVisit:
     patient: Patient
@@ -267,6 +332,28 @@ class DueVisit:
     earliest: date
     latest: date
     state: str
+
+
+def study_missed_visits(study: Study, *, today: date | None = None) -> list[DueVisit]:
+    """Every scheduled visit of a randomized patient whose window closed with nothing recorded,
+    whatever the patient's status now: the visits the outcome tables count as missing
+    (`missed-window`). Two queries; for the analysis, which owns those tables."""
+    today = today or timezone.localdate()
+    planned = list(study.schedule.order_by("day_offset"))
+    patients = list(study.patients.filter(arm__isnull=False, enrollment_date__isnull=False).order_by("study_code"))
+    recorded = set(
+        Visit.objects.filter(patient__in=patients, status=RecordStatus.RECORDED).values_list(
+            "patient_id", "scheduled_visit_id"
+        )
+    )
+    missed = []
+    for patient in patients:
+        for scheduled in planned:
+            window = visit_window(scheduled, patient.enrollment_date)
+            done = (patient.pk, scheduled.pk) in recorded
+            if schedule.visit_state(window=window, recorded=done, today=today) == schedule.MISSED:
+                missed.append(DueVisit(patient, scheduled, window.earliest, window.latest, schedule.MISSED))
+    return missed
 
 
 @dataclass
@@ -281,6 +368,8 @@ class Dashboard:
     status_counts: Counter
     due: list[DueVisit]
     overdue: list[DueVisit]
+    missed: list[DueVisit]  # windows closed unrecorded: missing in the outcome tables
+    serious_events: list[AdverseEvent]  # for the studies this user manages the data of
 
 
 def dashboard(access: Access) -> Dashboard:
@@ -302,29 +391,43 @@ def dashboard(access: Access) -> Dashboard:
         total += row["n"]
 
     studies = list(studies_visible(access))
-    schedule = list(ScheduledVisit.objects.filter(study__in=studies).order_by("day_offset"))
     by_study = defaultdict(list)
-    for s in schedule:
+    for s in ScheduledVisit.objects.filter(study__in=studies).order_by("day_offset"):
         by_study[s.study_id].append(s)
-    active = list(visible.filter(status=Patient.Status.ENROLLED).select_related("site", "arm").order_by("study_code"))
+    # Only randomized patients are followed up: one registered but never randomized has no visits to chase.
+    active = list(
+        visible.filter(status=Patient.Status.ENROLLED, arm__isnull=False)
+        .select_related("site", "arm")
+        .order_by("study_code")
+    )
     done = set(
         Visit.objects.filter(
             patient__in=visible, status=RecordStatus.RECORDED, patient__status=Patient.Status.ENROLLED
         ).values_list("patient_id", "scheduled_visit_id")
     )
     today = timezone.localdate()
-    due: list[DueVisit] = []
-    overdue: list[DueVisit] = []
+    lists: dict[str, list[DueVisit]] = {schedule.DUE: [], schedule.OVERDUE: [], schedule.MISSED: []}
     for patient in active:
+        baseline_recorded = any(s.is_baseline and (patient.pk, s.pk) in done for s in by_study[patient.study_id])
         for scheduled in by_study[patient.study_id]:
             if (patient.pk, scheduled.pk) in done:
                 continue
-            state = _visit_state(scheduled, patient.enrollment_date, None, today)
-            if state in ("due", "overdue"):
-                earliest, _, latest = scheduled.window_for(patient.enrollment_date)
-                (due if state == "due" else overdue).append(DueVisit(patient, scheduled, earliest, latest, state))
+            window = visit_window(scheduled, patient.enrollment_date)
+            state = schedule.visit_state(window=window, recorded=False, today=today)
+            if state == schedule.MISSED:
+                lists[state].append(DueVisit(patient, scheduled, window.earliest, window.latest, state))
+            elif state in lists and schedule.may_record(
+                state,
+                is_baseline=scheduled.is_baseline,
+                baseline_recorded=baseline_recorded,
+                randomized=True,
+                accepts_data=True,
+            ):
+                lists[state].append(DueVisit(patient, scheduled, window.earliest, window.latest, state))
+    due, overdue, missed = lists[schedule.DUE], lists[schedule.OVERDUE], lists[schedule.MISSED]
     due.sort(key=lambda d: d.latest)
     overdue.sort(key=lambda d: d.latest)
+    missed.sort(key=lambda d: d.latest)
     return Dashboard(
         studies=studies,
         arms=list(TreatmentArm.objects.filter(study__in=studies).order_by("study_id", "id")),
@@ -336,4 +439,6 @@ def dashboard(access: Access) -> Dashboard:
         status_counts=status_counts,
         due=due,
         overdue=overdue,
+        missed=missed,
+        serious_events=serious_adverse_events(access),
     )

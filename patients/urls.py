@@ -21,4 +21,7 @@ urlpatterns = [
     path("patients/<int:pk>/injections/new/", views.injection_create, name="injection_create"),
     path("patients/<int:pk>/injections/<int:session_pk>/edit/", views.injection_edit, name="injection_edit"),
     path("patients/<int:pk>/injections/<int:session_pk>/void/", views.injection_void, name="injection_void"),
+    path("patients/<int:pk>/adverse-events/new/", views.adverse_event_create, name="adverse_event_create"),
+    path("patients/<int:pk>/adverse-events/<int:event_pk>/edit/", views.adverse_event_edit, name="adverse_event_edit"),
+    path("patients/<int:pk>/adverse-events/<int:event_pk>/void/", views.adverse_event_void, name="adverse_event_void"),
 ]

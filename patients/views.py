@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
+from .adverse_event_models import accepts_adverse_events
 from .models import (
+    AdverseEvent,
     InjectionSession,
     Patient,
     PatientIdentifiers,
@@ -75,7 +77,10 @@ def _enrollment_tables(board) -> list[dict]:
 def patient_list(request):
     access = selectors.require_role(request.user)
     filters = forms.PatientFilterForm(
-        request.GET, sites=selectors.sites_visible(access).order_by("code"), arms=selectors.arms_visible(access)
+        request.GET,
+        sites=selectors.sites_visible(access).order_by("code"),
+        arms=selectors.arms_visible(access),
+        identifiers=selectors.can_search_identifiers(access),
     )
     filters.is_valid()  # an invalid filter is ignored (and marked); the valid ones still apply
     criteria = filters.cleaned_data
@@ -87,7 +92,7 @@ def patient_list(request):
         arm_id=criteria.get("arm") or None,
         status=criteria.get("status", ""),
     )
-    show_names = bool(access.coordinator_site_ids or access.data_manager_study_ids)
+    show_names = selectors.can_search_identifiers(access)
     if show_names:
         patients = patients.select_related("identifiers")  # one join, not one query per row
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -129,25 +134,37 @@ def patient_create(request):
 def patient_detail(request, pk):
     access = selectors.require_role(request.user)
     patient = selectors.patient_get(access, pk)
+    return render_patient_page(request, access, patient)
+
+
+def render_patient_page(request, access, patient, *, status: int = 200, **extra):
+    """The patient page; other apps render it too, to show their errors where the user was
+    (measurements: a refused photo upload, beside its form)."""
     can_edit = access.can_edit(patient)
     identifiers = None
     if access.can_see_identifiers(patient):
         identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
     accepts_data = can_edit and patient.accepts_new_data
+    timeline = selectors.patient_timeline(patient)
     context = {
         "patient": patient,
         "identifiers": identifiers,
         "can_edit": can_edit,
         "can_record": accepts_data,
+        "can_record_visit": accepts_data and any(row.can_record for row in timeline),
         "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
         "can_assign_arm": access.can_assign_arm(patient) and not patient.is_randomized and not patient.is_screening,
-        "timeline": selectors.patient_timeline(patient),
+        "timeline": timeline,
         "sessions": selectors.patient_injection_sessions(patient),
+        "adverse_events": selectors.patient_adverse_events(patient),
+        "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
+        "show_free_text": access.can_see_identifiers(patient),
+        **extra,
     }
-    return render(request, "patients/patient_detail.html", context)
+    return render(request, "patients/patient_detail.html", context, status=status)
 
 
 def _randomizable(patient) -> bool:
@@ -301,6 +318,7 @@ def visit_create(request, pk):
         _data(request),
         schedule=patient.study.schedule.all(),
         outcomes=patient.study.outcomes.all(),
+        windows=selectors.visit_windows(patient),
         initial={"scheduled_visit": request.GET.get("scheduled")},
     )
     if request.method == "POST" and form.is_valid():
@@ -318,14 +336,15 @@ def visit_create(request, pk):
         else:
             messages.success(request, f"{visit.scheduled_visit.name} recorded for {patient.study_code}.")
             return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "patient": patient, "title": "Record a visit"})
+    return render(request, "patients/visit_form.html", {"form": form, "patient": patient, "title": "Record a visit"})
 
 
 @login_required
 def visit_edit(request, pk, visit_pk):
     patient = _editable_patient(request, pk)
     visit = get_object_or_404(Visit.objects.select_related("scheduled_visit"), pk=visit_pk, patient=patient)
-    form = forms.VisitEditForm(_data(request), visit=visit, outcomes=patient.study.outcomes.all())
+    window = selectors.visit_window(visit.scheduled_visit, patient.enrollment_date)
+    form = forms.VisitEditForm(_data(request), visit=visit, window=window, outcomes=patient.study.outcomes.all())
 
     @transaction.atomic
     def update(*, by, reason, outcome_values=None, **changes):
@@ -482,4 +501,53 @@ def injection_void(request, pk, session_pk):
         title=f"Void the injection session of {session.date:%Y-%m-%d}",
         warning="The session and its points stay in the record and the audit trail, marked as voided.",
         done=f"Injection session of {session.date:%Y-%m-%d} voided. It stays in the record.",
+    )
+
+
+# --- Adverse events -------------------------------------------------------------------------------
+
+
+def _adverse_event(patient, event_pk) -> AdverseEvent:
+    return get_object_or_404(AdverseEvent.objects.select_related("patient", "visit"), pk=event_pk, patient=patient)
+
+
+@login_required
+def adverse_event_create(request, pk):
+    patient = _editable_patient(request, pk)
+    initial = {"visit": request.GET.get("visit"), "onset_date": timezone.localdate()}
+    form = forms.AdverseEventForm(_data(request), patient=patient, initial=initial)
+
+    def save(data):
+        services.adverse_event_record(patient=patient, by=request.user, **form.values())
+
+    done = f"Adverse event recorded for {patient.study_code}."
+    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done)
+
+
+@login_required
+def adverse_event_edit(request, pk, event_pk):
+    patient = _editable_patient(request, pk)
+    event = _adverse_event(patient, event_pk)
+    form = forms.AdverseEventEditForm(_data(request), event=event)
+    return _edit_page(
+        request,
+        patient,
+        form,
+        update=lambda **kw: services.adverse_event_update(event=event, **kw),
+        title=f"Edit the adverse event of {event.onset_date:%Y-%m-%d}",
+        done="Adverse event updated.",
+    )
+
+
+@login_required
+def adverse_event_void(request, pk, event_pk):
+    patient = _editable_patient(request, pk)
+    event = _adverse_event(patient, event_pk)
+    return _void_page(
+        request,
+        patient,
+        void=lambda **kw: services.adverse_event_void(event=event, **kw),
+        title=f"Void the adverse event of {event.onset_date:%Y-%m-%d}",
+        warning="The event stays in the record and the audit trail, marked as voided; it leaves the harms tables.",
+        done="Adverse event voided. It stays in the record, struck through.",
     )

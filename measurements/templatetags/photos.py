@@ -1,9 +1,22 @@
 from django import template
 
-from measurements import selectors
+from measurements import selectors, services
 from measurements.forms import VisitPhotosForm
 
 register = template.Library()
+
+
+def _visit_photos(patient):
+    # The outcome panel and the photo section read the same photos: one set of queries per page.
+    if not hasattr(patient, "_visit_photos"):
+        patient._visit_photos = selectors.patient_photos(patient)
+    return patient._visit_photos
+
+
+@register.inclusion_tag("measurements/_patient_outcomes.html")
+def patient_outcomes(patient):
+    """The compact outcome panel: the primary outcome at each visit against baseline."""
+    return {"trends": selectors.patient_outcome_trends(_visit_photos(patient))}
 
 
 @register.inclusion_tag("measurements/_patient_photos.html", takes_context=True)
@@ -12,11 +25,13 @@ def patient_photos(context, patient):
     access = context["access"]
     return {
         "patient": patient,
-        "visits": selectors.patient_photos(patient),
+        "visits": _visit_photos(patient),
         # Withdrawn or completed patients take no new photos; their photos stay visible.
         "can_edit": access.can_edit(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),
         "upload_form": VisitPhotosForm(),
+        "upload_report": context.get("upload_report"),
+        "upload_rules": services.photo_upload_rules(),
         "request": context.get("request"),
     }
 
@@ -25,3 +40,8 @@ def patient_photos(context, patient):
 def scoring_errors(context):
     """The data manager's dashboard: photos the scoring service gave up on, each with a retry button."""
     return {"photos": list(selectors.photos_scoring_errors(context["access"])), "request": context.get("request")}
+
+
+@register.simple_tag
+def photo_upload_rules() -> str:
+    return services.photo_upload_rules()

@@ -21,9 +21,17 @@ One module per concept; everything is re-exported here, so callers write
 - `injections`: the session rules, record, correct, void
 - `study_setup`: a study with its sites, arms and schedule
 - `outcomes`: study-defined outcome values per visit, and their CSV import
+- `adverse_events`: the rules of an adverse event, record, correct, void
 - `common`: the audited save and the rules the others share
 """
 
+from .adverse_events import (
+    ADVERSE_EVENT_FIELDS,
+    adverse_event_record,
+    adverse_event_update,
+    adverse_event_validate,
+    adverse_event_void,
+)
 from .injections import (
     SESSION_FIELDS,
     InjectionValidationError,
@@ -56,6 +64,7 @@ __all__ = [
     "OUTCOME_IMPORT_COLUMNS",
     "outcome_values_import",
     "visit_outcomes_record",
+    "ADVERSE_EVENT_FIELDS",
     "BLOCKS_GENERATED_AT_SET_UP",
     "DEFAULT_ARMS",
     "DEFAULT_SCHEDULE",
@@ -64,6 +73,10 @@ __all__ = [
     "SESSION_FIELDS",
     "VISIT_FIELDS",
     "InjectionValidationError",
+    "adverse_event_record",
+    "adverse_event_update",
+    "adverse_event_validate",
+    "adverse_event_void",
     "injection_session_record",
     "injection_session_update",
     "injection_session_validate",

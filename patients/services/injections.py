@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ..formatting import units_display
 from ..models import InjectionPoint, InjectionSession, InjectionSide, Muscle, Patient, Product, RecordStatus
 from .common import require_accepts_data, require_reason, save_audited, void_record
 
@@ -87,7 +88,8 @@ def injection_session_validate(*, patient: Patient, session: InjectionSession, p
             row.setdefault("units", []).append("Units must be above zero.")
         elif units > study.max_units_per_point:
             row.setdefault("units", []).append(
-                f"{units} U is above this study's ceiling of {study.max_units_per_point} U per point."
+                f"{units_display(units)} U is above this study's ceiling of "
+                f"{units_display(study.max_units_per_point)} U per point."
             )
         if units is not None and units > 0:
             total += units
@@ -97,7 +99,8 @@ def injection_session_validate(*, patient: Patient, session: InjectionSession, p
             point_errors[index] = row
     if total > study.max_units_per_session:
         session_errors.setdefault("__all__", []).append(
-            f"The session totals {total} U, above this study's ceiling of {study.max_units_per_session} U per session."
+            f"The session totals {units_display(total)} U, above this study's ceiling of "
+            f"{units_display(study.max_units_per_session)} U per session."
         )
     if session_errors or point_errors:
         raise InjectionValidationError(session_errors=session_errors, point_errors=point_errors)

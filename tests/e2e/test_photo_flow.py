@@ -52,17 +52,19 @@ def test_coordinator_uploads_photos_and_sees_them_scored(
     form.locator("input[name=photo_lower_lip_depression]").set_input_files(files["text"])
     form.get_by_role("button", name="Upload").click()
 
-    # The wrong file is refused beside its field; the three photos were saved all the same.
-    expect(page.get_by_text("“notes.jpg” is not a JPEG, PNG, WebP or HEIC photo.")).to_be_visible()
-    expect(page.get_by_text("3 photo(s) uploaded")).to_be_visible()
+    # The wrong file is refused on the patient page, beside the form; the three photos were saved all the same.
+    report = page.locator("#upload-report")
+    expect(report).to_contain_text("“notes.jpg” not saved: “notes.jpg” is not a JPEG, PNG, WebP or HEIC photo.")
+    expect(report).to_contain_text("Rest: “rest.jpg” saved and scored.")  # scored in-process: said as it is
+    expect(report).to_contain_text("“pucker.jpg” saved, but it failed a quality check")
+    expect(page.locator(".patient-header")).to_be_visible()
     screenshot("01-upload-with-error")
     assert Photo.objects.filter(visit__patient=patient).count() == 3
 
-    page.get_by_role("link", name="Back to the patient").click()
     photos = page.locator("#photos")
     expect(photos.locator(".badge-scored")).to_have_count(2)
     expect(photos.locator(".badge-failed")).to_have_count(1)
-    expect(photos.get_by_text("No face was found")).to_be_visible()
+    expect(photos.locator(".photo-slot .failure", has_text="No face was found")).to_be_visible()
     expect(photos.get_by_text("Commissure height deviation")).to_have_count(2)
     photos.scroll_into_view_if_needed()
     screenshot("02-patient-photos")
@@ -84,7 +86,7 @@ def test_coordinator_uploads_photos_and_sees_them_scored(
     retake.write_bytes(to_jpeg_bytes(pull_commissure_down(astronaut_face(), side="right", mm=1)))
     page.get_by_label("Retake").set_input_files(retake)
     page.get_by_role("button", name="Upload retake").click()
-    expect(page.get_by_text("Retake uploaded")).to_be_visible()
+    expect(page.get_by_text("Retake “retake.jpg” saved and scored.")).to_be_visible()
     expect(page.locator("#photos .badge-scored")).to_have_count(3)
     expect(page.locator("#photos").get_by_text("1 earlier photo kept")).to_be_visible()
     failed.refresh_from_db()

@@ -100,7 +100,7 @@ def test_upload_form_stores_several_photos_tagged_with_their_expression(
         )
 
     assert response.status_code == 302
-    assert response["Location"] == f"/patients/{patient_a.pk}/#photos"
+    assert response["Location"] == f"/patients/{patient_a.pk}/#photos-{visit_a.pk}"
     photos = {p.expression: p for p in Photo.objects.filter(visit=visit_a)}
     assert set(photos) == {"rest", "smile_open"}
     for expression, photo in photos.items():
@@ -111,7 +111,8 @@ def test_upload_form_stores_several_photos_tagged_with_their_expression(
     assert len(stored_files(media_root)) == 2
     assert len(queued) == 2, "each photo is queued for scoring after the commit"
     page = client.get(response["Location"]).content.decode()
-    assert "2 photo(s) uploaded; scoring has started." in page
+    assert "Baseline, Rest: “photo_rest.jpg” saved" in page
+    assert "Baseline, Broad smile (teeth showing): “photo_smile_open.jpg” saved" in page
 
 
 def test_upload_form_with_no_file_asks_for_one(client, coordinator_a, patient_a, visit_a):

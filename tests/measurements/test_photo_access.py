@@ -71,7 +71,7 @@ def test_coordinator_of_the_site_can_use_every_photo_url(client, coordinator_a, 
     responses = request_every_url(client, photo)
 
     assert codes(responses) == {
-        "upload GET": 200,
+        "upload GET": 302,  # to the upload form on the patient page
         "upload POST": 302,
         "detail": 200,
         "replace": 302,

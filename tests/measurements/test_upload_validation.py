@@ -100,10 +100,10 @@ def test_size_limit_is_also_enforced_by_the_service(add_photo, media_root, setti
     assert_nothing_stored(media_root)
 
 
-def test_upload_page_states_the_configured_size_limit(coordinator_client, visit_a, settings):
+def test_upload_form_states_the_formats_and_configured_size_limit(coordinator_client, visit_a, settings):
     settings.PHOTO_MAX_UPLOAD_MB = 7
-    response = coordinator_client.get(upload_url(visit_a))
-    assert "up to 7 MB each" in response.content.decode()
+    response = coordinator_client.get(f"/patients/{visit_a.patient_id}/")
+    assert "JPEG, PNG, WebP or HEIC photos, up to 7 MB each." in response.content.decode()
 
 
 def test_decompression_bomb_is_refused_by_its_pixel_count(coordinator_client, visit_a, media_root):
@@ -229,7 +229,7 @@ def test_supported_formats_are_stored_and_can_be_shown(
     )
 
     assert response.status_code == 302
-    assert response["Location"] == f"/patients/{visit_a.patient_id}/#photos"
+    assert response["Location"] == f"/patients/{visit_a.patient_id}/#photos-{visit_a.pk}"
     photo = Photo.objects.get()
     assert (photo.expression, photo.content_type, photo.original_filename) == ("rest", content_type, filename)
     assert photo.status == Photo.Status.PENDING

@@ -503,3 +503,27 @@ def test_the_admin_refuses_a_patient_or_session_edit_without_a_reason(client, tr
     assert response.context["adminform"].form.errors["change_reason"] == ["Give a reason for this change."]
     record.refresh_from_db()
     assert (getattr(record, field), record.history.count()) == (before, rows)
+
+
+def test_history_shows_an_old_site_by_name(client, data_manager, coordinator_a, site_a, site_b):
+    from patients.services.common import save_audited
+
+    patient = make_patient(site_a, coordinator_a)
+    patient.site = site_b
+    save_audited(patient, by=data_manager, reason="Registered at the wrong site")
+    client.force_login(data_manager)
+    page = client.get(f"/patients/{patient.pk}/history/").content.decode()
+    assert "LON – London" in page and "MAN – Manchester" in page
+    assert f"#{site_a.pk}" not in page
+
+
+def test_the_admin_shows_who_recorded_a_visit_and_whose_it_is_read_only(client, treated, data_manager, outsider):
+    patient, visit, _ = treated
+    url = f"/admin/patients/visit/{visit.pk}/change/"
+    client.force_login(data_manager)
+    form = client.get(url, secure=True).context["adminform"].form
+    assert "patient" not in form.fields and "created_by" not in form.fields
+    data = change_form_data(client.get(url, secure=True))
+    client.post(url, {**data, "created_by": outsider.pk, "notes": "x", "change_reason": "Check"}, secure=True)
+    visit.refresh_from_db()
+    assert visit.created_by != outsider and visit.patient == patient

@@ -159,3 +159,16 @@ def test_only_the_studys_data_manager_may_assign_an_arm(patient_a, coordinator_a
     personas = {"coordinator": coordinator_a, "investigator": investigator, "data manager": data_manager}
     allowed = {name: access_for(user).can_assign_arm(patient_a) for name, user in personas.items()}
     assert allowed == {"coordinator": False, "investigator": False, "data manager": True}
+
+
+def test_api_client_is_told_it_uses_the_api_and_where_its_documentation_is(login, api_client_user):
+    response = login(api_client_user).get("/")
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "API client" in page and 'href="/api/docs/"' in page
+    assert "You have no role in any study" not in page
+
+
+def test_outsider_is_not_sent_to_the_api_documentation(login, outsider):
+    page = login(outsider).get("/").content.decode()
+    assert "You have no role in any study" in page and "/api/docs/" not in page

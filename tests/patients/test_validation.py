@@ -350,7 +350,7 @@ def test_units_above_the_studys_per_point_ceiling_are_refused_on_their_row(bont_
             **session_fields(),
         )
 
-    assert refusal.value.point_errors == {2: {"units": ["10.5 U is above this study's ceiling of 10.00 U per point."]}}
+    assert refusal.value.point_errors == {2: {"units": ["10.5 U is above this study's ceiling of 10 U per point."]}}
 
 
 def test_units_at_the_per_point_ceiling_are_accepted(bont_patient, coordinator_a):
@@ -371,7 +371,7 @@ def test_a_session_total_above_the_per_session_ceiling_is_refused(bont_patient, 
 
     assert refusal.value.point_errors == {}
     assert refusal.value.session_errors == {
-        "__all__": ["The session totals 54 U, above this study's ceiling of 50.00 U per session."]
+        "__all__": ["The session totals 54 U, above this study's ceiling of 50 U per session."]
     }
 
 
@@ -402,7 +402,7 @@ def test_each_bad_row_is_reported_by_its_own_index(bont_patient, coordinator_a):
 
     assert refusal.value.point_errors == {
         0: {"units": ["Units must be above zero."]},
-        2: {"units": ["11 U is above this study's ceiling of 10.00 U per point."]},
+        2: {"units": ["11 U is above this study's ceiling of 10 U per point."]},
         3: {"muscle_other": ["Name the muscle."]},
     }
 
@@ -873,3 +873,18 @@ def test_moving_enrollment_within_the_visit_windows_is_accepted(patient_a, coord
     )
     patient_a.refresh_from_db()
     assert patient_a.enrollment_date == new_date
+
+
+def test_units_are_written_one_way_in_errors_and_help_text(login, coordinator_a, patient_a, bont_arm, data_manager):
+    """ "10 U" in the help text and in the refusal alike, never "10.00 U"."""
+    services.patient_assign_arm_externally(patient=patient_a, arm=bont_arm, by=data_manager, reason="Test set-up")
+    client = login(coordinator_a)
+    form = client.get(f"/patients/{patient_a.pk}/injections/new/").content.decode()
+    assert "At most 10 U per point and 50 U per session." in form
+    with pytest.raises(services.InjectionValidationError) as refusal:
+        services.injection_session_validate(
+            patient=patient_a,
+            session=InjectionSession(patient=patient_a, date=timezone.localdate(), product="onabotulinumtoxinA"),
+            points=[{"muscle": "mentalis", "side": "midline", "units": "30.00"}],
+        )
+    assert refusal.value.point_errors[0]["units"] == ["30 U is above this study's ceiling of 10 U per point."]

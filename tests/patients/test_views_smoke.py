@@ -172,9 +172,13 @@ def test_list_filters_and_paginates(login, coordinator_a, site_a):
     assert client.get("/patients/?site=nonsense").status_code == 200
 
 
-def test_dashboard_counts_and_due_visits(login, coordinator_a, investigator, patient_a, patient_b):
+def test_dashboard_counts_and_due_visits(
+    login, coordinator_a, investigator, data_manager, bont_arm, patient_a, patient_b
+):
+    for patient in (patient_a, patient_b):
+        services.patient_assign_arm_externally(patient=patient, arm=bont_arm, by=data_manager, reason="Test set-up")
     page = login(coordinator_a).get("/").content.decode()
-    assert patient_a.study_code in page  # baseline overdue, linked
+    assert patient_a.study_code in page  # baseline missed, linked
     assert patient_b.study_code not in page
     page = login(investigator).get("/").content.decode()
     assert patient_a.study_code in page and patient_b.study_code in page
@@ -275,7 +279,7 @@ def test_visit_form_preselects_and_reports_window(login, coordinator_a, randomiz
     client = login(coordinator_a)
     baseline = randomized_a.study.schedule.get(day_offset=0)
     form = client.get(f"/patients/{randomized_a.pk}/visits/new/?scheduled={baseline.pk}").content.decode()
-    assert f'<option value="{baseline.pk}" selected>' in form
+    assert f'<option value="{baseline.pk}" selected data-earliest=' in form  # with its window, for the script
     late = (randomized_a.enrollment_date + timedelta(days=10)).isoformat()
     response = client.post(
         f"/patients/{randomized_a.pk}/visits/new/", {"scheduled_visit": baseline.pk, "date_performed": late}

@@ -1,0 +1,111 @@
+"""Adverse events: the rules, recording, correcting and voiding one."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..adverse_event_models import RESOLVED_OUTCOMES, AdverseEvent, AdverseEventTerm, accepts_adverse_events
+from ..models import Patient, RecordStatus
+from .common import require_reason, save_audited, void_record
+
+ADVERSE_EVENT_FIELDS = (
+    "visit",
+    "term",
+    "term_other",
+    "description",
+    "onset_date",
+    "resolution_date",
+    "severity",
+    "serious",
+    "seriousness_criterion",
+    "relatedness",
+    "action_taken",
+    "outcome",
+)
+REQUIRED = ("severity", "relatedness", "action_taken", "outcome")
+
+
+def adverse_event_validate(*, patient: Patient, event: AdverseEvent) -> None:
+    """The rules of an adverse event, for the coordinator's form and the admin alike."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    today = timezone.localdate()
+    if event.term == AdverseEventTerm.OTHER and not event.term_other.strip():
+        add("term_other", "Name the event.")
+    if event.term != AdverseEventTerm.OTHER and event.term_other.strip():
+        add("term_other", "Only for an event of term Other; choose Other or clear this field.")
+    for name in REQUIRED:
+        if not getattr(event, name):
+            add(name, "Choose one.")
+    if event.serious and not event.seriousness_criterion:
+        add("seriousness_criterion", "A serious event needs its seriousness criterion.")
+    if not event.serious and event.seriousness_criterion:
+        add("seriousness_criterion", "Only for a serious event: tick Serious or clear the criterion.")
+    onset, resolved = event.onset_date, event.resolution_date
+    if onset and onset > today:
+        add("onset_date", "This date is in the future.")
+    if onset and patient.consent_date and onset < patient.consent_date:
+        add("onset_date", f"This date is before the patient's consent on {patient.consent_date:%Y-%m-%d}.")
+    if resolved:
+        if resolved > today:
+            add("resolution_date", "This date is in the future.")
+        elif onset and resolved < onset:
+            add("resolution_date", "The event cannot resolve before its onset.")
+        if event.outcome and event.outcome not in RESOLVED_OUTCOMES:
+            add("outcome", "With a resolution date the outcome is recovered (with or without sequelae) or fatal.")
+    elif event.outcome in RESOLVED_OUTCOMES:
+        add("resolution_date", "Give the date the event resolved (or ended).")
+    if event.visit_id and event.visit.patient_id != patient.pk:
+        add("visit", "That visit belongs to another patient.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _require_open(patient: Patient) -> None:
+    if accepts_adverse_events(patient):
+        return
+    if patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager to record it.")
+    raise ValidationError(f"{patient.study_code} is not enrolled yet; enroll the patient first.")
+
+
+@transaction.atomic
+def adverse_event_record(*, patient: Patient, by, onset_date: date, term: str, **fields) -> AdverseEvent:
+    unknown = set(fields) - set(ADVERSE_EVENT_FIELDS)
+    if unknown:
+        raise ValueError(f"adverse_event_record does not take {sorted(unknown)}")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _require_open(patient)
+    event = AdverseEvent(patient=patient, created_by=by, onset_date=onset_date, term=term, **fields)
+    adverse_event_validate(patient=patient, event=event)
+    save_audited(event, by=by, reason="Recorded")
+    return event
+
+
+@transaction.atomic
+def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> AdverseEvent:
+    """Correct an event, or complete one carried over from free text, with a reason."""
+    reason = require_reason(reason)
+    unknown = set(changes) - set(ADVERSE_EVENT_FIELDS)
+    if unknown:
+        raise ValueError(f"adverse_event_update cannot change {sorted(unknown)}")
+    event = AdverseEvent.objects.select_for_update(of=("self",)).select_related("patient").get(pk=event.pk)
+    if event.status == RecordStatus.VOIDED:
+        raise ValidationError("This adverse event has been voided and cannot be edited.")
+    if event.patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{event.patient} has been withdrawn; ask a data manager for corrections.")
+    for name, value in changes.items():
+        setattr(event, name, value)
+    adverse_event_validate(patient=event.patient, event=event)
+    save_audited(event, by=by, reason=reason)
+    return event
+
+
+@transaction.atomic
+def adverse_event_void(*, event: AdverseEvent, by, reason: str) -> AdverseEvent:
+    return void_record(AdverseEvent, pk=event.pk, by=by, reason=reason, what="adverse event")
