@@ -25,13 +25,13 @@ def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict
     injected = InjectionSession.objects.filter(patient=OuterRef("pk"), status=RecordStatus.RECORDED)
     per_arm = (
         patients.filter(arm__isnull=False)
-        .annotate(injected=Exists(injected))
+        .annotate(has_injection=Exists(injected))
         .values("arm__code", "arm__name", "arm__receives_injections")
         .annotate(
             randomized=Count("id"),
             in_system=Count("id", filter=Q(arm_assignment=Patient.ArmAssignment.RANDOMIZED)),
             external=Count("id", filter=Q(arm_assignment=Patient.ArmAssignment.EXTERNAL)),
-            injected=Count("id", filter=Q(injected=True)),
+            injected=Count("id", filter=Q(has_injection=True)),
             withdrawn=Count("id", filter=Q(status=Patient.Status.WITHDRAWN)),
             completed=Count("id", filter=Q(status=Patient.Status.COMPLETED)),
         )

@@ -145,13 +145,13 @@ def _compute_summary(study: Study, *, metric: str, expression: str, site: str | 
     threshold = float(study.responder_threshold_mm) if definition.is_deviation else None
 
     visits = []
-    for visit in (v for v in schedule if not wanted or v["code"] == wanted):
-        at_visit = frame[frame["visit"] == visit["code"]]
+    for scheduled in (v for v in schedule if not wanted or v["code"] == wanted):
+        at_visit = frame[frame["visit"] == scheduled["code"]]
         entry: dict = {
-            "code": visit["code"],
-            "name": visit["name"],
-            "day": visit["day_offset"],
-            "is_baseline": visit["code"] == baseline,
+            "code": scheduled["code"],
+            "name": scheduled["name"],
+            "day": scheduled["day_offset"],
+            "is_baseline": scheduled["code"] == baseline,
             "arms": {
                 arm["code"]: st.describe(
                     at_visit.loc[at_visit["group"] == arm["code"], "value"],
@@ -162,8 +162,8 @@ def _compute_summary(study: Study, *, metric: str, expression: str, site: str | 
             "change": None,
             "comparison": None,
         }
-        if visit["code"] != baseline and baseline is not None:
-            changes = st.paired_changes(frame, baseline_visit=baseline, visit=visit["code"])
+        if scheduled["code"] != baseline and baseline is not None:
+            changes = st.paired_changes(frame, baseline_visit=baseline, visit=scheduled["code"])
             changes["treated"] = changes["group"].map({a["code"]: a["receives_injections"] for a in arms})
             entry["change"] = {
                 arm["code"]: st.describe(changes.loc[changes["group"] == arm["code"], "change"]) for arm in arms
@@ -236,7 +236,7 @@ def baseline_table(study: Study, *, metric: str, expression: str, site: str | No
     schedule_baseline = study.schedule.filter(day_offset=0).values_list("code", flat=True).first()
     base = frame[frame["visit"] == schedule_baseline].set_index("patient")["value"]
     patients["baseline_value"] = patients["patient_id"].map(base)
-    labels = {
+    labels: dict[tuple[str, object], str] = {
         **{("sex", k): v for k, v in Sex.choices},
         **{("affected_side", k): v for k, v in Side.choices},
         **{("affected_side", ""): "Not recorded"},
@@ -270,7 +270,7 @@ def correlation(
     for name in (metric, other):
         frame = values_frame(table, name)
         if change:
-            pairs = st.paired_changes(frame, baseline_visit=baseline, visit=visit)
+            pairs = st.paired_changes(frame, baseline_visit=baseline or "", visit=visit)
             series.append(pairs.set_index("patient")[["group", "change"]].rename(columns={"change": name}))
         else:
             at = frame[frame["visit"] == visit].set_index("patient")

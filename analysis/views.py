@@ -60,10 +60,11 @@ def outcome_filters(request, study) -> dict:
 def study_outcomes(request, study_code):
     study = study_for_analysis(access_for(request.user), study_code)
     filters = outcome_filters(request, study)
+    choices = choices_for(study)
     context = {
         "study": study,
         "filters": filters,
-        "choices": choices_for(study),
+        "choices": choices,
         "metrics": list(metric_definitions(study).values()),
     }
     try:
@@ -71,7 +72,7 @@ def study_outcomes(request, study_code):
             study, metric=filters["metric"], expression=filters["expression"], site=filters["site"]
         )
         if filters["visit"] not in [v["code"] for v in summary["visits"]]:
-            raise SummaryInputError("visit", filters["visit"], context["choices"].visits)
+            raise SummaryInputError("visit", filters["visit"], choices.visits)
     except SummaryInputError as error:
         context["error"] = str(error)
         return render(request, "analysis/outcomes.html", context, status=400)

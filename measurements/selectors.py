@@ -190,8 +190,8 @@ def patient_outcome_trends(visit_photos: list[VisitPhotos]) -> list[OutcomeTrend
         values: list[tuple[str, float | None]] = []
         for vp in visit_photos:
             slot = next(s for s in vp.slots if s.expression == expression)
-            passed = slot.score is not None and slot.score.passed
-            values.append((vp.visit.scheduled_visit.name, slot.score.metrics.get(TREND_METRIC) if passed else None))
+            score = slot.score if slot.score is not None and slot.score.passed else None
+            values.append((vp.visit.scheduled_visit.name, score.metrics.get(TREND_METRIC) if score else None))
         if all(value is None for _, value in values):
             continue
         if not visit_photos[0].visit.scheduled_visit.is_baseline:

@@ -259,6 +259,11 @@ def visit_window(scheduled: ScheduledVisit, enrollment: date | None) -> schedule
     return schedule.Window(*scheduled.window_for(enrollment)) if enrollment else None
 
 
+def enrolled_visit_window(scheduled: ScheduledVisit, enrollment: date) -> schedule.Window:
+    """The window of a visit for a patient known to be enrolled."""
+    return schedule.Window(*scheduled.window_for(enrollment))
+
+
 def patient_timeline(patient: Patient) -> list[TimelineRow]:
     today = timezone.localdate()
     visits = list(patient.visits.select_related("scheduled_visit", "created_by").order_by("date_performed", "id"))
@@ -282,9 +287,17 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
             randomized=patient.is_randomized,
             accepts_data=patient.accepts_new_data,
         )
-        dates = (window.earliest, window.target, window.latest) if window else (None, None, None)
         rows.append(
-            TimelineRow(scheduled, *dates, visit=visit, state=state, voided=voided[scheduled.pk], can_record=can_record)
+            TimelineRow(
+                scheduled,
+                earliest=window.earliest if window else None,
+                target=window.target if window else None,
+                latest=window.latest if window else None,
+                visit=visit,
+                state=state,
+                voided=voided[scheduled.pk],
+                can_record=can_record,
+            )
         )
     return rows
 
@@ -293,7 +306,8 @@ def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
     """The window of each scheduled visit for this patient (none before enrollment), for the visit form."""
     if not patient.enrollment_date:
         return {}
-    return {s.pk: visit_window(s, patient.enrollment_date) for s in patient.study.schedule.all()}
+    enrollment = patient.enrollment_date
+    return {s.pk: enrolled_visit_window(s, enrollment) for s in patient.study.schedule.all()}
 
 
 def patient_adverse_events(patient: Patient) -> list[AdverseEvent]:
@@ -349,7 +363,9 @@ def study_missed_visits(study: Study, *, today: date | None = None) -> list[DueV
     missed = []
     for patient in patients:
         for scheduled in planned:
-            window = visit_window(scheduled, patient.enrollment_date)
+            if patient.enrollment_date is None:
+                continue
+            window = enrolled_visit_window(scheduled, patient.enrollment_date)
             done = (patient.pk, scheduled.pk) in recorded
             if schedule.visit_state(window=window, recorded=done, today=today) == schedule.MISSED:
                 missed.append(DueVisit(patient, scheduled, window.earliest, window.latest, schedule.MISSED))
@@ -412,7 +428,9 @@ def dashboard(access: Access) -> Dashboard:
         for scheduled in by_study[patient.study_id]:
             if (patient.pk, scheduled.pk) in done:
                 continue
-            window = visit_window(scheduled, patient.enrollment_date)
+            if patient.enrollment_date is None:
+                continue
+            window = enrolled_visit_window(scheduled, patient.enrollment_date)
             state = schedule.visit_state(window=window, recorded=False, today=today)
             if state == schedule.MISSED:
                 lists[state].append(DueVisit(patient, scheduled, window.earliest, window.latest, state))

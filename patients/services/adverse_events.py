@@ -60,7 +60,7 @@ def adverse_event_validate(*, patient: Patient, event: AdverseEvent) -> None:
             add("outcome", "With a resolution date the outcome is recovered (with or without sequelae) or fatal.")
     elif event.outcome in RESOLVED_OUTCOMES:
         add("resolution_date", "Give the date the event resolved (or ended).")
-    if event.visit_id and event.visit.patient_id != patient.pk:
+    if event.visit is not None and event.visit.patient_id != patient.pk:
         add("visit", "That visit belongs to another patient.")
     if errors:
         raise ValidationError(errors)
