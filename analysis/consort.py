@@ -6,6 +6,8 @@ counts withdrawals per arm and by the last visit attended, never by their text.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from patients.models import InjectionSession, Patient, RecordStatus, Study
@@ -37,20 +39,22 @@ def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict
         )
         .order_by("arm__id")
     )
-    withdrawals = (
-        patients.filter(arm__isnull=False, status=Patient.Status.WITHDRAWN)
+    # One row per withdrawn patient (the last visit they were seen at), counted here: counting in the
+    # query would count the joined visit rows, not the patients.
+    withdrawals = Counter(
+        (row["arm__code"], row["last_day"])
+        for row in patients.filter(arm__isnull=False, status=Patient.Status.WITHDRAWN)
         .annotate(last_day=Max("visits__scheduled_visit__day_offset", filter=Q(visits__status=RecordStatus.RECORDED)))
         .values("arm__code", "last_day")
-        .annotate(n=Count("id"))
     )
     schedule = {v.day_offset: v.name for v in study.schedule.all()}
     arms = []
     for row in per_arm:
         received = row["injected"] if row["arm__receives_injections"] else row["randomized"] - row["injected"]
         lost = [
-            {"after": schedule.get(w["last_day"], "before any visit"), "n": w["n"]}
-            for w in sorted(withdrawals, key=lambda w: (w["last_day"] is not None, w["last_day"] or 0))
-            if w["arm__code"] == row["arm__code"]
+            {"after": schedule.get(last_day, "before any visit"), "n": n}
+            for (code, last_day), n in sorted(withdrawals.items(), key=lambda w: (w[0][1] is not None, w[0][1] or 0))
+            if code == row["arm__code"]
         ]
         arms.append(
             {

@@ -17,6 +17,12 @@ def fmt_p(value) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def fmt_p_clause(value) -> str:
+    """The p value as it follows "p": "= 0.016", or "< 0.001" (never "= <0.001")."""
+    text = fmt_p(value)
+    return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
+
+
 def fmt_ci(estimate: dict | None, decimals: int = DECIMALS) -> str:
     if not estimate or estimate.get("ci_low") is None:
         return "–"
