@@ -129,11 +129,16 @@ def seed_demo_trial(
     expressions: tuple[str, ...] | None = None,
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> DemoResult:
     """Build the demo study (or leave an existing one alone). Same seed, same study.
 
     ``photos=False`` builds the records only; ``expressions`` limits the photo set
-    (the CI's small known-answer test uses the smiles and rest).
+    (the CI's small known-answer test uses the smiles and rest). With ``jobs`` > 1 the photos
+    are not queued one by one but scored at the end by that many processes at once, through the
+    same task a worker runs (for `make run`, whose tasks run in-process: on two cores the demo
+    builds in about half the time). Only where tasks run in-process: with a broker, the workers
+    score them.
     """
     study = Study.objects.filter(code=DEMO_STUDY_CODE).first()
     if study is not None:
@@ -156,8 +161,14 @@ def seed_demo_trial(
         today=today or timezone.localdate(),
         expressions=tuple(expressions or Expression.values) if photos else (),
         progress=progress or (lambda message: None),
+        queue_photos=jobs <= 1,
     )
     generator.build(patients)
+    if generator.unqueued:
+        generator.progress(f"Scoring {len(generator.unqueued)} demo photos with {jobs} processes")
+        from .demo_scoring import score_in_parallel
+
+        score_in_parallel(generator.unqueued, jobs=jobs)
     result.truth = generator.truth
     result.photos_uploaded = generator.uploaded
     result.photos_scored = Photo.objects.filter(patient__study=study, status=Photo.Status.SCORED).count()
@@ -197,7 +208,7 @@ def _write_ground_truth(study: Study, generator: _Generator, *, parameters: dict
 
 
 class _Generator:
-    def __init__(self, *, study, rng, effect_mm, today, expressions, progress):
+    def __init__(self, *, study, rng, effect_mm, today, expressions, progress, queue_photos=True):
         self.study = study
         self.rng = rng
         self.effect_mm = effect_mm
@@ -220,6 +231,8 @@ class _Generator:
         self.truth: list[DemoPhotoTruth] = []
         self.patient_truth: list[dict] = []
         self.uploaded = 0
+        self.queue_photos = queue_photos
+        self.unqueued: list[int] = []
         self._faces = None
 
     # --- Records -------------------------------------------------------------------------
@@ -415,13 +428,16 @@ class _Generator:
             data = synthetic.to_jpeg_bytes(image, quality=int(rng.integers(82, 96)))
             # Each upload commits on its own, so in-process scoring (the demo) runs right after it.
             with transaction.atomic():
-                photo_services.photo_upload(
+                photo = photo_services.photo_upload(
                     visit=visit,
                     expression=expression,
                     data=data,
                     filename=f"IMG_{visit.date_performed:%Y%m%d}_{expression}.jpg",
                     by=visit.created_by,
+                    queue=self.queue_photos,
                 )
+            if not self.queue_photos:
+                self.unqueued.append(photo.pk)
             self.uploaded += 1
             self.truth.append(
                 DemoPhotoTruth(

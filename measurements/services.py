@@ -182,8 +182,12 @@ def _enqueue(photo_id: int) -> None:
     Photo.objects.filter(pk=photo_id, status=Photo.Status.PENDING).update(queued_at=timezone.now())
 
 
-def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, by: User) -> Photo:
-    """Store a visit's photo untouched and queue it for scoring. A retake replaces the current photo."""
+def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, by: User, queue: bool = True) -> Photo:
+    """Store a visit's photo untouched and queue it for scoring. A retake replaces the current photo.
+
+    ``queue=False`` is for a caller that scores the photo itself (the demo trial's parallel scoring);
+    an unqueued photo is still pending, so the periodic sweep queues it if that caller never does.
+    """
     if expression not in Expression.values:
         raise ValidationError({"expression": f"Unknown expression {expression!r}."})
     patient = visit.patient
@@ -228,7 +232,8 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
                 set_history_user(previous, by)
                 set_history_reason(previous, "Replaced by a retake")
                 previous.save(update_fields=["is_current", "replaced_by"])
-            transaction.on_commit(lambda: _enqueue(photo.pk))
+            if queue:
+                transaction.on_commit(lambda: _enqueue(photo.pk))
     except IntegrityError:
         default_storage.delete(photo.original.name)
         existing = Photo.objects.filter(sha256=digest).select_related("patient", "visit__scheduled_visit").first()

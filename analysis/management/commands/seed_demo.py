@@ -1,3 +1,4 @@
+import os
 from collections import Counter
 
 from django.conf import settings
@@ -23,6 +24,12 @@ class Command(BaseCommand):
             help="True extra correction of the commissure droop with BoNT-A, in mm.",
         )
         parser.add_argument("--no-photos", action="store_true", help="Records only (fast).")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="Processes that score the photos when tasks run in-process (default: one per core).",
+        )
         parser.add_argument(
             "--expressions",
             default="",
@@ -51,6 +58,10 @@ class Command(BaseCommand):
                 f"Unknown expression(s) {', '.join(unknown)}; choose from {', '.join(Expression.values)}."
             )
         verbose = options["verbosity"] >= 1
+        in_process = bool(settings.CELERY_TASK_ALWAYS_EAGER)
+        jobs = options["jobs"] or (os.cpu_count() or 1)
+        if options["jobs"] is not None and options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
         result = demo_trial.seed_demo_trial(
             patients=options["patients"],
             seed=options["seed"],
@@ -58,6 +69,8 @@ class Command(BaseCommand):
             photos=not options["no_photos"],
             expressions=expressions or None,
             progress=(lambda message: self.stdout.write(f"  {message}")) if verbose else None,
+            # With a broker the workers score the photos as they are uploaded.
+            jobs=jobs if in_process else 1,
         )
         study = result.study
         state = "created" if result.created else "already there, left as it was"
