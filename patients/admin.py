@@ -1,17 +1,21 @@
 """The data manager's tools: study set-up, corrections, the randomization list, users and tokens.
 
-Every change made here needs a reason, kept in the audit trail with who and when.
-Clinical records cannot be deleted here either: they are withdrawn or voided.
+Every change made here needs a reason, kept in the audit trail with who and when, whether it
+was made in the form or only in one of its inlines. Clinical records cannot be deleted here
+either: they are withdrawn or voided; users are deactivated. Each data manager reaches only
+the studies where they hold the role (`admin_scope`).
 """
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
+from .audit import history_written_by
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -27,7 +31,9 @@ from .models import (
     TreatmentArm,
     Visit,
 )
-from .selectors import access_for
+
+# The coordinator's forms say the same (services.common.require_reason).
+REASON_REQUIRED = "Give a reason for this change; it is kept in the audit trail."
 
 
 class ReasonForm(forms.ModelForm):
@@ -41,12 +47,31 @@ class ReasonForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk and self.has_changed() and not (cleaned.get("change_reason") or "").strip():
-            self.add_error("change_reason", "Give a reason for this change.")
+            self.add_error("change_reason", REASON_REQUIRED)
         return cleaned
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
-    """Requires a reason for edits and never deletes."""
+class ReasonFormSet(forms.BaseInlineFormSet):
+    """An inline changed on an existing record needs the form's reason too: without it a change
+    made only in an inline (a patient's identifiers, a point's units) was saved as "Changed"."""
+
+    def clean(self):
+        super().clean()
+        existing_parent = self.instance.pk is not None and not self.instance._state.adding
+        changed = any(form.has_changed() for form in self.forms if form.instance.pk)
+        if existing_parent and changed and not (self.data.get("change_reason") or "").strip():
+            raise ValidationError(f"Reason for this change: {REASON_REQUIRED}")
+
+
+class AuditedInline(ScopedInlineMixin):
+    formset = ReasonFormSet
+    extra = 0
+    can_delete = False
+
+
+class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """Requires a reason for edits (inlines included), never deletes, and reaches only the data
+    manager's studies."""
 
     form = ReasonForm
 
@@ -71,22 +96,16 @@ class AuditedAdmin(SimpleHistoryAdmin):
         return False
 
 
-class SiteInline(admin.TabularInline):
+class SiteInline(AuditedInline, admin.TabularInline):
     model = Site
-    extra = 0
-    can_delete = False
 
 
-class ArmInline(admin.TabularInline):
+class ArmInline(AuditedInline, admin.TabularInline):
     model = TreatmentArm
-    extra = 0
-    can_delete = False
 
 
-class ScheduleInline(admin.TabularInline):
+class ScheduleInline(AuditedInline, admin.TabularInline):
     model = ScheduledVisit
-    extra = 0
-    can_delete = False
 
 
 @admin.register(Study)
@@ -97,7 +116,12 @@ class StudyAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The seed is shown to data managers only, for audit; it is never editable.
-        return ["randomization_seed"] if _is_data_manager(request) else []
+        return ["randomization_seed"] if is_data_manager(request) else []
+
+    def has_add_permission(self, request, *args):
+        # A new study is a new room: set up by a superuser (services.study_set_up), then given
+        # its data managers. A data manager's new study would be outside their own scope.
+        return request.user.is_superuser and super().has_add_permission(request, *args)
 
     @admin.action(description="Generate the concealed randomization list")
     def generate_randomization_list(self, request, queryset):
@@ -115,19 +139,122 @@ class StudyPartAdmin(AuditedAdmin):
     pass
 
 
-class IdentifiersInline(admin.StackedInline):
+class IdentifiersFormSet(ReasonFormSet):
+    def clean(self):
+        super().clean()
+        changes = {
+            name: form.cleaned_data[name]
+            for form in self.forms
+            if form.instance.pk and hasattr(form, "cleaned_data")
+            for name in form.changed_data
+            if name in services.PATIENT_IDENTIFIER_FIELDS
+        }
+        if changes and not any(self.errors):
+            try:
+                services.patient_update_validate(patient=self.instance, as_data_manager=True, **changes)
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+
+
+class IdentifiersInline(AuditedInline, admin.StackedInline):
     model = PatientIdentifiers
-    can_delete = False
+    formset = IdentifiersFormSet
+
+
+PATIENT_CORRECTIONS_HELP = (
+    "Study, site, status and arm are not changed here. Withdrawal and completion are recorded on the "
+    "patient's page; an arm assigned outside the system is recorded there by a data manager. A randomized "
+    "patient keeps the site and baseline House-Brackmann band of the stratum they were randomized in: if "
+    "either was wrong, correct nothing here and write a re-stratification note (a protocol deviation) "
+    "for the statistician; the allocation stands."
+)
 
 
 @admin.register(Patient)
 class PatientAdmin(AuditedAdmin):
+    """Corrections go through `services.patient_update`, like the coordinator's: recorded visits must
+    still fit a moved enrollment date, a randomized patient's stratum is fixed, and nobody is
+    un-withdrawn. Patients are registered by their site's coordinator (`patient_register`), not here."""
+
     list_display = ["study_code", "site", "status", "arm", "enrollment_date"]
     list_select_related = ["site", "arm"]
     list_filter = ["study", "site", "status", "arm"]
     search_fields = ["study_code"]
-    readonly_fields = ["study_code", "arm", "arm_assignment", "arm_assigned_at", "arm_assigned_by"]
     inlines = [IdentifiersInline]
+    fields = [
+        "study_code",
+        "study",
+        "site",
+        "status",
+        "how_to_change",
+        *services.PATIENT_CLINICAL_FIELDS,
+        "withdrawn_on",
+        "withdrawal_reason",
+        "arm",
+        "arm_assignment",
+        "arm_assignment_reason",
+        "arm_assigned_at",
+        "arm_assigned_by",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = set(services.PATIENT_CLINICAL_FIELDS)
+        if obj is not None and obj.is_randomized:
+            editable.discard("baseline_house_brackmann")  # the stratum's band
+        return [name for name in self.fields if name not in editable]
+
+    @admin.display(description="How to change the read-only fields")
+    def how_to_change(self, obj):
+        return PATIENT_CORRECTIONS_HELP
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class PatientRulesForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                changes = self.clinical_changes()
+                if changes and not self.errors:
+                    try:
+                        services.patient_update_validate(patient=self.instance, as_data_manager=True, **changes)
+                    except ValidationError as error:
+                        self.add_error(None, error)
+                return cleaned
+
+            def clinical_changes(self):
+                return {
+                    name: self.cleaned_data[name]
+                    for name in self.changed_data
+                    if name in services.PATIENT_CLINICAL_FIELDS and name in self.cleaned_data
+                }
+
+        return PatientRulesForm
+
+    def save_model(self, request, obj, form, change):
+        """Nothing is saved here: `save_related` saves the form and its identifiers in one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        changes = form.clinical_changes()
+        for formset in formsets:
+            for inline_form in formset.forms:
+                changes.update(
+                    {
+                        name: inline_form.cleaned_data[name]
+                        for name in inline_form.changed_data
+                        if name in services.PATIENT_IDENTIFIER_FIELDS
+                    }
+                )
+        if changes:
+            services.patient_update(
+                patient=form.instance,
+                by=request.user,
+                reason=form.cleaned_data.get("change_reason") or "",
+                as_data_manager=True,
+                **changes,
+            )
 
 
 @admin.register(Visit)
@@ -165,7 +292,7 @@ class VisitAdmin(AuditedAdmin):
         return VisitRulesForm
 
 
-class PointRulesFormSet(forms.BaseInlineFormSet):
+class PointRulesFormSet(ReasonFormSet):
     """A recorded session corrected here obeys the coordinator's rules: each point within the
     study's per-point ceiling, the session's total within its ceiling, and so on."""
 
@@ -190,11 +317,9 @@ class PointRulesFormSet(forms.BaseInlineFormSet):
             raise ValidationError(error.messages) from None
 
 
-class PointInline(admin.TabularInline):
+class PointInline(AuditedInline, admin.TabularInline):
     model = InjectionPoint
     formset = PointRulesFormSet
-    extra = 0
-    can_delete = False
 
 
 @admin.register(InjectionSession)
@@ -217,21 +342,17 @@ class StudyRoleAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Roles are access grants, not clinical data: a data manager revokes them.
-        return _is_data_manager(request)
-
-
-def _is_data_manager(request) -> bool:
-    return request.user.is_superuser or access_for(request.user).is_data_manager
+        return is_data_manager(request)
 
 
 class DataManagerOnly:
     """The allocation list is concealed: only data managers may even view it."""
 
     def has_module_permission(self, request):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_view_permission(self, request, obj=None):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -244,20 +365,22 @@ class DataManagerOnly:
 
 
 @admin.register(RandomizationSlot)
-class RandomizationSlotAdmin(DataManagerOnly, admin.ModelAdmin):
+class RandomizationSlotAdmin(DataManagerOnly, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["stratum", "position", "block_number", "block_size", "arm", "patient", "allocated_at"]
     list_select_related = ["stratum__site", "arm", "patient"]
     list_filter = ["stratum__study", "stratum__site", "stratum__severity_band"]
 
 
 @admin.register(RandomizationStratum)
-class RandomizationStratumAdmin(DataManagerOnly, admin.ModelAdmin):
+class RandomizationStratumAdmin(DataManagerOnly, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["study", "site", "severity_band"]
     list_select_related = ["study", "site"]
 
 
-class DataManagerUserAdmin(UserAdmin):
-    """Data managers administer accounts, but only a superuser may grant superuser or staff powers."""
+class DataManagerUserAdmin(ScopedAdminMixin, UserAdmin):
+    """Data managers administer the accounts of their studies, but only a superuser may grant
+    superuser or staff powers or change permissions. Accounts are deactivated, never deleted:
+    the audit trail names them (`audit.refuse_deleting_history_users`)."""
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -271,6 +394,59 @@ class DataManagerUserAdmin(UserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
+        self._require_in_scope(request, id)
+        return super().user_change_password(request, id, form_url)
+
+    def get_deleted_objects(self, objs, request):
+        # The superuser's delete page lists an account that wrote history as protected, so the
+        # refusal is a page, not an error at the moment of deletion.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = list(protected) + [f"{user}: {why}" for user in objs if (why := history_written_by(user))]
+        return deleted, counts, perms_needed, protected
+
+
+class ReadOnlyGroupAdmin(GroupAdmin):
+    """A data manager sees the groups (what the "Data managers" group grants) but cannot change
+    them: one who could would grant their own group the right to delete users."""
+
+    def has_module_permission(self, request):
+        return is_data_manager(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_data_manager(request)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 admin.site.unregister(User)
 admin.site.register(User, DataManagerUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, ReadOnlyGroupAdmin)
+
+
+def _scope_api_tokens() -> None:
+    """DRF's token admin, registered by rest_framework.authtoken, reaches every user's token: here
+    only the tokens of the data manager's studies."""
+    from rest_framework.authtoken.admin import TokenAdmin
+    from rest_framework.authtoken.models import TokenProxy
+
+    class ScopedTokenAdmin(ScopedAdminMixin, TokenAdmin):
+        pass
+
+    if admin.site.is_registered(TokenProxy):
+        admin.site.unregister(TokenProxy)
+        admin.site.register(TokenProxy, ScopedTokenAdmin)
+
+
+_scope_api_tokens()

@@ -38,6 +38,7 @@ from .patients import (
     patient_enroll,
     patient_register,
     patient_update,
+    patient_update_validate,
     patient_withdraw,
 )
 from .randomization import (
@@ -69,6 +70,7 @@ __all__ = [
     "patient_randomize",
     "patient_register",
     "patient_update",
+    "patient_update_validate",
     "patient_withdraw",
     "randomization_block",
     "randomization_list_generate",
