@@ -239,6 +239,9 @@ class PatientAdmin(AuditedAdmin):
     def save_related(self, request, form, formsets, change):
         changes = form.clinical_changes()
         for formset in formsets:
+            # What formset.save() would have noted, for the admin's own log of the change.
+            formset.new_objects, formset.deleted_objects = [], []
+            formset.changed_objects = [(f.instance, f.changed_data) for f in formset.forms if f.has_changed()]
             for inline_form in formset.forms:
                 changes.update(
                     {
