@@ -1,7 +1,8 @@
 """The audit trail of a patient and its records, as the history page shows it.
 
 A selector: reads only, in a fixed number of queries (one per audited model, not one per entry),
-with foreign keys shown by name and identifiers only for users who may see them.
+with foreign keys shown by name and identifiers only for users who may see them: the identifying
+fields' values and typed change reasons are shown to others as recorded, not read (`identifiers`).
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from . import identifiers
 from .formatting import units_display
 from .models import InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
 
@@ -99,17 +101,25 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             changes: list[tuple[str, str | None, str]]
             if record.history_type == "~" and before is not None:
                 delta = record.diff_against(before)
+                changed = [c.field for c in delta.changes]
                 changes = [
                     (
                         _label(model, c.field),
-                        _show(model, c.field, c.old, lookups),
-                        _show(model, c.field, c.new, lookups),
+                        _visible(model, c.field, _show(model, c.field, c.old, lookups), with_identifiers),
+                        _visible(model, c.field, _show(model, c.field, c.new, lookups), with_identifiers),
                     )
                     for c in delta.changes
                 ]
             elif record.history_type == "+":
+                changed = [f.name for f in model._meta.concrete_fields if getattr(record, f.attname) not in (None, "")]
                 changes = [
-                    (_label(model, f.name), None, _show(model, f.name, getattr(record, f.attname), lookups))
+                    (
+                        _label(model, f.name),
+                        None,
+                        _visible(
+                            model, f.name, _show(model, f.name, getattr(record, f.attname), lookups), with_identifiers
+                        ),
+                    )
                     for f in model._meta.concrete_fields
                     if f.editable
                     and not f.primary_key
@@ -117,7 +127,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
                     and f.name not in ("patient", "session", "study", "site", "created_by")
                 ]
             else:
-                changes = []
+                changed, changes = [], []
             previous[object_id] = record
             entries.append(
                 HistoryEntry(
@@ -125,7 +135,11 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
                     who=_user_label(record.history_user) if record.history_user else "system",
                     action=_ACTIONS.get(record.history_type, record.history_type),
                     subject=subject(model, record),
-                    reason=record.history_change_reason or "",
+                    reason=identifiers.shown_reason(
+                        record.history_change_reason or "",
+                        can_see=with_identifiers,
+                        about_identifying_field=any(_identifying(model, name) for name in changed),
+                    ),
                     changes=changes,
                 )
             )
@@ -139,6 +153,20 @@ def _user_label(user) -> str:
 
 def _label(model, name: str) -> str:
     return capfirst(model._meta.get_field(name).verbose_name)
+
+
+def _identifying(model, name: str) -> bool:
+    return identifiers.is_identifying(model._meta.app_label, model._meta.model_name, name)
+
+
+def _visible(model, name: str, text: str, with_identifiers: bool) -> str:
+    """The one list (`patients.identifiers`) decides: an identifying value is shown as recorded, not read."""
+    if text == "—":
+        return text
+    meta = model._meta
+    return identifiers.shown(
+        text, app_label=meta.app_label, model_name=meta.model_name, field=name, can_see=with_identifiers
+    )
 
 
 def _show(model, name: str, value, lookups) -> str:
