@@ -5,11 +5,11 @@ Every function is keyword-only, runs in one transaction (nothing half-saved),
 calls full_clean() before saving, and records who made the change and why in
 the audit trail. Edits after the first save require a reason.
 
-One exception: the data manager's corrections in the Django admin
-(`patients/admin.py`) are saved by the admin itself. They obey the same rules
-(the admin's forms call `visit_validate` and `injection_session_validate`),
-need a reason and keep the audit trail, but they do not pass through the
-functions here.
+The data manager's corrections in the Django admin (`patients/admin.py`) obey the same
+rules: patients are corrected through `patient_update` (`as_data_manager=True`, which may
+correct a withdrawn patient's record), visits and sessions are saved by the admin after
+`visit_validate` and `injection_session_validate`; every change needs a reason and keeps the
+audit trail.
 
 One module per concept; everything is re-exported here, so callers write
 `from patients import services` and `services.patient_enroll(...)`:
