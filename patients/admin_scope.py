@@ -9,7 +9,7 @@ whether asked for by its change form, its history (simple-history's views), a ra
 """
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -94,6 +94,16 @@ class ScopedAdminMixin(ScopedFieldsMixin):
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request)
+
+    def get_list_filter(self, request):
+        # Django's filter by a related field offers every row of the related table (every study's
+        # sites and arms, by name); this one offers only the values found in the scoped list.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter)
+            if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation
+            else name
+            for name in super().get_list_filter(request)
+        ]
 
     def has_module_permission(self, request):
         return is_data_manager(request) and super().has_module_permission(request)

@@ -131,6 +131,8 @@ def test_data_manager_reaches_no_record_of_another_study(client, study, data_man
         response = client.get(changelist)
         assert response.status_code == 200, changelist
         listed = {obj.pk for obj in response.context["cl"].result_list}
+        body = response.content.decode()
+        assert "ROMA" not in body and "Rome" not in body, f"{changelist} names the other study"
         for record in records:
             assert record.pk not in listed, (model, record)
             assert client.get(_url(record)).status_code == 404, _url(record)
