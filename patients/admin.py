@@ -31,9 +31,7 @@ from .models import (
     TreatmentArm,
     Visit,
 )
-
-# The coordinator's forms say the same (services.common.require_reason).
-REASON_REQUIRED = "Give a reason for this change; it is kept in the audit trail."
+from .services.common import REASON_REQUIRED
 
 
 class ReasonForm(forms.ModelForm):

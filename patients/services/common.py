@@ -19,10 +19,14 @@ def save_audited(instance: Model, *, by: User | None, reason: str) -> None:
     instance.save()
 
 
+# What every form says when a change has no reason: the coordinator's pages, the admin, the services.
+REASON_REQUIRED = "Give a reason for this change; it is kept in the audit trail."
+
+
 def require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Give a reason for this change; it is kept in the audit trail."})
+        raise ValidationError({"reason": REASON_REQUIRED})
     return reason
 
 

@@ -40,6 +40,16 @@ def test_an_identifier_changed_only_in_its_inline_needs_a_reason(dm_client, pati
     assert PatientIdentifiers.objects.get(pk=patient_a.pk).full_name == "Ada Example"
 
 
+def test_the_admin_and_the_coordinator_s_form_refuse_a_missing_reason_in_the_same_words(
+    login, dm_client, patient_a, coordinator_a
+):
+    coordinator = login(coordinator_a)
+    form = coordinator.get(f"/patients/{patient_a.pk}/edit/").context["form"]
+    data = {**{n: form[n].value() or "" for n in form.fields}, "months_since_onset": "13", "reason": ""}
+    page = coordinator.post(f"/patients/{patient_a.pk}/edit/", data)
+    assert page.context["form"].errors["reason"] == [REASON_REQUIRED]
+
+
 def test_an_identifier_changed_with_a_reason_is_saved_through_the_service(dm_client, patient_a, data_manager):
     url = _patient_url(patient_a)
     data = change_form_data(
