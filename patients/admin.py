@@ -93,6 +93,14 @@ class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if getattr(obj, "is_voided", False):
+            # A voided record stays voided, with its reason: one entered in error is recorded
+            # again, never restored (its void would vanish from the record).
+            readonly += [name for name in ("status", "void_reason") if name not in readonly]
+        return readonly
+
 
 class SiteInline(AuditedInline, admin.TabularInline):
     model = Site

@@ -131,3 +131,20 @@ def test_a_randomized_patient_s_stratum_fields_arm_study_and_site_are_read_only(
 
 def test_patients_are_not_added_in_the_admin(dm_client):
     assert dm_client.get("/admin/patients/patient/add/").status_code == 403
+
+
+def test_a_voided_visit_is_not_restored_in_the_admin(dm_client, patient_a, coordinator_a):
+    visit = services.visit_record(
+        patient=patient_a,
+        scheduled_visit=patient_a.study.schedule.get(day_offset=0),
+        by=coordinator_a,
+        date_performed=patient_a.enrollment_date,
+    )
+    services.visit_void(visit=visit, by=coordinator_a, reason="Entered twice")
+    url = f"/admin/patients/visit/{visit.pk}/change/"
+    fields = dm_client.get(url).context["adminform"].form.fields
+    assert "status" not in fields and "void_reason" not in fields
+    data = change_form_data(dm_client, url, status="recorded", void_reason="", change_reason="Restore")
+    dm_client.post(url, data)
+    visit.refresh_from_db()
+    assert (visit.status, visit.void_reason) == ("voided", "Entered twice")
