@@ -171,7 +171,9 @@ def test_behind_tls_proxy_trusts_x_forwarded_proto():
 
 def test_no_environment_variable_switches_password_hashing_to_md5():
     for environment in ({}, {"FAST_PASSWORD_HASHER": "1"}):
-        hashers = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, **environment)["HASHERS"]
+        hashers = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, CELERY_BROKER_URL=BROKER, **environment)[
+            "HASHERS"
+        ]
         assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
         assert "django.contrib.auth.hashers.MD5PasswordHasher" not in hashers
 
