@@ -59,6 +59,13 @@ class ReasonFormSet(forms.BaseInlineFormSet):
         changed = any(form.has_changed() for form in self.forms if form.instance.pk)
         if existing_parent and changed and not (self.data.get("change_reason") or "").strip():
             raise ValidationError(f"Reason for this change: {REASON_REQUIRED}")
+        for form in self.forms:
+            restored = form.initial.get("status") == RecordStatus.VOIDED and form.cleaned_data.get("status") not in (
+                None,
+                RecordStatus.VOIDED,
+            )
+            if restored:
+                raise ValidationError("A voided row stays voided (its void is part of the record); record it again.")
 
 
 class AuditedInline(ScopedInlineMixin):

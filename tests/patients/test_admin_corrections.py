@@ -148,3 +148,21 @@ def test_a_voided_visit_is_not_restored_in_the_admin(dm_client, patient_a, coord
     dm_client.post(url, data)
     visit.refresh_from_db()
     assert (visit.status, visit.void_reason) == ("voided", "Entered twice")
+
+
+def test_a_voided_point_is_not_restored_in_the_admin(dm_client, patient_a, coordinator_a, bont_arm):
+    services.patient_assign_arm_externally(patient=patient_a, arm=bont_arm, by=coordinator_a, reason="Phone")
+    points = [
+        {"muscle": "risorius", "side": "left", "units": "2"},
+        {"muscle": "mentalis", "side": "left", "units": "1"},
+    ]
+    _, session = record_treatment(Patient.objects.get(pk=patient_a.pk), coordinator_a, points=points)
+    services.injection_session_update(session=session, by=coordinator_a, reason="One too many", points=points[:1])
+    voided = InjectionPoint.objects.get(session=session, status="voided")
+    url = f"/admin/patients/injectionsession/{session.pk}/change/"
+    data = change_form_data(dm_client, url, change_reason="Restore")
+    index = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and v == str(voided.pk))
+    data[f"points-{index}-status"] = "recorded"
+    response = dm_client.post(url, data)
+    assert "stays voided" in _errors(response)
+    assert InjectionPoint.objects.get(pk=voided.pk).status == "voided"
