@@ -51,12 +51,13 @@ class ReasonForm(forms.ModelForm):
 
 class ReasonFormSet(forms.BaseInlineFormSet):
     """An inline changed on an existing record needs the form's reason too: without it a change
-    made only in an inline (a patient's identifiers, a point's units) was saved as "Changed"."""
+    made only in an inline (a patient's identifiers, a point's units, a point added) was saved
+    as "Changed". A voided row is never restored here."""
 
     def clean(self):
         super().clean()
         existing_parent = self.instance.pk is not None and not self.instance._state.adding
-        changed = any(form.has_changed() for form in self.forms if form.instance.pk)
+        changed = any(form.has_changed() for form in self.forms)  # a row added is a change too
         if existing_parent and changed and not (self.data.get("change_reason") or "").strip():
             raise ValidationError(f"Reason for this change: {REASON_REQUIRED}")
         for form in self.forms:

@@ -71,6 +71,26 @@ def test_a_point_s_units_changed_only_in_the_inline_need_a_reason(dm_client, pat
     assert InjectionPoint.objects.get(session=session).units == Decimal("4")
 
 
+def test_a_point_added_only_in_the_inline_needs_a_reason(dm_client, patient_a, coordinator_a, bont_arm):
+    services.patient_assign_arm_externally(patient=patient_a, arm=bont_arm, by=coordinator_a, reason="Phone")
+    _, session = record_treatment(Patient.objects.get(pk=patient_a.pk), coordinator_a)
+    url = f"/admin/patients/injectionsession/{session.pk}/change/"
+    data = change_form_data(dm_client, url)
+    data.update(
+        {
+            "points-TOTAL_FORMS": "2",
+            "points-1-session": str(session.pk),
+            "points-1-muscle": "mentalis",
+            "points-1-side": "left",
+            "points-1-units": "1",
+            "points-1-status": "recorded",
+        }
+    )
+    response = dm_client.post(url, data)
+    assert REASON_REQUIRED in _errors(response)
+    assert InjectionPoint.objects.filter(session=session).count() == 1
+
+
 def test_an_enrollment_date_that_recorded_visits_no_longer_fit_is_refused(dm_client, patient_a, coordinator_a):
     services.visit_record(
         patient=patient_a,

@@ -233,3 +233,9 @@ def test_data_manager_cannot_change_groups(client, data_manager):
     assert response.status_code == 403
     assert group.permissions.exists()
     assert client.get("/admin/auth/group/add/").status_code == 403
+
+
+def test_a_data_manager_does_not_add_studies(client, data_manager):
+    # A study they added would lie outside their own scope; studies are set up by a superuser.
+    client.force_login(data_manager)
+    assert client.get("/admin/patients/study/add/").status_code == 403
