@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from patients.admin_scope import ScopedAdminMixin, ScopedInlineMixin
+
 from .models import Photo, PhotoScore
 
 
-class ScoreInline(admin.TabularInline):
+class ScoreInline(ScopedInlineMixin, admin.TabularInline):
     model = PhotoScore
     extra = 0
     can_delete = False
@@ -12,7 +14,7 @@ class ScoreInline(admin.TabularInline):
 
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Read-only for data managers: photos are replaced by retakes, never edited or deleted."""
 
     list_display = ["patient", "visit", "expression", "status", "is_current", "uploaded_at"]

@@ -1,15 +1,17 @@
 """The data manager's tools: study set-up, corrections, the randomization list, users and tokens.
 
-Every change made here needs a reason, kept in the audit trail with who and when.
-Clinical records cannot be deleted here either: they are withdrawn or voided.
+Every change made here needs a reason, kept in the audit trail with who and when, whether it
+was made in the form or only in one of its inlines. Clinical records cannot be deleted here
+either: they are withdrawn or voided; users are deactivated. Each data manager reaches only
+the studies where they hold the role (`admin_scope`).
 """
 
 from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
@@ -20,6 +22,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from analysis.export.pseudonyms import pseudonym_key_rotate
 
 from . import services
+from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
+from .audit import history_written_by
 from .models import (
     ApiToken,
     InjectionPoint,
@@ -39,6 +43,7 @@ from .models import (
     Visit,
 )
 from .selectors import access_for
+from .services.common import REASON_REQUIRED
 
 
 class ReasonForm(forms.ModelForm):
@@ -52,12 +57,39 @@ class ReasonForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk and self.has_changed() and not (cleaned.get("change_reason") or "").strip():
-            self.add_error("change_reason", "Give a reason for this change.")
+            self.add_error("change_reason", REASON_REQUIRED)
         return cleaned
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
-    """Requires a reason for edits and never deletes."""
+class ReasonFormSet(forms.BaseInlineFormSet):
+    """An inline changed on an existing record needs the form's reason too: without it a change
+    made only in an inline (a patient's identifiers, a point's units, a point added) was saved
+    as "Changed". A voided row is never restored here."""
+
+    def clean(self):
+        super().clean()
+        existing_parent = self.instance.pk is not None and not self.instance._state.adding
+        changed = any(form.has_changed() for form in self.forms)  # a row added is a change too
+        if existing_parent and changed and not (self.data.get("change_reason") or "").strip():
+            raise ValidationError(f"Reason for this change: {REASON_REQUIRED}")
+        for form in self.forms:
+            restored = form.initial.get("status") == RecordStatus.VOIDED and form.cleaned_data.get("status") not in (
+                None,
+                RecordStatus.VOIDED,
+            )
+            if restored:
+                raise ValidationError("A voided row stays voided (its void is part of the record); record it again.")
+
+
+class AuditedInline(ScopedInlineMixin):
+    formset = ReasonFormSet
+    extra = 0
+    can_delete = False
+
+
+class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """Requires a reason for edits (inlines included), never deletes, and reaches only the data
+    manager's studies."""
 
     form = ReasonForm
 
@@ -81,25 +113,27 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if getattr(obj, "is_voided", False):
+            # A voided record stays voided, with its reason: one entered in error is recorded
+            # again, never restored (its void would vanish from the record).
+            readonly += [name for name in ("status", "void_reason") if name not in readonly]
+        return readonly
 
-class SiteInline(admin.TabularInline):
+
+class SiteInline(AuditedInline, admin.TabularInline):
     model = Site
-    extra = 0
-    can_delete = False
 
 
-class ArmInline(admin.StackedInline):
+class ArmInline(AuditedInline, admin.StackedInline):
     # Stacked: the description box in a table row made the Study page wider than a laptop screen.
     model = TreatmentArm
-    extra = 0
-    can_delete = False
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
 
-class ScheduleInline(admin.TabularInline):
+class ScheduleInline(AuditedInline, admin.TabularInline):
     model = ScheduledVisit
-    extra = 0
-    can_delete = False
 
 
 @admin.register(Study)
@@ -110,7 +144,12 @@ class StudyAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The seed is shown to data managers only, for audit; it is never editable.
-        return ["randomization_seed"] if _is_data_manager(request) else []
+        return ["randomization_seed"] if is_data_manager(request) else []
+
+    def has_add_permission(self, request, *args):
+        # A new study is a new room: set up by a superuser (services.study_set_up), then given
+        # its data managers. A data manager's new study would be outside their own scope.
+        return request.user.is_superuser and super().has_add_permission(request, *args)
 
     @admin.action(description="Generate the concealed randomization list")
     def generate_randomization_list(self, request, queryset):
@@ -128,19 +167,125 @@ class StudyPartAdmin(AuditedAdmin):
     pass
 
 
-class IdentifiersInline(admin.StackedInline):
+class IdentifiersFormSet(ReasonFormSet):
+    def clean(self):
+        super().clean()
+        changes = {
+            name: form.cleaned_data[name]
+            for form in self.forms
+            if form.instance.pk and hasattr(form, "cleaned_data")
+            for name in form.changed_data
+            if name in services.PATIENT_IDENTIFIER_FIELDS
+        }
+        if changes and not any(self.errors):
+            try:
+                services.patient_update_validate(patient=self.instance, as_data_manager=True, **changes)
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+
+
+class IdentifiersInline(AuditedInline, admin.StackedInline):
     model = PatientIdentifiers
-    can_delete = False
+    formset = IdentifiersFormSet
+
+
+PATIENT_CORRECTIONS_HELP = (
+    "Study, site, status and arm are not changed here. Withdrawal and completion are recorded on the "
+    "patient's page; an arm assigned outside the system is recorded there by a data manager. A randomized "
+    "patient keeps the site and baseline House-Brackmann band of the stratum they were randomized in: if "
+    "either was wrong, correct nothing here and write a re-stratification note (a protocol deviation) "
+    "for the statistician; the allocation stands."
+)
 
 
 @admin.register(Patient)
 class PatientAdmin(AuditedAdmin):
+    """Corrections go through `services.patient_update`, like the coordinator's: recorded visits must
+    still fit a moved enrollment date, a randomized patient's stratum is fixed, and nobody is
+    un-withdrawn. Patients are registered by their site's coordinator (`patient_register`), not here."""
+
     list_display = ["study_code", "site", "status", "arm", "enrollment_date"]
     list_select_related = ["site", "arm"]
     list_filter = ["study", "site", "status", "arm"]
     search_fields = ["study_code"]
-    readonly_fields = ["study_code", "arm", "arm_assignment", "arm_assigned_at", "arm_assigned_by"]
     inlines = [IdentifiersInline]
+    fields = [
+        "study_code",
+        "study",
+        "site",
+        "status",
+        "how_to_change",
+        *services.PATIENT_CLINICAL_FIELDS,
+        "withdrawn_on",
+        "withdrawal_reason",
+        "arm",
+        "arm_assignment",
+        "arm_assignment_reason",
+        "arm_assigned_at",
+        "arm_assigned_by",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = set(services.PATIENT_CLINICAL_FIELDS)
+        if obj is not None and obj.is_randomized:
+            editable.discard("baseline_house_brackmann")  # the stratum's band
+        return [name for name in self.fields if name not in editable]
+
+    @admin.display(description="How to change the read-only fields")
+    def how_to_change(self, obj):
+        return PATIENT_CORRECTIONS_HELP
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class PatientRulesForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                changes = self.clinical_changes()
+                if changes and not self.errors:
+                    try:
+                        services.patient_update_validate(patient=self.instance, as_data_manager=True, **changes)
+                    except ValidationError as error:
+                        self.add_error(None, error)
+                return cleaned
+
+            def clinical_changes(self):
+                return {
+                    name: self.cleaned_data[name]
+                    for name in self.changed_data
+                    if name in services.PATIENT_CLINICAL_FIELDS and name in self.cleaned_data
+                }
+
+        return PatientRulesForm
+
+    def save_model(self, request, obj, form, change):
+        """Nothing is saved here: `save_related` saves the form and its identifiers in one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        changes = form.clinical_changes()
+        for formset in formsets:
+            # What formset.save() would have noted, for the admin's own log of the change.
+            formset.new_objects, formset.deleted_objects = [], []
+            formset.changed_objects = [(f.instance, f.changed_data) for f in formset.forms if f.has_changed()]
+            for inline_form in formset.forms:
+                changes.update(
+                    {
+                        name: inline_form.cleaned_data[name]
+                        for name in inline_form.changed_data
+                        if name in services.PATIENT_IDENTIFIER_FIELDS
+                    }
+                )
+        if changes:
+            services.patient_update(
+                patient=form.instance,
+                by=request.user,
+                reason=form.cleaned_data.get("change_reason") or "",
+                as_data_manager=True,
+                **changes,
+            )
 
 
 @admin.register(Visit)
@@ -182,7 +327,7 @@ class VisitAdmin(AuditedAdmin):
         return VisitRulesForm
 
 
-class PointRulesFormSet(forms.BaseInlineFormSet):
+class PointRulesFormSet(ReasonFormSet):
     """A recorded session corrected here obeys the coordinator's rules: each point within the
     study's per-point ceiling, the session's total within its ceiling, and so on."""
 
@@ -207,11 +352,9 @@ class PointRulesFormSet(forms.BaseInlineFormSet):
             raise ValidationError(error.messages) from None
 
 
-class PointInline(admin.TabularInline):
+class PointInline(AuditedInline, admin.TabularInline):
     model = InjectionPoint
     formset = PointRulesFormSet
-    extra = 0
-    can_delete = False
 
 
 @admin.register(InjectionSession)
@@ -234,21 +377,17 @@ class StudyRoleAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Roles are access grants, not clinical data: a data manager revokes them.
-        return _is_data_manager(request)
-
-
-def _is_data_manager(request) -> bool:
-    return request.user.is_superuser or access_for(request.user).is_data_manager
+        return is_data_manager(request)
 
 
 class DataManagerOnly:
     """The allocation list is concealed: only data managers may even view it."""
 
     def has_module_permission(self, request):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_view_permission(self, request, obj=None):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -261,20 +400,22 @@ class DataManagerOnly:
 
 
 @admin.register(RandomizationSlot)
-class RandomizationSlotAdmin(DataManagerOnly, admin.ModelAdmin):
+class RandomizationSlotAdmin(DataManagerOnly, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["stratum", "position", "block_number", "block_size", "arm", "patient", "allocated_at"]
     list_select_related = ["stratum__site", "arm", "patient"]
     list_filter = ["stratum__study", "stratum__site", "stratum__severity_band"]
 
 
 @admin.register(RandomizationStratum)
-class RandomizationStratumAdmin(DataManagerOnly, admin.ModelAdmin):
+class RandomizationStratumAdmin(DataManagerOnly, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["study", "site", "severity_band"]
     list_select_related = ["study", "site"]
 
 
-class DataManagerUserAdmin(UserAdmin):
-    """Data managers administer accounts, but only a superuser may grant superuser or staff powers."""
+class DataManagerUserAdmin(ScopedAdminMixin, UserAdmin):
+    """Data managers administer the accounts of their studies, but only a superuser may grant
+    superuser or staff powers or change permissions. Accounts are deactivated, never deleted:
+    the audit trail names them (`audit.refuse_deleting_history_users`)."""
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -288,9 +429,45 @@ class DataManagerUserAdmin(UserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
+        self._require_in_scope(request, id)
+        return super().user_change_password(request, id, form_url)
+
+    def get_deleted_objects(self, objs, request):
+        # The superuser's delete page lists an account that wrote history as protected, so the
+        # refusal is a page, not an error at the moment of deletion.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = list(protected) + [f"{user}: {why}" for user in objs if (why := history_written_by(user))]
+        return deleted, counts, perms_needed, protected
+
+
+class ReadOnlyGroupAdmin(GroupAdmin):
+    """A data manager sees the groups (what the "Data managers" group grants) but cannot change
+    them: one who could would grant their own group the right to delete users."""
+
+    def has_module_permission(self, request):
+        return is_data_manager(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_data_manager(request)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 admin.site.unregister(User)
 admin.site.register(User, DataManagerUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, ReadOnlyGroupAdmin)
 
 
 @admin.register(StudyOutcome)
@@ -333,7 +510,7 @@ class ApiTokenCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Data managers issue tokens for their own studies; the token is shown once, then only its hash is kept."""
 
     list_display = ["client_name", "token_key", "study", "user", "created", "expiry", "last_used_at", "revoked_at"]
@@ -359,16 +536,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return tokens.filter(study_id__in=access_for(request.user).data_manager_study_ids)
 
     def has_module_permission(self, request):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_view_permission(self, request, obj=None):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_add_permission(self, request):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_change_permission(self, request, obj=None):
-        return _is_data_manager(request) and obj is None  # the list page (for the revoke action); no edits
+        return is_data_manager(request) and obj is None  # the list page (for the revoke action); no edits
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoked, never deleted: the record of who held a token stays
@@ -432,7 +609,7 @@ class PseudonymKeyForm(forms.ModelForm):
 
 
 @admin.register(PseudonymKey)
-class PseudonymKeyAdmin(DataManagerOnly, SimpleHistoryAdmin):
+class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
     """Rotation of a study's pseudonym key: an audited data-manager action. The secret is never shown."""
 
     form = PseudonymKeyForm
@@ -446,10 +623,10 @@ class PseudonymKeyAdmin(DataManagerOnly, SimpleHistoryAdmin):
         return keys.filter(study_id__in=access_for(request.user).data_manager_study_ids)
 
     def has_add_permission(self, request, obj=None):
-        return _is_data_manager(request)
+        return is_data_manager(request)
 
     def has_change_permission(self, request, obj=None):
-        return _is_data_manager(request) and (
+        return is_data_manager(request) and (
             obj is None or request.user.is_superuser or obj.study_id in access_for(request.user).data_manager_study_ids
         )
 

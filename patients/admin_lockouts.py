@@ -3,22 +3,33 @@
 django-axes registers its own admin, reachable only through model permissions that
 no role grants; here the lock-out list is opened to the data-manager role instead
 (registered from PatientsConfig.ready, after axes' own admin module has loaded).
-Unlocking deletes the account's failed-attempt record, which is what axes counts.
+Unlocking deletes the account's failed-attempt record, which is what axes counts. The list is
+scoped like the rest of the admin: another study's accounts are not listed.
 """
 
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 
-from .selectors import access_for
-
-
-def _is_data_manager(request) -> bool:
-    return request.user.is_superuser or access_for(request.user).is_data_manager
+from .admin_scope import is_data_manager as _is_data_manager
+from .admin_scope import scope
 
 
 class LockoutAdmin(AccessAttemptAdmin):
     actions = ["unlock"]
+
+    def get_queryset(self, request):
+        """The lock-outs of the accounts of the data manager's studies, and of names that are no
+        account at all (a guess, or an address locked for trying many): never another study's users."""
+        users = get_user_model().objects
+        in_scope = scope(users.all(), request).values("username")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(Q(username__in=in_scope) | ~Q(username__in=users.values("username")) | Q(username__isnull=True))
+        )
 
     def has_module_permission(self, request):
         return _is_data_manager(request)

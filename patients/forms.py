@@ -27,6 +27,7 @@ from .services import (
     SESSION_FIELDS,
     VISIT_FIELDS,
 )
+from .services.common import REASON_REQUIRED
 
 
 class DateInput(forms.DateInput):
@@ -51,6 +52,7 @@ def reason_field(label: str = "Reason for change") -> forms.CharField:
         label=label,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Kept in the audit trail with your name and the time.",
+        error_messages={"required": REASON_REQUIRED},
     )
 
 

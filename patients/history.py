@@ -1,7 +1,8 @@
 """The audit trail of a patient and its records, as the history page shows it.
 
 A selector: reads only, in a fixed number of queries (one per audited model, not one per entry),
-with foreign keys shown by name and identifiers only for users who may see them.
+with foreign keys shown by name and identifiers only for users who may see them: the identifying
+fields' values and typed change reasons are shown to others as recorded, not read (`identifiers`).
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from . import identifiers
 from .formatting import units_display
 from .identifiers import IDENTIFYING_FIELDS
 from .models import AdverseEvent, InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
@@ -121,13 +123,23 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             changes: list[tuple[str, str | None, str]]
             if record.history_type == "~" and before is not None:
                 delta = record.diff_against(before)
+                changed = [c.field for c in delta.changes]
                 changes = [
-                    (_label(model, c.field), show(model, c.field, c.old), show(model, c.field, c.new))
+                    (
+                        _label(model, c.field),
+                        _visible(model, c.field, show(model, c.field, c.old), with_identifiers),
+                        _visible(model, c.field, show(model, c.field, c.new), with_identifiers),
+                    )
                     for c in delta.changes
                 ]
             elif record.history_type == "+":
+                changed = [f.name for f in model._meta.concrete_fields if getattr(record, f.attname) not in (None, "")]
                 changes = [
-                    (_label(model, f.name), None, show(model, f.name, getattr(record, f.attname)))
+                    (
+                        _label(model, f.name),
+                        None,
+                        _visible(model, f.name, show(model, f.name, getattr(record, f.attname)), with_identifiers),
+                    )
                     for f in model._meta.concrete_fields
                     if f.editable
                     and not f.primary_key
@@ -135,7 +147,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
                     and f.name not in ("patient", "session", "study", "site", "created_by")
                 ]
             else:
-                changes = []
+                changed, changes = [], []
             previous[object_id] = record
             entries.append(
                 HistoryEntry(
@@ -143,7 +155,11 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
                     who=user_label(record.history_user) if record.history_user else "system",
                     action=_ACTIONS.get(record.history_type, record.history_type),
                     subject=subject(model, record),
-                    reason=record.history_change_reason or "",
+                    reason=identifiers.shown_reason(
+                        record.history_change_reason or "",
+                        can_see=with_identifiers,
+                        about_identifying_field=any(_identifying(model, name) for name in changed),
+                    ),
                     changes=changes,
                 )
             )
@@ -159,6 +175,20 @@ def user_label(user) -> str:
 
 def _label(model, name: str) -> str:
     return capfirst(model._meta.get_field(name).verbose_name)
+
+
+def _identifying(model, name: str) -> bool:
+    return identifiers.is_identifying(model._meta.app_label, model._meta.model_name, name)
+
+
+def _visible(model, name: str, text: str, with_identifiers: bool) -> str:
+    """The one list (`patients.identifiers`) decides: an identifying value is shown as recorded, not read."""
+    if text == "—":
+        return text
+    meta = model._meta
+    return identifiers.shown(
+        text, app_label=meta.app_label, model_name=meta.model_name, field=name, can_see=with_identifiers
+    )
 
 
 def _show(model, name: str, value, lookups) -> str:

@@ -1,8 +1,13 @@
-"""The one list of fields that identify a person.
+"""The one list of fields that identify a person, and the one rule for showing them.
 
 None of these may leave the system: every export, API serializer and the
-anonymized dataset is to be checked against this list in a test as it is built.
-Add a field here the moment it is added to a model.
+anonymized dataset is checked against this list. Pages show them only to users who
+may see the patient's identifiers (`Access.shown`, the `{% shown %}` template tag,
+`patients.history`); anyone else sees that a value exists (`HIDDEN`), not its text.
+Every free-text field of a clinical model is classified here, as identifying or in
+`NOT_IDENTIFYING`: tests/patients/test_identifier_classification.py fails on a new
+field until it is. tests/patients/test_identifiers_hidden.py walks every page an
+investigator can open with a canary string in each listed field.
 """
 
 # (app_label, model_name) -> field names that identify a patient, hold free text
@@ -17,7 +22,9 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "injectionpoint"): frozenset({"muscle_other", "void_reason"}),
     ("patients", "adverseevent"): frozenset({"term_other", "description", "void_reason"}),
     # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
-    ("measurements", "photo"): frozenset({"original", "original_filename", "sha256", "failure_reason"}),
+    # failure_reason is the engine's quality message (as PhotoScore.reason): not listed. last_error is
+    # a worker's exception text, for data managers only: listed, so that it never leaves.
+    ("measurements", "photo"): frozenset({"original", "original_filename", "sha256", "last_error"}),
     ("measurements", "photoscore"): frozenset({"landmarks"}),
 }
 
@@ -39,3 +46,61 @@ def register(app_label: str, model_name: str, fields: set[str]) -> None:
     """Let another app (measurements: photos) add its identifying fields to the list."""
     key = (app_label, model_name)
     IDENTIFYING_FIELDS[key] = IDENTIFYING_FIELDS.get(key, frozenset()) | frozenset(fields)
+
+
+# Free-text fields judged not to identify anyone: set up by data managers, or written by the system.
+NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
+    ("patients", "study"): frozenset({"code", "title", "randomization_seed"}),
+    ("patients", "site"): frozenset({"code", "name"}),
+    ("patients", "treatmentarm"): frozenset({"code", "name", "description"}),
+    ("patients", "scheduledvisit"): frozenset({"code", "name"}),
+    ("patients", "patient"): frozenset({"study_code"}),  # the pseudonym
+    ("patients", "injectionsession"): frozenset({"product_other", "lot_number"}),
+    ("measurements", "photo"): frozenset({"content_type", "failure_code", "failure_reason"}),
+    ("measurements", "photoscore"): frozenset({"engine_version", "model_version", "status", "reason", "metrics"}),
+}
+
+# What a user who may not see a value is shown in its place: that it exists, not what it says.
+HIDDEN = "recorded (hidden from your role)"
+
+
+def is_identifying(app_label: str, model_name: str, field: str) -> bool:
+    return field in IDENTIFYING_FIELDS.get((app_label, model_name), frozenset())
+
+
+def shown(value, *, app_label: str, model_name: str, field: str, can_see: bool):
+    """`value` itself, or for an identifying field the user may not see, HIDDEN (or nothing when empty)."""
+    if can_see or not is_identifying(app_label, model_name, field):
+        return value
+    return HIDDEN if value not in (None, "") else value
+
+
+# Change reasons the services write themselves, shown to everyone who sees the history.
+SYSTEM_REASONS: frozenset[str] = frozenset(
+    {
+        "Registered",
+        "Recorded",
+        "Enrolled",
+        "Randomized",
+        "Completed the study",
+        "Study set up",
+        "Randomization list generated",
+        "Created",
+        "Changed",
+        "",
+    }
+)
+# Reasons the services write as "<what>: <the identifying field's own text>".
+REASON_PREFIXES = ("Withdrawn", "Voided", "Removed", "Arm assigned outside the system")
+
+
+def shown_reason(reason: str, *, can_see: bool, about_identifying_field: bool) -> str:
+    """A change reason in the audit trail as the user may see it. The reason typed for a change to
+    an identifying field is hidden with the field; a withdrawal's, void's or external arm's reason
+    *is* that field's text (keeping its first words); other reasons are shown."""
+    if can_see or reason in SYSTEM_REASONS:
+        return reason
+    head, sep, _ = reason.partition(": ")
+    if sep and head in REASON_PREFIXES:
+        return f"{head}: {HIDDEN}"
+    return HIDDEN if about_identifying_field else reason

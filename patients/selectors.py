@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from . import schedule
+from . import identifiers, schedule
 from .models import (
     AdverseEvent,
     InjectionPoint,
@@ -81,10 +81,37 @@ class Access:
     def can_see_identifiers(self, patient: Patient) -> bool:
         return patient.site_id in self.coordinator_site_ids or patient.study_id in self.data_manager_study_ids
 
+    @property
+    def sees_identifiers_somewhere(self) -> bool:
+        """Whether `can_see_identifiers` holds for any patient at all (the patient list's name column)."""
+        return bool(self.coordinator_site_ids or self.data_manager_study_ids)
+
+    def shown(self, record, field: str):
+        """A field of a patient's record as this user may see it: the value, or for an identifying
+        field (`patients.identifiers`) of a patient whose identifiers they may not see, that a
+        value exists. The one rule for pages; templates call it through `{% shown %}`."""
+        can_see = self.can_see_identifiers(_patient_of(record))
+        meta = record._meta
+        return identifiers.shown(
+            getattr(record, field), app_label=meta.app_label, model_name=meta.model_name, field=field, can_see=can_see
+        )
+
     def can_assign_arm(self, patient: Patient) -> bool:
         # An arm allocated outside the system is entered after the fact by the study's data
         # manager, never by a coordinator (who could otherwise choose a patient's arm).
         return patient.study_id in self.data_manager_study_ids
+
+
+def _patient_of(record) -> Patient:
+    """The patient a record belongs to: itself, or through its patient, session or photo."""
+    while not isinstance(record, Patient):
+        for link in ("patient", "session", "photo"):
+            if hasattr(record, link):
+                record = getattr(record, link)
+                break
+        else:
+            raise TypeError(f"{type(record).__name__} does not belong to a patient")
+    return record
 
 
 def access_for(user) -> Access:

@@ -92,7 +92,7 @@ def patient_list(request):
         arm_id=criteria.get("arm") or None,
         status=criteria.get("status", ""),
     )
-    show_names = selectors.can_search_identifiers(access)
+    show_names = access.sees_identifiers_somewhere
     if show_names:
         patients = patients.select_related("identifiers")  # one join, not one query per row
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))

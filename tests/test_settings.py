@@ -18,7 +18,6 @@ REPO = Path(__file__).resolve().parent.parent
 PRODUCTION_SECRET_KEY = "v9#Qm2!xT7r@Lp4^Wz8&Kc1*Hs6(Nd3)Bf5-Gj0=Ya+Ue~Ro" + "t2Zk"
 BROKER = "redis://127.0.0.1:6379/0"  # never contacted: settings only
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
 def _base_env(**overrides: str) -> dict[str, str]:
@@ -174,7 +173,7 @@ def test_behind_tls_proxy_trusts_x_forwarded_proto():
 
 def test_no_environment_variable_switches_password_hashing_to_md5():
     for environment in ({}, {"FAST_PASSWORD_HASHER": "1"}):
-        hashers = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, CELERY_BROKER_URL=BROKER_URL, **environment)[
+        hashers = _settings(DEBUG="0", SECRET_KEY=PRODUCTION_SECRET_KEY, CELERY_BROKER_URL=BROKER, **environment)[
             "HASHERS"
         ]
         assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
@@ -223,7 +222,7 @@ def test_the_environment_wins_over_the_env_file(tmp_path):
         DEBUG="0",
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         DATABASE_URL=POSTGRES_URL,
-        CELERY_BROKER_URL=BROKER_URL,
+        CELERY_BROKER_URL=BROKER,
     )
     assert values["DEBUG"] is False
 

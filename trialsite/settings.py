@@ -74,7 +74,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_ROOT = env_str("SITE_ROOT", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "trialsite.apps.TrialAdminConfig",  # django.contrib.admin with the data-manager gate
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

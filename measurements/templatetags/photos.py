@@ -39,7 +39,12 @@ def patient_photos(context, patient):
 @register.inclusion_tag("measurements/_scoring_errors.html", takes_context=True)
 def scoring_errors(context):
     """The data manager's dashboard: photos the scoring service gave up on, each with a retry button."""
-    return {"photos": list(selectors.photos_scoring_errors(context["access"])), "request": context.get("request")}
+    access = context["access"]
+    return {
+        "photos": list(selectors.photos_scoring_errors(access)),
+        "request": context.get("request"),
+        "access": access,
+    }
 
 
 @register.simple_tag

@@ -5,11 +5,11 @@ Every function is keyword-only, runs in one transaction (nothing half-saved),
 calls full_clean() before saving, and records who made the change and why in
 the audit trail. Edits after the first save require a reason.
 
-One exception: the data manager's corrections in the Django admin
-(`patients/admin.py`) are saved by the admin itself. They obey the same rules
-(the admin's forms call `visit_validate` and `injection_session_validate`),
-need a reason and keep the audit trail, but they do not pass through the
-functions here.
+The data manager's corrections in the Django admin (`patients/admin.py`) obey the same
+rules: patients are corrected through `patient_update` (`as_data_manager=True`, which may
+correct a withdrawn patient's record), visits and sessions are saved by the admin after
+`visit_validate` and `injection_session_validate`; every change needs a reason and keeps the
+audit trail.
 
 One module per concept; everything is re-exported here, so callers write
 `from patients import services` and `services.patient_enroll(...)`:
@@ -48,6 +48,7 @@ from .patients import (
     patient_enroll,
     patient_register,
     patient_update,
+    patient_update_validate,
     patient_withdraw,
 )
 from .randomization import (
@@ -87,6 +88,7 @@ __all__ = [
     "patient_randomize",
     "patient_register",
     "patient_update",
+    "patient_update_validate",
     "patient_withdraw",
     "randomization_block",
     "randomization_list_generate",

@@ -19,10 +19,14 @@ def save_audited(instance: Model, *, by: User | None, reason: str) -> None:
     instance.save()
 
 
+# What every form says when a change has no reason: the coordinator's pages, the admin, the services.
+REASON_REQUIRED = "Give a reason for this change; it is kept in the audit trail."
+
+
 def require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Give a reason for this change; it is kept in the audit trail."})
+        raise ValidationError({"reason": REASON_REQUIRED})
     return reason
 
 
@@ -45,10 +49,20 @@ def require_accepts_data(patient: Patient) -> None:
         raise ValidationError(f"{patient.study_code} is not enrolled yet; enroll the patient first.")
 
 
+def require_open_to_corrections(patient: Patient) -> None:
+    """The one rule for a coordinator's corrections (edits and voids alike): a withdrawn patient's
+    record is closed; the data manager corrects it in the admin, with a reason. A completed
+    patient's records can still be corrected: completing closes the record to new data only."""
+    if patient.status == Patient.Status.WITHDRAWN:
+        raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager for corrections.")
+
+
 def void_record(model, *, pk: int, by: User, reason: str, what: str):
-    """Void instead of delete: the record stays, marked, with the reason, in the audit trail."""
+    """Void instead of delete: the record stays, marked, with the reason, in the audit trail.
+    Voiding is a correction: refused, like an edit, once the patient is withdrawn."""
     reason = require_reason(reason)
-    record = model.objects.select_for_update().get(pk=pk)
+    record = model.objects.select_for_update(of=("self",)).select_related("patient").get(pk=pk)
+    require_open_to_corrections(record.patient)
     if record.status == RecordStatus.VOIDED:
         raise ValidationError(f"This {what} is already voided.")
     record.status = RecordStatus.VOIDED

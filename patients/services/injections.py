@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..formatting import units_display
 from ..models import InjectionPoint, InjectionSession, InjectionSide, Muscle, Patient, Product, RecordStatus
-from .common import require_accepts_data, require_reason, save_audited, void_record
+from .common import require_accepts_data, require_open_to_corrections, require_reason, save_audited, void_record
 
 SESSION_FIELDS = (
     "visit",
@@ -155,8 +155,7 @@ def injection_session_update(*, session: InjectionSession, by: User, reason: str
     patient = Patient.objects.select_related("study", "arm").get(pk=session.patient_id)
     if session.status == RecordStatus.VOIDED:
         raise ValidationError("This injection session has been voided and cannot be edited.")
-    if patient.status == Patient.Status.WITHDRAWN:
-        raise ValidationError(f"{patient} has been withdrawn; ask a data manager for corrections.")
+    require_open_to_corrections(patient)
     for k, v in changes.items():
         setattr(session, k, v)
     injection_session_validate(patient=patient, session=session, points=points)

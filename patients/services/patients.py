@@ -10,7 +10,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ..models import Patient, PatientIdentifiers, RecordStatus, SeverityBand, Site
-from .common import require_consent_not_after_enrollment, require_not_future, require_reason, save_audited
+from .common import (
+    require_consent_not_after_enrollment,
+    require_not_future,
+    require_open_to_corrections,
+    require_reason,
+    save_audited,
+)
 from .visits import visit_validate
 
 PATIENT_CLINICAL_FIELDS = (
@@ -98,15 +104,36 @@ def patient_register(
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, by: User, reason: str, **changes) -> Patient:
-    """Correct a patient's clinical fields or identifiers. The arm and status have their own services."""
+def patient_update(*, patient: Patient, by: User, reason: str, as_data_manager: bool = False, **changes) -> Patient:
+    """Correct a patient's clinical fields or identifiers. The arm and status have their own services.
+
+    A withdrawn patient's record is closed to the coordinator; the data manager corrects it
+    (`as_data_manager`, the admin), under the same rules and with a reason.
+    """
     reason = require_reason(reason)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    changed, identifiers, identifiers_changed = _apply_changes(patient, changes, as_data_manager=as_data_manager)
+    if changed:
+        save_audited(patient, by=by, reason=reason)
+    if identifiers_changed:
+        save_audited(identifiers, by=by, reason=reason)
+    return patient
+
+
+def patient_update_validate(*, patient: Patient, as_data_manager: bool = False, **changes) -> None:
+    """The rules of `patient_update`, without saving: the admin's forms call it so that a refusal
+    is shown beside the field instead of failing at save time."""
+    _apply_changes(Patient.objects.get(pk=patient.pk), changes, as_data_manager=as_data_manager)
+
+
+def _apply_changes(patient: Patient, changes: dict, *, as_data_manager: bool):
+    """Check `changes` against the rules and set them on `patient` (and its identifiers), unsaved.
+    Returns (patient changed, identifiers, identifiers changed); raises ValidationError."""
     unknown = set(changes) - set(PATIENT_CLINICAL_FIELDS) - set(PATIENT_IDENTIFIER_FIELDS)
     if unknown:
         raise ValueError(f"patient_update cannot change {sorted(unknown)}")
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if patient.status == Patient.Status.WITHDRAWN:
-        raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager for corrections.")
+    if not as_data_manager:
+        require_open_to_corrections(patient)
     if patient.is_randomized and "baseline_house_brackmann" in changes:
         if SeverityBand.for_grade(changes["baseline_house_brackmann"]) != patient.severity_band:
             raise ValidationError(
@@ -134,10 +161,9 @@ def patient_update(*, patient: Patient, by: User, reason: str, **changes) -> Pat
         patient.status = Patient.Status.ENROLLED
         changed = True
     require_consent_not_after_enrollment(patient.consent_date, patient.enrollment_date)
-    if changed:
-        save_audited(patient, by=by, reason=reason)
 
     identifier_changes = {k: v for k, v in changes.items() if k in PATIENT_IDENTIFIER_FIELDS}
+    identifiers, identifiers_changed = None, False
     if identifier_changes:
         identifiers = patient.identifiers
         if "medical_record_number" in identifier_changes:
@@ -149,8 +175,8 @@ def patient_update(*, patient: Patient, by: User, reason: str, **changes) -> Pat
         if any(getattr(identifiers, k) != v for k, v in identifier_changes.items()):
             for k, v in identifier_changes.items():
                 setattr(identifiers, k, v)
-            save_audited(identifiers, by=by, reason=reason)
-    return patient
+            identifiers_changed = True
+    return changed, identifiers, identifiers_changed
 
 
 def _require_visits_fit_enrollment(patient: Patient) -> None:

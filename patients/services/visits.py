@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Patient, RecordStatus, ScheduledVisit, Visit
-from .common import require_accepts_data, require_reason, save_audited, void_record
+from .common import require_accepts_data, require_open_to_corrections, require_reason, save_audited, void_record
 
 VISIT_FIELDS = (
     "date_performed",
@@ -80,8 +80,7 @@ def visit_update(*, visit: Visit, by: User, reason: str, **changes) -> Visit:
     visit = Visit.objects.select_for_update(of=("self",)).select_related("patient", "scheduled_visit").get(pk=visit.pk)
     if visit.status == RecordStatus.VOIDED:
         raise ValidationError("This visit has been voided and cannot be edited.")
-    if visit.patient.status == Patient.Status.WITHDRAWN:
-        raise ValidationError(f"{visit.patient} has been withdrawn; ask a data manager for corrections.")
+    require_open_to_corrections(visit.patient)
     for k, v in changes.items():
         setattr(visit, k, v)
     visit_validate(patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit)

@@ -158,4 +158,22 @@ def test_coordinators_cannot_reach_the_lock_out_list(client, coordinator_a):
     coordinator_a.save()
     client.force_login(coordinator_a)
 
-    assert client.get("/admin/axes/accessattempt/").status_code == 403
+    # The admin site itself admits data managers only (patients/admin_scope.py): back to its sign-in.
+    response = client.get("/admin/axes/accessattempt/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_the_lock_out_list_names_no_account_of_another_study(client, study, coordinator_a, data_manager):
+    from patients import services
+    from patients.models import StudyRole
+    from tests.conftest import _persona
+
+    other = services.study_set_up(code="ROMA", title="Another study", sites=[("ROM", "Rome")])
+    rome = _persona(other, "coord_rome", StudyRole.Role.COORDINATOR, "ROM")
+    fail(client, rome.username, 5, address="192.0.2.31")
+    fail(client, coordinator_a.username, 5, address="192.0.2.32")
+    fail(client, "nobody-by-this-name", 5, address="192.0.2.33")
+
+    client.force_login(data_manager)
+    listed = {a.username for a in client.get("/admin/axes/accessattempt/").context["cl"].result_list}
+    assert listed == {coordinator_a.username, "nobody-by-this-name"}
