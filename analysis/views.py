@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from patients import services
+from patients.harms import harms_table
 from patients.selectors import access_for, require_role
 
 from . import exports, plots
@@ -82,12 +83,15 @@ def study_outcomes(request, study_code):
     header, rows = exports.table_one_rows(table1)
     flow = consort_counts(study, site_code=filters["site"], analysed={c: d["n"] for c, d in selected["arms"].items()})
     query = urlencode({k: v for k, v in filters.items() if v})
+    harms = harms_table(study)
     context.update(
         summary=summary,
         selected=selected,
         table1_header=header,
         table1_rows=rows,
         consort=flow,
+        harms=harms,
+        harms_rows=[{"label": row.label, "cells": row.cells(harms.arms)} for row in harms.terms],
         query=query,
         plots=[(name, PLOT_TITLES[name]) for name in PLOTS],
     )

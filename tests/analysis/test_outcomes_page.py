@@ -3,6 +3,7 @@
 import pytest
 
 from analysis.formatting import fmt_number, fmt_p
+from patients.models import Patient
 
 PAGE = "/studies/FACE-1/outcomes/"
 API = "/api/v1/studies/FACE-1/summary/"
@@ -72,3 +73,30 @@ def test_empty_study_renders(login, investigator, study):
     response = login(investigator).get(PAGE)
     assert response.status_code == 200
     assert "not estimable" in response.content.decode().lower()
+
+
+def test_the_outcomes_page_shows_harms_per_arm_without_free_text(login, investigator, measured, coordinator_a):
+    from patients import services
+
+    patient = Patient.objects.filter(arm__code="bont-a").first()
+    services.adverse_event_record(
+        patient=patient,
+        by=coordinator_a,
+        onset_date=patient.enrollment_date,
+        term="other",
+        term_other="HARMS-CANARY twitching",
+        description="HARMS-CANARY details",
+        severity="moderate",
+        serious=True,
+        seriousness_criterion="hospitalisation",
+        relatedness="possible",
+        action_taken="treated",
+        outcome="recovering",
+    )
+    page = login(investigator).get(PAGE, QUERY).content.decode()
+    assert "Harms: adverse events per arm" in page
+    harms = page.split('id="harms-table"')[1].split("</table>")[0]
+    bont_row = next(row for row in harms.split("<tr>") if "BoNT-A" in row)
+    assert ">1 (33.3%)<" in bont_row, "one of the three BoNT-A patients had an event"
+    assert "Serious adverse events" in page and patient.study_code in page
+    assert "HARMS-CANARY" not in page, "the event's free text is never on this page"
