@@ -72,6 +72,7 @@ BASELINE_DROOP_MM = (3.0, 8.0)
 REST_FRACTION = 0.5
 SMILES = (Expression.SMILE_CLOSED, Expression.SMILE_OPEN)
 EYES_CLOSED = (Expression.GENTLE_EYE_CLOSURE, Expression.FULL_EYE_CLOSURE)
+QOL_OUTCOME_CODE = "face-total"
 # The iris is about 17 px across at this scale, comfortably above the engine's 12 px gate.
 PHOTO_SCALE = 2.0
 
@@ -151,6 +152,18 @@ def seed_demo_trial(
             schedule=DEMO_SCHEDULE,
             # Derived from the demo's seed, so that the same seed allocates the same arms.
             randomization_seed=hashlib.sha256(f"demo-randomization:{seed}".encode()).hexdigest(),
+        )
+        # A study-defined outcome, as the published adult study had beside the photos: a
+        # patient-reported quality-of-life score, higher is better, that moves with the droop.
+        services.study_outcome_define(
+            study=study,
+            code=QOL_OUTCOME_CODE,
+            name="FaCE scale, total",
+            unit="points",
+            min_value=Decimal("0"),
+            max_value=Decimal("100"),
+            by=None,
+            description="Facial Clinimetric Evaluation scale (patient-reported), 0 worst to 100 best.",
         )
         logins = demo_logins(study)
     result = DemoResult(study=study, logins=logins, created=True)
@@ -294,6 +307,8 @@ class _Generator:
         response = float(rng.normal(0.0, PATIENT_RESPONSE_SD_MM))
         natural = float(rng.normal(1.0, 0.5))
         sunnybrook = int(rng.integers(35, 71))
+        quality_of_life = float(rng.uniform(35, 65))
+        qol = self.study.outcomes.get(code=QOL_OUTCOME_CODE)
         mirrored = bool(rng.integers(2))
         assert patient.arm is not None, "randomized just before"
         true_droop: dict[str, float] = {}
@@ -336,6 +351,9 @@ class _Generator:
                 sunnybrook_composite=int(min(100, sunnybrook + round(improvement * 6 + rng.normal(0, 3)))),
                 protocol_deviation_reason=deviation_reason,
             )
+            # The patient-reported score rises about 4 points for each millimetre of droop removed.
+            score = min(100.0, max(0.0, quality_of_life + 4 * improvement + float(rng.normal(0, 3))))
+            services.visit_outcomes_record(visit=visit, by=coordinator, values={qol: round(score)})
             if scheduled.is_baseline and arm_injects:
                 self._inject(patient, visit, coordinator)
             self._photos(patient, visit, droop=droop, mirrored=mirrored)

@@ -40,7 +40,7 @@ from .injections import (
     injection_session_validate,
     injection_session_void,
 )
-from .outcomes import OUTCOME_IMPORT_COLUMNS, outcome_values_import, visit_outcomes_record
+from .outcomes import OUTCOME_IMPORT_COLUMNS, outcome_values_import, study_outcome_define, visit_outcomes_record
 from .patients import (
     PATIENT_CLINICAL_FIELDS,
     PATIENT_IDENTIFIER_FIELDS,
@@ -64,6 +64,7 @@ from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, vi
 __all__ = [
     "OUTCOME_IMPORT_COLUMNS",
     "outcome_values_import",
+    "study_outcome_define",
     "visit_outcomes_record",
     "ADVERSE_EVENT_FIELDS",
     "BLOCKS_GENERATED_AT_SET_UP",

@@ -10,6 +10,32 @@ from ..models import RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
 from .common import save_audited
 
 
+@transaction.atomic
+def study_outcome_define(
+    *,
+    study: Study,
+    code: str,
+    name: str,
+    unit: str,
+    min_value: Decimal,
+    max_value: Decimal,
+    by: User | None,
+    description: str = "",
+) -> StudyOutcome:
+    """Define a numeric outcome of the study beyond the photos and grades (what the admin's form does)."""
+    outcome = StudyOutcome(
+        study=study,
+        code=code,
+        name=name,
+        unit=unit,
+        min_value=Decimal(str(min_value)),
+        max_value=Decimal(str(max_value)),
+        description=description,
+    )
+    save_audited(outcome, by=by, reason="Outcome defined")
+    return outcome
+
+
 def _outcome_value(outcome: StudyOutcome, raw) -> Decimal:
     """The value as a Decimal within the outcome's range, or a ValidationError that says why."""
     try:

@@ -179,3 +179,15 @@ def test_the_same_seed_builds_the_same_study(db, settings, tmp_path):
     with transaction.atomic():
         other = _snapshot(demo_trial.seed_demo_trial(patients=6, seed=8, photos=False).study)
     assert other != snapshots[0]
+
+
+def test_the_demo_records_a_study_defined_outcome_that_moves_with_the_effect(records_only):
+    from patients.models import VisitOutcomeValue
+
+    study = records_only.study
+    (outcome,) = study.outcomes.all()
+    assert (outcome.code, outcome.unit) == (demo_trial.QOL_OUTCOME_CODE, "points")
+    values = VisitOutcomeValue.objects.filter(outcome=outcome)
+    assert values.count() == Visit.objects.filter(patient__study=study).count(), "one value per visit"
+    assert all(outcome.min_value <= v.value <= outcome.max_value for v in values)
+    assert outcome.history.filter(history_change_reason="Outcome defined").exists()
