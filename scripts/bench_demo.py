@@ -75,9 +75,14 @@ def report(answer: dict, *, patients: int, seed: int, effect_mm: float) -> str:
         "",
         "| true effect, mm | estimate, mm | 95% CI, mm | p | n (BoNT-A / control) | CI contains the truth |",
         "|---:|---:|---|---:|---|---|",
-        f"| {answer['true_effect_mm']:.2f} | {ancova['estimate']:.2f} | {ancova['ci_low']:.2f} to "
-        f"{ancova['ci_high']:.2f} | {ancova['p']:.2g} | {answer['n']['a']} / {answer['n']['b']} "
-        f"| {'yes' if answer['ci_contains_true_effect'] else '**no**'} |",
+        (
+            f"| {answer['true_effect_mm']:.2f} | {ancova['estimate']:.2f} | {ancova['ci_low']:.2f} to "
+            f"{ancova['ci_high']:.2f} | {ancova['p']:.2g} | {answer['n']['a']} / {answer['n']['b']} "
+            f"| {'yes' if answer['ci_contains_true_effect'] else '**no**'} |"
+        )
+        if ancova.get("estimate") is not None
+        else f"| {answer['true_effect_mm']:.2f} | not estimable: {ancova.get('not_estimable')} | | | "
+        f"{answer['n']['a']} / {answer['n']['b']} | **no** |",
         "",
         "Each photo's measured commissure droop (signed commissure height, affected minus unaffected)",
         "against the droop the generator put in:",
@@ -103,6 +108,10 @@ def report(answer: dict, *, patients: int, seed: int, effect_mm: float) -> str:
 
 
 def main() -> int:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
+    django.setup()
     from analysis.demo_trial import DEFAULT_EFFECT_MM, DEFAULT_PATIENTS, DEFAULT_SEED
 
     parser = argparse.ArgumentParser(description=__doc__)
