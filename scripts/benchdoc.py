@@ -16,7 +16,12 @@ def machine() -> str:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {system}, Python {platform.python_version()}"
+    # Timings on a busy machine are slower and noisier: the load says how busy it was.
+    load = os.getloadavg()[0]
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {system}, Python {platform.python_version()}; "
+        f"load average {load:.1f} when the run started"
+    )
 
 
 def write_section(path: Path, name: str, text: str) -> None:
