@@ -19,6 +19,7 @@ urlpatterns = [
         patients.VisitVoid.as_view(),
         name="api-visit-void",
     ),
+    path("studies/<str:study_code>/dataset/", dataset.OutcomesView.as_view(), name="api-dataset"),
     path(
         "studies/<str:study_code>/dataset/subjects/",
         dataset.SubjectsView.as_view(),
