@@ -23,12 +23,14 @@ from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
 from analysis.dataset import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
-from patients.models import RecordStatus, Study
+from measurements.models import Photo
+from patients.models import RecordStatus, Study, Visit
 
 from .tables import Column, ExportContext, Table, subjects_included
 
@@ -143,18 +145,24 @@ def decode_cursor(cursor: str | None) -> tuple[str, int]:
 
 
 def _row_bound(filters: dict, n_photo_metrics: int, n_visit_metrics: int):
-    """Per subject, an upper bound of its rows: every current photo x photo metrics, every visit x visit metrics."""
-    photo = Q(photos__is_current=True)
-    visit = Q(visits__status=RecordStatus.RECORDED)
+    """Per subject, an upper bound of its rows: every current photo x photo metrics, every visit x visit metrics.
+
+    Correlated subqueries, not a join and GROUP BY: PostgreSQL evaluates them for the page's
+    candidates only (after the sort and LIMIT), not for every subject of the study.
+    """
+    photos = Photo.objects.filter(patient=OuterRef("pk"), is_current=True)
+    visits = Visit.objects.filter(patient=OuterRef("pk"), status=RecordStatus.RECORDED)
     if filters.get("expression"):
-        photo &= Q(photos__expression=filters["expression"])
+        photos = photos.filter(expression=filters["expression"])
     if filters.get("visit"):
-        photo &= Q(photos__visit__scheduled_visit__code=filters["visit"])
-        visit &= Q(visits__scheduled_visit__code=filters["visit"])
-    return (
-        Count("photos", filter=photo, distinct=True) * n_photo_metrics
-        + Count("visits", filter=visit, distinct=True) * n_visit_metrics
-    )
+        photos = photos.filter(visit__scheduled_visit__code=filters["visit"])
+        visits = visits.filter(scheduled_visit__code=filters["visit"])
+
+    def count(queryset):
+        counted = queryset.order_by().values("patient").annotate(n=Count("*")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+    return count(photos) * n_photo_metrics + count(visits) * n_visit_metrics
 
 
 def page_rows(study: Study, filters: dict, ctx: ExportContext, cursor: str | None, size: int):
