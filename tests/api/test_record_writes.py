@@ -259,3 +259,14 @@ def test_investigator_token_cannot_write_and_api_client_reaches_nothing(
     for path in ("", f"{patient_a.pk}/", f"{patient_a.pk}/injections/", f"{patient_a.pk}/photos/"):
         assert api_client.get(url(study, path)).status_code == 403, path
     assert not Photo.objects.exists()
+
+
+def test_reads_of_sessions_and_photos_carry_an_etag(coordinator, investigator_client, study, patient_a, baseline):
+    for path in (f"{patient_a.pk}/injections/", f"{patient_a.pk}/photos/"):
+        first = investigator_client.get(url(study, path))
+        assert first.status_code == 200 and first["ETag"]
+        assert investigator_client.get(url(study, path), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    upload = url(study, f"{patient_a.pk}/visits/{baseline.pk}/photos/")
+    etag = investigator_client.get(url(study, f"{patient_a.pk}/photos/"))["ETag"]
+    coordinator.post(upload, {"photo_rest": jpeg(7)}, format="multipart")
+    assert investigator_client.get(url(study, f"{patient_a.pk}/photos/"), HTTP_IF_NONE_MATCH=etag).status_code == 200
