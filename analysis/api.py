@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trialsite.api import DATASET_ROLES
+from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
 from .summary import SummaryInputError, outcome_summary
 
@@ -21,6 +21,14 @@ class StudySummaryApi(APIView):
 
     study_roles = DATASET_ROLES
     api_client_allowed = True
+
+    def permission_denied(self, request, message=None, code=None):
+        # A coordinator is told why, as on the outcomes page: results seen during a running trial
+        # bias the people who collect its data.
+        study = getattr(request, "study", None)
+        if study is not None and Role.COORDINATOR in roles_in_study(request_access(request), study.pk):
+            message = "Outcome results are for investigators and data managers; coordinators do not see them."
+        super().permission_denied(request, message=message, code=code)
 
     @extend_schema(
         parameters=[

@@ -78,7 +78,8 @@ def test_a_token_of_another_study_is_told_nothing(client, api_client_user, data_
 def test_coordinator_cannot_see_between_arm_results(login, coordinator_a, measured):
     response = login(coordinator_a).get(URL, QUERY)
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "permission_denied"
+    error = response.json()["error"]
+    assert error["code"] == "permission_denied" and "coordinators do not see them" in error["message"]
 
 
 def test_the_summary_is_throttled_per_token(client, api_client_user, data_manager, study, measured):
