@@ -27,6 +27,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
+from analysis.cache import cached, data_stamp
 from analysis.dataset import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
 from measurements.models import Photo
@@ -111,10 +112,18 @@ def _rows_by_subject(study: Study, window: list[tuple[int, str]], filters: dict,
     return grouped
 
 
+def engine_version(study: Study) -> str | None:
+    """analysis_engine_version, cached under analysis.cache's data stamp (which holds the newest score's
+    id): it reads every score of the study (over a second at 10,000 subjects, docs/benchmarks.md) and
+    would otherwise be paid by every JSON page. Scores are only ever added, so a new one renews the key."""
+    key = f"dataset:engine-version:{study.pk}:{data_stamp(study)}"
+    return cached(key, lambda: analysis_engine_version(study) or "") or None
+
+
 def stream_rows(study: Study, filters: dict, ctx: ExportContext) -> Iterator[tuple]:
     """Every row, as tuples in column order, SLICE subjects at a time."""
     subjects = list(_subjects(study, filters).values_list("pk", "pseudonym__subject_id"))
-    version = analysis_engine_version(study)
+    version = engine_version(study)
     args = _table_args(study, filters)
     for start in range(0, len(subjects), SLICE):
         window = subjects[start : start + SLICE]
@@ -193,7 +202,7 @@ def page_rows(study: Study, filters: dict, ctx: ExportContext, cursor: str | Non
         expected += bound
         if expected >= skip + size:
             break
-    grouped = _rows_by_subject(study, window, filters, None, args) if window else {}
+    grouped = _rows_by_subject(study, window, filters, engine_version(study), args) if window else {}
     out: list[tuple] = []
     for index, (_, subject_id) in enumerate(window):
         subject_rows = grouped.get(subject_id, [])

@@ -12,6 +12,7 @@ from analysis.dataset import COLUMN_NAMES, long_rows
 from analysis.export.outcomes import OUTCOMES, encode_cursor
 from analysis.selectors import outcome_table
 from measurements.engine import ENGINE_VERSION
+from measurements.models import PhotoScore
 from patients.models import StudyOutcome, SubjectPseudonym
 from patients.services import visit_outcomes_record, visit_void
 from tests.analysis.conftest import add_scored_photo, record_visit, score_metrics, trial  # noqa: F401 - fixture
@@ -192,3 +193,16 @@ def test_zip_holds_the_outcomes_and_their_dictionary(api_client_token, token_cli
 def test_who_reads_the_outcomes(login, coordinator_a, study, cohort, api_client_token, token_client):
     assert token_client(api_client_token).get(outcomes_url(study)).status_code == 200
     assert login(coordinator_a).get(outcomes_url(study)).status_code == 403
+
+
+def test_a_newer_engine_version_shows_at_once(login, investigator, study, cohort):
+    client = login(investigator)
+    assert {r["engine_version"] for r in json_rows(client, outcomes_url(study, metric=DEV))} == {ENGINE_VERSION}
+    # The study's analysis version is cached; a new score renews the key, so no page serves the old one.
+    week12 = cohort["a"].visits.get(scheduled_visit__code="week-12")
+    photo = week12.photos.get(expression="smile_closed")
+    # A rescore by a newer engine, so far of this one photo: the study's version is now the newer one.
+    PhotoScore.objects.create(photo=photo, engine_version="99.0.0", model_version="test", status="scored",
+                              metrics=score_metrics(20.0, 20.5))  # fmt: skip
+    rows = json_rows(client, outcomes_url(study, metric=DEV))
+    assert [(r["visit"], r["engine_version"], r["value"]) for r in rows] == [("week-12", "99.0.0", 0.5)]
