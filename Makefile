@@ -83,7 +83,7 @@ test: lint services chromium
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Every benchmark runs even when an earlier one misses a target; the exit status says if any did.
-BENCHMARKS := scripts/bench.py scripts/bench_analysis.py scripts/bench_demo.py
+BENCHMARKS := scripts/bench.py scripts/bench_analysis.py scripts/bench_dataset.py scripts/bench_demo.py
 
 bench: venv services
 	@status=0; for script in $(BENCHMARKS); do \

@@ -2,21 +2,33 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from patients.selectors import access_for
+from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
-from .selectors import study_for_analysis
 from .summary import SummaryInputError, outcome_summary
 
 
 class StudySummaryApi(APIView):
     """Per-arm descriptives per visit and, at each follow-up, the between-arm comparison.
 
-    Investigators and data managers (session or token) and API clients of the study.
-    Authentication classes are DRF's configured defaults.
+    Investigators and data managers (session or token) and API clients of the study: the
+    API's study-role permission (trialsite.api), its throttles and its one error shape.
+    Coordinators are refused (403), as on the outcomes page.
     """
+
+    study_roles = DATASET_ROLES
+    api_client_allowed = True
+
+    def permission_denied(self, request, message=None, code=None):
+        # A coordinator is told why, as on the outcomes page: results seen during a running trial
+        # bias the people who collect its data.
+        study = getattr(request, "study", None)
+        if study is not None and Role.COORDINATOR in roles_in_study(request_access(request), study.pk):
+            message = "Outcome results are for investigators and data managers; coordinators do not see them."
+        super().permission_denied(request, message=message, code=code)
 
     @extend_schema(
         parameters=[
@@ -27,10 +39,10 @@ class StudySummaryApi(APIView):
             OpenApiParameter("site", str, required=False, description="Site code; all sites when absent"),
             OpenApiParameter("visit", str, required=False, description="Visit code; every visit when absent"),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (trialsite.api.document_errors)
     )
     def get(self, request, study_code: str):
-        study = study_for_analysis(access_for(request.user), study_code, api=True)
+        study = request.study  # found, and the caller's role checked, by StudyRolePermission
         params = request.query_params
         try:
             summary = outcome_summary(
@@ -41,5 +53,6 @@ class StudySummaryApi(APIView):
                 visit=params.get("visit") or None,
             )
         except SummaryInputError as error:
-            return Response({"detail": str(error), "field": error.field, "allowed": error.allowed}, status=400)
+            # The message lists the allowed values.
+            raise ValidationError({error.field: [str(error)]}) from None
         return Response(summary)

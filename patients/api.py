@@ -1,11 +1,14 @@
-"""The trial records over REST, read side: patients (list and detail) for the study's staff.
+"""The trial records over REST: patients and visits for the study's staff.
 
 Same access as the pages (patients.selectors): coordinators see their own sites'
 patients with identifiers, investigators every site without them, data managers
-everything. Writes come next round, through the same services as the forms.
+everything. Writes (coordinators of the patient's site) go through the pages' own forms
+and services, so the validation messages and the audit trail are the same. Injection
+sessions are in patients/api_injections.py, photos in measurements/api.py.
 """
 
 import django_filters
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -13,10 +16,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
-from trialsite.api import ETagMixin, Role, request_access
+from trialsite.api import ETagMixin, Role, request_access, roles_in_study
 
 from . import forms, selectors, services
-from .models import Patient, PatientIdentifiers, Visit
+from .models import Aetiology, Patient, PatientIdentifiers, Sex, Side, Visit
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
@@ -86,9 +89,48 @@ class _PatientsOfStudy:
         )
 
 
+class PatientIn(serializers.Serializer):
+    """Documents the body; validation is the page's registration form (forms.PatientCreateForm)."""
+
+    site = serializers.CharField(help_text="Site code (one of your sites).")
+    sex = serializers.ChoiceField(choices=Sex.choices)
+    affected_side = serializers.ChoiceField(choices=Side.choices)
+    aetiology = serializers.ChoiceField(choices=Aetiology.choices)
+    months_since_onset = serializers.IntegerField(min_value=0, max_value=1200)
+    baseline_house_brackmann = serializers.IntegerField(min_value=1, max_value=6)
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    medical_record_number = serializers.CharField()
+    phone = serializers.CharField(required=False, allow_blank=True)
+    email = serializers.CharField(required=False, allow_blank=True)
+    address = serializers.CharField(required=False, allow_blank=True)
+    consent_date = serializers.DateField(required=False, allow_null=True)
+    enrollment_date = serializers.DateField(
+        required=False, allow_null=True, help_text="With both dates the patient is enrolled at once."
+    )
+
+
 class PatientList(ETagMixin, _PatientsOfStudy, ListAPIView):
+    """List the study's patients you may see; register one (coordinators, at their own sites)."""
+
     filterset_class = PatientFilter
     cursor_ordering = ("study_code",)
+
+    @extend_schema(request=PatientIn, responses={201: PatientOut})
+    def post(self, request, study_code):
+        require_coordinator(request, "Only a site's coordinator registers its patients.")
+        access = request_access(request)
+        sites = selectors.sites_for_registration(access).filter(study=request.study)
+        form = forms.PatientCreateForm(request.data, sites=sites)
+        form.fields["site"].to_field_name = "code"  # type: ignore[attr-defined]  # scripts name sites by code
+        if not form.is_valid():
+            raise _form_errors(form)
+        patient = services.patient_register(by=request.user, **form.cleaned_data)
+        return Response(self._out(patient), status=status.HTTP_201_CREATED)
+
+    def _out(self, patient):
+        patient = self.get_queryset().get(pk=patient.pk)
+        return PatientOut(patient, context=self.get_serializer_context()).data
 
 
 class PatientDetail(ETagMixin, _PatientsOfStudy, RetrieveAPIView):
@@ -123,6 +165,20 @@ class VisitOut(serializers.ModelSerializer):
             "protocol_deviation_reason",
             "status",
         ]
+
+
+def require_coordinator(request, message: str) -> None:
+    """For a view that reads for every staff role but writes for coordinators only."""
+    if Role.COORDINATOR not in roles_in_study(request_access(request), request.study.pk):
+        raise PermissionDenied(message)
+
+
+def patient_of_study(request, pk) -> Patient:
+    """A patient the caller may see, in the study of the URL (another study's patient does not exist here)."""
+    patient = selectors.patient_get(request_access(request), pk)
+    if patient.study_id != request.study.pk:
+        raise Http404("No such patient.")
+    return patient
 
 
 def _form_errors(form) -> ValidationError:
@@ -212,3 +268,39 @@ class VisitVoid(GenericAPIView):
             raise _form_errors(form)
         visit = services.visit_void(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
         return Response(VisitOut(visit).data)
+
+
+class EnrollIn(serializers.Serializer):
+    consent_date = serializers.DateField()
+    enrollment_date = serializers.DateField()
+
+
+class PatientEnroll(GenericAPIView):
+    """Enroll a screened patient (consent and enrollment dates), as on the page."""
+
+    study_roles = frozenset({Role.COORDINATOR})
+    serializer_class = EnrollIn
+
+    @extend_schema(request=EnrollIn, responses={200: PatientOut})
+    def post(self, request, study_code, pk):
+        patient = _editable_patient(request, pk)
+        form = forms.EnrollForm(request.data)
+        if not form.is_valid():
+            raise _form_errors(form)
+        services.patient_enroll(patient=patient, by=request.user, **form.cleaned_data)
+        return Response(_patient_out(request, pk))
+
+
+class PatientRandomize(GenericAPIView):
+    """Randomize an enrolled patient: the next arm of the stratum's concealed list, as on the page."""
+
+    study_roles = frozenset({Role.COORDINATOR})
+
+    @extend_schema(request=None, responses={200: PatientOut})
+    def post(self, request, study_code, pk):
+        services.patient_randomize(patient=_editable_patient(request, pk), by=request.user)
+        return Response(_patient_out(request, pk))
+
+
+def _patient_out(request, pk) -> dict:
+    return PatientOut(patient_of_study(request, pk), context={"request": request}).data

@@ -328,7 +328,17 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set used by several fields (the baseline grade and each visit's grade).
-    "ENUM_NAME_OVERRIDES": {"HouseBrackmannEnum": "patients.models.HOUSE_BRACKMANN_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "HouseBrackmannEnum": "patients.models.HOUSE_BRACKMANN_CHOICES",
+        # The records' writes and reads share these with the dataset's coded columns.
+        "SexEnum": "patients.models.Sex",
+        "AffectedSideEnum": "patients.models.Side",
+        "AetiologyEnum": "patients.models.Aetiology",
+        "ProductEnum": "patients.models.Product",
+        "RecordStatusEnum": "patients.models.RecordStatus",
+        "PatientStatusEnum": "patients.models.Patient.Status",
+        "PhotoStatusEnum": "measurements.models.Photo.Status",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "trialsite.api.document_errors"],
 }
 

@@ -6,13 +6,16 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 
 from django.utils import timezone
 
+from analysis.selectors import analysis_engine_version
 from measurements.engine import ENGINE_VERSION
 from patients.models import Study
 
-from .tables import TABLES, ExportContext, Table, dictionary_rows, rows
+from .registry import TABLES, dictionary_rows
+from .tables import ExportContext, Table, rows
 
 DICTIONARY_FIELDS = ["table", "variable", "label", "type", "unit", "allowed_values"]
 
@@ -35,8 +38,37 @@ def csv_lines(header: list[str], records: Iterable[dict]) -> Iterator[str]:
         yield flush()
 
 
+# A response (or ZIP member) gets text in pieces of about this size: one piece per line would
+# cost a generator step, an encode and a socket write per row, the bulk of the time of a
+# large table (docs/benchmarks.md, "dataset").
+CHUNK_CHARS = 64 * 1024
+BATCH_ROWS = 500
+
+
+def csv_chunks(header: list[str], tuples: Iterable[tuple]) -> Iterator[str]:
+    """CSV text in pieces of about CHUNK_CHARS, whatever the number of rows (constant memory)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    batch: list[tuple] = []
+    for row in tuples:
+        batch.append(row)
+        if len(batch) == BATCH_ROWS:
+            writer.writerows(batch)
+            batch.clear()
+            if buffer.tell() >= CHUNK_CHARS:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate(0)
+    writer.writerows(batch)
+    yield buffer.getvalue()
+
+
 def table_csv(table: Table, study: Study, filters: dict, ctx: ExportContext) -> Iterator[str]:
-    return csv_lines(table.column_names, rows(table, study, filters, ctx))
+    if table.stream is not None:
+        return csv_chunks(table.column_names, table.stream(study, filters, ctx))
+    ordered = itemgetter(*table.column_names)
+    return csv_chunks(table.column_names, map(ordered, rows(table, study, filters, ctx)))
 
 
 def readme(ctx: ExportContext, filters: dict) -> str:
@@ -44,7 +76,9 @@ def readme(ctx: ExportContext, filters: dict) -> str:
     lines = [
         f"Anonymized dataset of study {ctx.study.code}",
         "",
-        f"Exported on {exported}. Scoring engine version {ENGINE_VERSION}.",
+        f"Exported on {exported}. Scoring engine version {ENGINE_VERSION}; the outcome values are those of "
+        f"engine version {analysis_engine_version(ctx.study) or '(none: no photo scored yet)'}, the newest that "
+        "scored photos of this study.",
         "",
         "Tables (one CSV each; columns described in data_dictionary.csv / .json):",
     ]
@@ -76,7 +110,7 @@ def bundle(study: Study, filters: dict, ctx: ExportContext):
             with archive.open(f"{table.name}.csv", "w") as member:
                 for line in table_csv(table, study, filters, ctx):
                     member.write(line.encode())
-        dictionary = list(dictionary_rows())
+        dictionary = list(dictionary_rows(study))
         archive.writestr("data_dictionary.csv", "".join(csv_lines(DICTIONARY_FIELDS, dictionary)))
         archive.writestr("data_dictionary.json", json.dumps(dictionary, indent=2))
         archive.writestr("README.txt", readme(ctx, filters))

@@ -1,8 +1,9 @@
 """The dataset's tables: their columns (the data dictionary) and the queries behind their rows.
 
 A Table names its columns once; the JSON schema, the CSV header, the data dictionary
-and the exclusion check all read them from here. analysis.dataset's outcomes table is
-added to TABLES the same way (next round).
+and the exclusion check all read them from here. Most tables are one queryset; the
+outcomes table (analysis/export/outcomes.py) is built by analysis.dataset's row builder
+and so brings its own row stream and pages.
 """
 
 from collections.abc import Callable, Iterator
@@ -44,12 +45,18 @@ class Table:
     description: str
     columns: list[Column]
     inclusion: str
-    # (study, filters, context) -> queryset of rows (dicts); context carries per-export values.
-    queryset: Callable[[Study, dict, "ExportContext"], QuerySet]
-    # row from the queryset -> {column: value} for output
-    present: Callable[[dict, "ExportContext"], dict[str, Any]]
-    ordering: tuple[str, ...]
+    # row from the queryset (or the stream) -> {column: value} for output
+    present: Callable[[Any, "ExportContext"], dict[str, Any]]
+    ordering: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
+    # (study, filters, context) -> queryset of rows (dicts); context carries per-export values.
+    queryset: Callable[[Study, dict, "ExportContext"], QuerySet] | None = None
+    # A table that is not one queryset: (study, filters, context) -> tuples in column order ...
+    stream: Callable[[Study, dict, "ExportContext"], Iterator[tuple]] | None = None
+    # ... and (study, filters, context, cursor, page size) -> (rows, next cursor or None).
+    page: Callable[[Study, dict, "ExportContext", str | None, int], tuple[list, str | None]] | None = None
+    # (study) -> more data-dictionary entries (the outcomes' metrics with their labels and units)
+    dictionary_extra: Callable[[Study], Iterator[dict[str, str]]] | None = None
 
     def __post_init__(self):
         check_columns(self.name, [c.name for c in self.columns])
@@ -236,25 +243,14 @@ INJECTIONS = Table(
     filters=("arm", "visit"),
 )
 
-# The export's tables, in the order of the ZIP. The outcomes table joins here.
-TABLES: dict[str, Table] = {SUBJECTS.name: SUBJECTS, INJECTIONS.name: INJECTIONS}
-
 
 def rows(table: Table, study: Study, filters: dict, ctx: ExportContext) -> Iterator[dict[str, Any]]:
-    """Every row, streamed from the database in chunks (constant memory)."""
+    """Every row as {column: value}, streamed from the database in chunks (constant memory)."""
+    if table.stream is not None:
+        for row in table.stream(study, filters, ctx):
+            yield table.present(row, ctx)
+        return
+    assert table.queryset is not None
     queryset = table.queryset(study, filters, ctx).order_by(*table.ordering)
     for row in queryset.iterator(chunk_size=2000):
         yield table.present(row, ctx)
-
-
-def dictionary_rows() -> Iterator[dict[str, str]]:
-    for table in TABLES.values():
-        for column in table.columns:
-            yield {
-                "table": table.name,
-                "variable": column.name,
-                "label": column.label,
-                "type": column.type,
-                "unit": column.unit,
-                "allowed_values": "|".join(column.allowed),
-            }

@@ -12,10 +12,14 @@ from rest_framework import renderers, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
+from analysis.selectors import metric_definitions
+from measurements.models import Expression
 from trialsite.api import DATASET_ROLES, CursorPagination
 
 from .files import bundle, table_csv
+from .outcomes import OUTCOMES
 from .pseudonyms import pseudonyms_ensure
 from .tables import INJECTIONS, SUBJECTS, Table, export_context
 
@@ -53,16 +57,23 @@ class _Filters(forms.Form):
     format = forms.ChoiceField(required=False, choices=[("", "")] + [(f, f) for f in FORMATS])
     arm = forms.ChoiceField(required=False)
     visit = forms.ChoiceField(required=False)
+    expression = forms.ChoiceField(required=False, choices=[("", "")] + list(Expression.choices))
+    metric = forms.ChoiceField(required=False)
 
     def __init__(self, data, *, study, table):
         super().__init__(data)
-        arm, visit = self.fields["arm"], self.fields["visit"]
-        assert isinstance(arm, forms.ChoiceField) and isinstance(visit, forms.ChoiceField)
-        arm.choices = [("", "")] + [(c, c) for c in study.arms.values_list("code", flat=True)]
-        visit.choices = [("", "")] + [(c, c) for c in study.schedule.values_list("code", flat=True)]
         for name in list(self.fields):
             if name not in table.filters and name != "format":
                 del self.fields[name]
+        codes = {
+            "arm": lambda: study.arms.values_list("code", flat=True),
+            "visit": lambda: study.schedule.values_list("code", flat=True),
+            "metric": lambda: metric_definitions(study),
+        }
+        for name, values in codes.items():
+            field = self.fields.get(name)
+            if isinstance(field, forms.ChoiceField):
+                field.choices = [("", "")] + [(c, c) for c in values()]
 
 
 class DatasetTableView(GenericAPIView):
@@ -103,9 +114,23 @@ class DatasetTableView(GenericAPIView):
                 bundle(study, filters, ctx), as_attachment=True, filename=f"{study.code}-dataset.zip"
             )
             response["Content-Type"] = "application/zip"
+        elif self.table.page is not None:
+            size = self._page_size(request)
+            rows, next_cursor = self.table.page(study, filters, ctx, request.query_params.get("cursor"), size)
+            url = request.build_absolute_uri()
+            response = Response(
+                {
+                    # Forward only: a page's rows depend on the rows before it, so there is no `previous`.
+                    "next": replace_query_param(url, "cursor", next_cursor) if next_cursor else None,
+                    "previous": None,
+                    "k": ctx.k,
+                    "age_banding": ctx.banding,
+                    "results": [self.table.present(row, ctx) for row in rows],
+                }
+            )
         else:
             paginator = self.paginator
-            assert isinstance(paginator, CursorPagination)
+            assert isinstance(paginator, CursorPagination) and self.table.queryset is not None
             page = paginator.paginate_queryset(self.table.queryset(study, filters, ctx), request, view=self)
             response = Response(
                 {
@@ -120,6 +145,11 @@ class DatasetTableView(GenericAPIView):
             response[name] = value
         return response
 
+    def _page_size(self, request) -> int:
+        paginator = self.paginator
+        assert isinstance(paginator, CursorPagination)
+        return paginator.get_page_size(request) or paginator.page_size or 100
+
 
 def _schema(table: Table):
     parameters = [
@@ -129,6 +159,10 @@ def _schema(table: Table):
         OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
         OpenApiParameter("page_size", int, description="Rows per page (1–1000, default 100)."),
     ] + [OpenApiParameter(name, str, description=f"Only rows of this {name} (its code).") for name in table.filters]
+    if table.page is not None:
+        parameters[1] = OpenApiParameter(
+            "cursor", str, description="Opaque cursor from `next` (pages go forward only; a page may be short)."
+        )
     return extend_schema(
         summary=f"Anonymized dataset: {table.name}",
         description=f"{table.description} {table.inclusion}",
@@ -139,6 +173,14 @@ def _schema(table: Table):
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
         },
     )
+
+
+@_schema(OUTCOMES)
+class OutcomesView(DatasetTableView):
+    table = OUTCOMES
+
+    def get(self, request, study_code):
+        return super().get(request, study_code)
 
 
 @_schema(SUBJECTS)

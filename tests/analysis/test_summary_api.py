@@ -1,13 +1,17 @@
 """GET /api/v1/studies/{study_code}/summary/: who may see it, what it holds, and bad input."""
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pytest
-from rest_framework.authtoken.models import Token
+from django.core.cache import cache
 from scipy import stats
 
 from analysis.summary import outcome_summary
+from patients import services
+from patients.models import ApiToken, StudyRole
+from tests.conftest import _persona
 
 URL = "/api/v1/studies/FACE-1/summary/"
 QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed"}
@@ -54,16 +58,45 @@ def test_json_is_the_summary_function_output(login, data_manager, study, measure
     assert body == json.loads(json.dumps(outcome_summary(study, **QUERY)))
 
 
-def test_api_client_with_a_token(client, api_client_user, measured):
-    token = Token.objects.create(user=api_client_user)
-    response = client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token.key}")
+def test_api_client_with_a_token(client, api_client_user, data_manager, study, measured):
+    _, token = ApiToken.objects.create(user=api_client_user, study=study, client_name="Script", created_by=data_manager)
+    response = client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
+
+
+def test_a_token_of_another_study_is_told_nothing(client, api_client_user, data_manager, study, measured):
+    other = services.study_set_up(
+        code="FACE-2", title="Other", sites=[("OXF", "Oxford")],
+        max_units_per_point=Decimal("10"), max_units_per_session=Decimal("50"),
+    )  # fmt: skip
+    _persona(other, "api_client", StudyRole.Role.API_CLIENT)  # the same account, with a role in both
+    _, token = ApiToken.objects.create(user=api_client_user, study=other, client_name="Script", created_by=data_manager)
+    response = client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
 def test_coordinator_cannot_see_between_arm_results(login, coordinator_a, measured):
     response = login(coordinator_a).get(URL, QUERY)
     assert response.status_code == 403
-    assert "coordinators" in response.json()["detail"]
+    error = response.json()["error"]
+    assert error["code"] == "permission_denied" and "coordinators do not see them" in error["message"]
+
+
+def test_the_summary_is_throttled_per_token(client, api_client_user, data_manager, study, measured):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    _, token = ApiToken.objects.create(user=api_client_user, study=study, client_name="Script", created_by=data_manager)
+    original = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = {"burst": "2/min", "sustained": "1000/day"}
+    cache.clear()
+    try:
+        codes = [client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token}").status_code for _ in range(3)]
+        last = client.get(URL, QUERY, HTTP_AUTHORIZATION=f"Token {token}")
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = original
+        cache.clear()
+    assert codes == [200, 200, 429]
+    assert last.status_code == 429 and int(last["Retry-After"]) > 0 and last.json()["error"]["code"] == "throttled"
 
 
 def test_outsider_and_anonymous_are_told_nothing(client, login, outsider, measured):
@@ -84,8 +117,9 @@ def test_outsider_and_anonymous_are_told_nothing(client, login, outsider, measur
 def test_unknown_values_get_400_listing_the_allowed_ones(login, investigator, study, params, field, allowed_example):
     response = login(investigator).get(URL, params)
     assert response.status_code == 400
-    body = response.json()
-    assert body["field"] == field and allowed_example in body["allowed"] and allowed_example in body["detail"]
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and list(error["fields"]) == [field]
+    assert "Allowed:" in error["fields"][field][0] and allowed_example in error["fields"][field][0]
 
 
 def test_site_and_visit_filters(login, investigator, measured):

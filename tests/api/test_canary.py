@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from patients import services
 from patients.models import InjectionSession, Patient, Visit
+from tests.analysis.conftest import add_scored_photo, score_metrics
 from tests.conftest import make_patient
 
 _counter = itertools.count()
@@ -54,7 +55,9 @@ def canary_study(db, data_manager, coordinator_a, site_a, bont_arm, study):
             date_performed=enrolled,
             notes=canary("visitnotes"),
             adverse_events=canary("adverse"),
+            house_brackmann=3,
         )
+        add_scored_photo(baseline, by=coordinator_a, metrics=score_metrics(20.0, 22.5 + i))
         services.injection_session_record(
             patient=patient,
             by=coordinator_a,
@@ -149,6 +152,8 @@ def test_no_identifier_reaches_an_api_client(canary_study, api_client_token, tok
     rows = client.get(f"/api/v1/studies/{canary_study.code}/dataset/injections/").json()["results"]
     assert {r["muscle"] for r in rows} == {"other", "mentalis"}
     assert len(client.get(f"/api/v1/studies/{canary_study.code}/dataset/subjects/").json()["results"]) == 3
+    outcomes = client.get(f"/api/v1/studies/{canary_study.code}/dataset/", {"page_size": 1000}).json()["results"]
+    assert {r["metric"] for r in outcomes} >= {"house_brackmann", "commissure_height_signed_mm"}
 
 
 def test_canaries_are_really_in_the_database(canary_study):

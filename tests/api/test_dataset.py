@@ -132,6 +132,7 @@ def test_zip_bundle_has_tables_dictionary_and_readme(login, investigator, study,
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert set(archive.namelist()) == {
+        "outcomes.csv",
         "subjects.csv",
         "injections.csv",
         "data_dictionary.csv",

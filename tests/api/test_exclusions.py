@@ -3,7 +3,7 @@
 import pytest
 
 from analysis.export.exclusions import EXCLUDED_KEYS, check_columns
-from analysis.export.tables import TABLES
+from analysis.export.registry import TABLES
 from patients.identifiers import IDENTIFYING_FIELDS
 
 

@@ -39,8 +39,8 @@ def test_api_client_token_cannot_read_records(api_client_token, token_client, st
 
 def test_investigator_cannot_write(login, investigator, study, patient_a):
     response = login(investigator).post(patients_url(study), {}, content_type="application/json")
-    assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 def test_filters_by_site_and_status(login, investigator, study, patient_a, patient_b):
