@@ -1,11 +1,14 @@
 from django.contrib import admin
 
+from patients.admin_scope import ScopedAdminMixin
+
 from .models import AnalysisDownload
 
 
 @admin.register(AnalysisDownload)
-class AnalysisDownloadAdmin(admin.ModelAdmin):
-    """The audit trail is read-only: nobody edits or deletes who downloaded what."""
+class AnalysisDownloadAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The audit trail is read-only: nobody edits or deletes who downloaded what. A data manager
+    sees the downloads of their own studies only (`patients.admin_scope`)."""
 
     list_display = ["created_at", "user", "study", "what", "file_format", "file_name"]
     list_filter = ["study", "what", "file_format"]

@@ -301,8 +301,12 @@ class VisitAdmin(AuditedAdmin):
     search_fields = ["patient__study_code"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Who recorded a visit, and whose visit it is, are facts of the record, not corrections.
-        return ["patient", "created_by"] if obj else []
+        # Who recorded a visit, and whose visit it is, are facts of the record, not corrections;
+        # the rules of every audited record (a voided one stays voided) still apply.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += [name for name in ("patient", "created_by") if name not in readonly]
+        return readonly
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -38,6 +38,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "patients.adverseevent": "patient__study",
     "patients.apitoken": "study",
     "patients.pseudonymkey": "study",
+    "analysis.analysisdownload": "study",
 }
 
 

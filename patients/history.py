@@ -16,7 +16,6 @@ from django.utils.text import capfirst
 
 from . import identifiers
 from .formatting import units_display
-from .identifiers import IDENTIFYING_FIELDS
 from .models import AdverseEvent, InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
 
 
@@ -107,11 +106,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
         return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
 
-    hidden = set() if with_identifiers else IDENTIFYING_FIELDS[("patients", "adverseevent")]
-
     def show(model, name, value) -> str:
-        if model is AdverseEvent and name in hidden and value not in (None, ""):
-            return "(free text, hidden)"
         return _show(model, name, value, lookups)
 
     entries = []

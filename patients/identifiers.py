@@ -26,7 +26,20 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     # a worker's exception text, for data managers only: listed, so that it never leaves.
     ("measurements", "photo"): frozenset({"original", "original_filename", "sha256", "last_error"}),
     ("measurements", "photoscore"): frozenset({"landmarks"}),
+    # Secrets, not a patient's words, but listed here because this is the list of values that never
+    # leave the system (no export, no API, no anonymized key; `FORBIDDEN_OUTPUT_KEYS`), and `shown`
+    # hides them even from roles that see identifiers (`NEVER_SHOWN`). The pseudonym key links every
+    # `subject_id` back to its patient, so it identifies as much as a record number; a token's digest
+    # is a credential. `NOT_IDENTIFYING` would mean "safe to print", which they are not. Why a key was
+    # rotated is free text like a void's reason, and may name the patient whose link leaked.
+    ("patients", "apitoken"): frozenset({"digest"}),
+    ("patients", "pseudonymkey"): frozenset({"secret", "rotation_reason"}),
 }
+
+# Listed fields that no page shows to anyone, whatever the role: secrets, shown once when made.
+NEVER_SHOWN: frozenset[tuple[str, str, str]] = frozenset(
+    {("patients", "apitoken", "digest"), ("patients", "pseudonymkey", "secret")}
+)
 
 # Field names that must never appear as a key in anonymized output, whatever model they came from.
 FORBIDDEN_OUTPUT_KEYS: frozenset[str] = frozenset().union(*IDENTIFYING_FIELDS.values()) | {
@@ -58,6 +71,15 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "injectionsession"): frozenset({"product_other", "lot_number"}),
     ("measurements", "photo"): frozenset({"content_type", "failure_code", "failure_reason"}),
     ("measurements", "photoscore"): frozenset({"engine_version", "model_version", "status", "reason", "metrics"}),
+    # A study's own outcomes, defined by its data manager like the arms and the schedule.
+    ("patients", "studyoutcome"): frozenset({"code", "name", "unit", "description"}),
+    # The client's name says which script holds a token; the token key is the first characters of
+    # the token that knox stores in clear to find it (and the admin lists, to tell tokens apart).
+    # The rest of the token is what authenticates, and only its digest is kept.
+    ("patients", "apitoken"): frozenset({"client_name", "token_key"}),
+    ("patients", "subjectpseudonym"): frozenset({"subject_id"}),  # the exported pseudonym itself
+    # The download audit, written by the download views: what was downloaded, as what, and how filtered.
+    ("analysis", "analysisdownload"): frozenset({"what", "file_format", "filters", "file_name"}),
 }
 
 # What a user who may not see a value is shown in its place: that it exists, not what it says.
@@ -69,7 +91,10 @@ def is_identifying(app_label: str, model_name: str, field: str) -> bool:
 
 
 def shown(value, *, app_label: str, model_name: str, field: str, can_see: bool):
-    """`value` itself, or for an identifying field the user may not see, HIDDEN (or nothing when empty)."""
+    """`value` itself, or for an identifying field the user may not see, HIDDEN (or nothing when empty).
+    A secret (`NEVER_SHOWN`) is HIDDEN from everyone."""
+    if (app_label, model_name, field) in NEVER_SHOWN:
+        can_see = False
     if can_see or not is_identifying(app_label, model_name, field):
         return value
     return HIDDEN if value not in (None, "") else value

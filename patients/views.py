@@ -161,7 +161,6 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         "sessions": selectors.patient_injection_sessions(patient),
         "adverse_events": selectors.patient_adverse_events(patient),
         "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
-        "show_free_text": access.can_see_identifiers(patient),
         **extra,
     }
     return render(request, "patients/patient_detail.html", context, status=status)

@@ -10,8 +10,11 @@ from analysis.management.commands.seed_demo import photos_report
 from measurements.models import Photo
 from patients.models import Study
 
-# A small demo keeps these fast: two patients, one expression.
-SMALL = ("--patients", "2", "--expressions", "smile_open")
+# A small demo keeps these fast: two patients, one expression. One job: with tasks in-process the
+# command now scores on every core in spawned processes (analysis/demo_scoring.py), which open the
+# configured database, not the test's, and cannot see its uncommitted rows; one job keeps the
+# upload's own on-commit queueing, the path these tests are about.
+SMALL = ("--patients", "2", "--expressions", "smile_open", "--jobs", "1")
 
 
 @pytest.fixture(autouse=True)

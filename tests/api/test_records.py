@@ -3,6 +3,7 @@
 import pytest
 
 from patients import services
+from patients.services.common import REASON_REQUIRED
 from tests.api.conftest import subjects_url
 
 
@@ -115,7 +116,7 @@ def test_correction_needs_a_reason_and_is_audited(coordinator_a, study, patient_
     url = f"{visits_url(study, patient_a)}{baseline.pk}/"
     refused = client.patch(url, {"notes": "late entry"}, format="json")
     assert refused.status_code == 400
-    assert refused.json()["error"]["fields"] == {"reason": ["This field is required."]}
+    assert refused.json()["error"]["fields"] == {"reason": [REASON_REQUIRED]}  # the page's form's message
     response = client.patch(url, {"notes": "late entry", "reason": "Transcription"}, format="json")
     assert response.status_code == 200 and response.json()["notes"] == "late entry"
     record = baseline.history.latest("history_date")

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from simple_history.admin import SimpleHistoryAdmin
 
+from analysis.models import AnalysisDownload
 from measurements import services as photo_services
 from measurements.models import Photo, PhotoScore
 from patients import services
@@ -72,6 +73,10 @@ def other_study(db, settings, tmp_path):
     photo = photo_services.photo_upload(
         visit=visit, expression="rest", data=noise_jpeg(3), filename="rest.jpg", by=coordinator
     )
+    # What the download views write (analysis/views.py): the audit of a statistician's download.
+    AnalysisDownload.objects.create(
+        user=manager, study=study, what="outcomes", file_format="csv", file_name="roma-outcomes.csv"
+    )
     return {
         "study": study,
         "coordinator": coordinator,
@@ -100,6 +105,7 @@ def _records_of(study: Study) -> dict:
         Photo: list(Photo.objects.filter(patient__study=study)),
         PhotoScore: list(PhotoScore.objects.filter(photo__patient__study=study)),
         get_user_model(): [role.user for role in study.roles.select_related("user")],
+        AnalysisDownload: list(AnalysisDownload.objects.filter(study=study)),
     }
 
 
@@ -156,19 +162,37 @@ def test_data_manager_still_reaches_their_own_study(client, data_manager, patien
 
 
 def test_a_raw_id_box_does_not_accept_another_study_s_record(
-    client, data_manager, coordinator_a, patient_a, other_study
+    client, data_manager, coordinator_a, patient_a, bont_arm, other_study
 ):
+    # A visit's patient is read-only in the admin (a fact of the record), so the box tried here is
+    # an injection session's visit, which stays correctable.
+    from tests.patients.admin_forms import change_form_data
+
+    services.patient_assign_arm_externally(patient=patient_a, arm=bont_arm, by=coordinator_a, reason="Phone")
+    _, session = record_treatment(patient_a, coordinator_a)
+    client.force_login(data_manager)
+    url = _url(session)
+    data = change_form_data(
+        client, url, visit=str(other_study["visit"].pk), change_reason="Moving the session to another visit"
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "visit" in response.context["adminform"].form.errors
+    session.refresh_from_db()
+    assert session.visit.patient_id == patient_a.pk
+
+
+def test_a_visit_s_patient_cannot_be_changed_in_the_admin(client, data_manager, coordinator_a, patient_a, other_study):
     from tests.patients.admin_forms import change_form_data
 
     visit, _ = record_treatment_or_baseline(patient_a, coordinator_a)
     client.force_login(data_manager)
     url = _url(visit)
+    assert "patient" not in client.get(url).context["adminform"].form.fields
     data = change_form_data(
         client, url, patient=str(other_study["patient"].pk), change_reason="Moving the visit to another patient"
     )
-    response = client.post(url, data)
-    assert response.status_code == 200
-    assert "patient" in response.context["adminform"].form.errors
+    client.post(url, data)
     visit.refresh_from_db()
     assert visit.patient_id == patient_a.pk
 

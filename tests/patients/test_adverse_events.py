@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from patients import services
 from patients.harms import NOT_GRADED, harms_table
-from patients.identifiers import IDENTIFYING_FIELDS
+from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS
 from patients.models import AdverseEvent, RecordStatus, Visit
 from tests.conftest import make_patient
 
@@ -154,10 +154,10 @@ def test_visit_link_preselects_the_visit(login, coordinator_a, patient_a):
 def test_investigator_sees_the_event_but_not_its_free_text(login, coordinator_a, investigator, patient_a):
     record(patient_a, coordinator_a, term="other", term_other="Rash near Mrs Smith's ear", description="Details")
     page = login(investigator).get(f"/patients/{patient_a.pk}/").content.decode()
-    assert "Other" in page and "named in free text, hidden" in page
+    assert f"Other: {HIDDEN}" in page  # the one rule's wording (patients/identifiers.py), as for every hidden field
     assert "Mrs Smith" not in page and "Details" not in page
     history = login(investigator).get(f"/patients/{patient_a.pk}/history/").content.decode()
-    assert "Mrs Smith" not in history and "(free text, hidden)" in history
+    assert "Mrs Smith" not in history and f"<ins>{HIDDEN}</ins>" in history  # the one rule, as on the page
     assert "Mrs Smith" in login(coordinator_a).get(f"/patients/{patient_a.pk}/history/").content.decode()
 
 

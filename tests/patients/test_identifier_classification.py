@@ -5,7 +5,15 @@ never exported) or judged not to be. A new TextField fails here until someone de
 from django.apps import apps
 from django.db import models
 
-from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS, NOT_IDENTIFYING, is_identifying, shown, shown_reason
+from patients.identifiers import (
+    HIDDEN,
+    IDENTIFYING_FIELDS,
+    NEVER_SHOWN,
+    NOT_IDENTIFYING,
+    is_identifying,
+    shown,
+    shown_reason,
+)
 
 TRIAL_APPS = ("patients", "measurements", "analysis")
 
@@ -73,3 +81,9 @@ def test_hidden_values_say_that_they_exist():
     assert shown_reason("Seen at home", can_see=False, about_identifying_field=True) == HIDDEN
     assert shown_reason("Regraded", can_see=False, about_identifying_field=False) == "Regraded"
     assert shown_reason("Seen at home", can_see=True, about_identifying_field=True) == "Seen at home"
+
+
+def test_a_secret_is_hidden_even_from_roles_that_see_identifiers():
+    for app_label, model_name, field in NEVER_SHOWN:
+        assert is_identifying(app_label, model_name, field)  # so that no export or API lets it out
+        assert shown("s3cr3t", app_label=app_label, model_name=model_name, field=field, can_see=True) == HIDDEN

@@ -14,11 +14,12 @@ from datetime import date
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from analysis.export.pseudonyms import pseudonym_key_rotate
 from measurements import services as photo_services
 from measurements.models import Photo
 from patients import services
 from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS
-from patients.models import InjectionPoint, InjectionSession, Visit
+from patients.models import ApiToken, InjectionPoint, InjectionSession, Visit
 from tests.conftest import make_patient, record_treatment
 from tests.measurements.files import noise_jpeg
 
@@ -93,7 +94,7 @@ def trial_with_canaries(
     services.visit_update(
         visit=visit_1, by=coordinator_a, reason=f"{CANARY}-adverse-event-edit-reason", adverse_events="Bruising"
     )
-    services.adverse_event_record(  # a structured adverse event, its free text filled below
+    voided_event = services.adverse_event_record(  # structured adverse events, their free text filled below
         patient=withdrawn,
         by=coordinator_a,
         visit=visit_1,
@@ -107,7 +108,25 @@ def trial_with_canaries(
         action_taken="none",
         outcome="recovering",
     )
+    services.adverse_event_void(event=voided_event, by=coordinator_a, reason="Entered twice")  # a void reason
+    event = services.adverse_event_record(
+        patient=withdrawn,
+        by=coordinator_a,
+        visit=visit_1,
+        onset_date=visit_1.date_performed,
+        term="other",
+        term_other="Eyelid twitch",
+        description="Noticed at home, twice",
+        severity="mild",
+        serious=False,
+        relatedness="possible",
+        action_taken="none",
+        outcome="recovering",
+    )
     services.patient_withdraw(patient=withdrawn, by=coordinator_a, reason=f"{CANARY}-withdrawal-reason")
+    # The API's secrets: a token for a script and the study's pseudonym key.
+    ApiToken.objects.create(user=manager, study=study, client_name="Analysis script", created_by=manager)
+    pseudonym_key_rotate(study=study, by=manager, reason="Key rotated")
 
     other = make_patient(site_b, coordinator_b, mrn="CAN-2")
     services.patient_assign_arm_externally(patient=other, arm=arm, by=coordinator_b, reason="Allocated by phone")
@@ -125,6 +144,7 @@ def trial_with_canaries(
         "patients": [withdrawn, other],
         "visits": {withdrawn.pk: visit_1.pk, other.pk: visit_2.pk},
         "sessions": {withdrawn.pk: session_1.pk, other.pk: session_2.pk},
+        "events": {withdrawn.pk: event.pk, other.pk: event.pk},  # another patient's event: a 404 page
         "photo": Photo.objects.get(pk=photo.pk),
         "filled": filled,
     }
@@ -149,6 +169,7 @@ def _paths(data) -> list[str]:
                 "pk": photo.pk if route.startswith("photos/") else patient.pk,
                 "visit_pk": data["visits"][patient.pk],
                 "session_pk": data["sessions"][patient.pk],
+                "event_pk": data["events"][patient.pk],
             }
             path = re.sub(r"<int:(\w+)>", lambda m, ids=ids: str(ids[m.group(1)]), route)
             for kind in ("original", "preview", "thumbnail", "overlay"):
@@ -195,9 +216,30 @@ def test_the_data_manager_sees_the_canaries_where_the_investigator_does_not(clie
     detail = client.get(f"/patients/{withdrawn.pk}/").content.decode()
     for field in ("patient.withdrawal_reason", "injectionsession.injector", "injectionpoint.muscle_other"):
         assert f"{CANARY}-{field}" in detail, field
-    assert f"{CANARY}-visit.adverse_events" in detail
+    # Adverse events are their own records now (the visit's old free text was migrated into them
+    # and is no longer printed on the timeline): their free text is what the data manager reads.
+    for field in ("adverseevent.term_other", "adverseevent.description", "adverseevent.void_reason"):
+        assert f"{CANARY}-{field}" in detail, field
     assert f"{CANARY}-visit.void_reason" in client.get(f"/patients/{other.pk}/").content.decode()
     history = client.get(f"/patients/{withdrawn.pk}/history/").content.decode()
     assert f"{CANARY}-adverse-event-edit-reason" in history
     assert f"Withdrawn: {CANARY}-withdrawal-reason" in history
     assert f"{CANARY}-visit.notes" in history
+
+
+def test_the_pseudonym_secret_is_shown_to_nobody_not_even_the_data_manager(client, data_manager, trial_with_canaries):
+    # The token's digest is not walked here: knox makes it the token's primary key, so the admin's
+    # own URLs carry it (a digest, not the token; giving tokens a surrogate key is left to the API's
+    # next part).
+    from patients.models import PseudonymKey
+
+    client.force_login(data_manager)
+    key = PseudonymKey.objects.get()
+    for url in (
+        "/admin/patients/pseudonymkey/",
+        f"/admin/patients/pseudonymkey/{key.pk}/change/",
+        f"/admin/patients/pseudonymkey/{key.pk}/history/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert f"{CANARY}-pseudonymkey.secret" not in _body(response), url
