@@ -39,8 +39,10 @@ class PhotoOut(serializers.ModelSerializer):
 
     class Meta:
         model = Photo
+        # Not the original file name: a phone names a photo after the patient often enough, and the
+        # investigators who may read this never see identifiers (patients/identifiers.py).
         fields = ["id", "visit", "visit_code", "expression", "status", "failure_code", "failure_reason",
-                  "is_current", "original_filename", "size_bytes", "scores"]  # fmt: skip
+                  "is_current", "size_bytes", "scores"]  # fmt: skip
 
 
 def _photos(patient):
@@ -123,9 +125,9 @@ class VisitPhotosUpload(GenericAPIView):
             raise ValidationError(["Choose at least one photo."])
         stored, errors = [], {}
         for expression, upload in uploads:
-            error = _upload_one(request, visit=visit, expression=expression, upload=upload)
-            if error:
-                errors[f"photo_{expression}"] = [error["message"] if isinstance(error, dict) else error]
+            outcome = _upload_one(request, visit=visit, expression=expression, upload=upload)
+            if not outcome.saved:
+                errors[f"photo_{expression}"] = [f"“{outcome.filename}” {outcome.message}"]
             else:  # the upload is now the current photo of its expression
                 stored.append(visit.photos.get(expression=expression, is_current=True).pk)
         if errors:
