@@ -183,6 +183,17 @@ def _fast_password_hashing():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _a_cache_of_this_run_only():
+    # The summary's cache keys are stamps of the data (analysis/cache.py); a fresh test database
+    # repeats the stamps of an earlier run, so a Redis cache kept between runs could answer with
+    # that run's numbers. A cache in this process's memory starts empty with every run.
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    ):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _no_session_left_on_the_test_database(request):
     """At the end of the run, wait for other connections to the PostgreSQL test database to end
     (a killed worker's backend takes a moment to exit), so that the database can be dropped; a
