@@ -20,6 +20,7 @@ from trialsite.api import ETagMixin, Role, request_access, roles_in_study
 
 from . import forms, selectors, services
 from .models import Aetiology, Patient, PatientIdentifiers, Sex, Side, Visit
+from .services.common import REASON_REQUIRED
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
@@ -231,7 +232,8 @@ class VisitCorrectionIn(serializers.Serializer):
 
 
 class ReasonIn(serializers.Serializer):
-    reason = serializers.CharField()
+    # The forms' own message when the reason is missing or blank: one wording at every door.
+    reason = serializers.CharField(error_messages={"required": REASON_REQUIRED, "blank": REASON_REQUIRED})
 
 
 class VisitCorrect(GenericAPIView):

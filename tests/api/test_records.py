@@ -142,3 +142,18 @@ def test_coordinator_cannot_correct_another_sites_visit(
     client = token_client(issue_token(coordinator_b, study))
     url = f"{visits_url(study, patient_a)}{baseline.pk}/"
     assert client.patch(url, {"notes": "x", "reason": "y"}, format="json").status_code == 404
+
+
+def test_a_void_without_a_reason_gets_the_forms_message(
+    coordinator_a, study, patient_a, baseline, issue_token, token_client
+):
+    from patients.services.common import REASON_REQUIRED
+
+    client = token_client(issue_token(coordinator_a, study))
+    url = f"{visits_url(study, patient_a)}{baseline.pk}/void/"
+    for body in ({}, {"reason": ""}):
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"]["reason"] == [REASON_REQUIRED]
+    baseline.refresh_from_db()
+    assert baseline.status == "recorded", "nothing voided"
