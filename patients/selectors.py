@@ -283,7 +283,7 @@ class TimelineRow:
 
 
 def visit_window(scheduled: ScheduledVisit, enrollment: date | None) -> schedule.Window | None:
-    return schedule.Window(*scheduled.window_for(enrollment)) if enrollment else None
+    return enrolled_visit_window(scheduled, enrollment) if enrollment else None
 
 
 def enrolled_visit_window(scheduled: ScheduledVisit, enrollment: date) -> schedule.Window:
@@ -389,9 +389,9 @@ def study_missed_visits(study: Study, *, today: date | None = None) -> list[DueV
     )
     missed = []
     for patient in patients:
+        if patient.enrollment_date is None:
+            continue
         for scheduled in planned:
-            if patient.enrollment_date is None:
-                continue
             window = enrolled_visit_window(scheduled, patient.enrollment_date)
             done = (patient.pk, scheduled.pk) in recorded
             if schedule.visit_state(window=window, recorded=done, today=today) == schedule.MISSED:
@@ -451,11 +451,11 @@ def dashboard(access: Access) -> Dashboard:
     today = timezone.localdate()
     lists: dict[str, list[DueVisit]] = {schedule.DUE: [], schedule.OVERDUE: [], schedule.MISSED: []}
     for patient in active:
+        if patient.enrollment_date is None:
+            continue
         baseline_recorded = any(s.is_baseline and (patient.pk, s.pk) in done for s in by_study[patient.study_id])
         for scheduled in by_study[patient.study_id]:
             if (patient.pk, scheduled.pk) in done:
-                continue
-            if patient.enrollment_date is None:
                 continue
             window = enrolled_visit_window(scheduled, patient.enrollment_date)
             state = schedule.visit_state(window=window, recorded=False, today=today)
