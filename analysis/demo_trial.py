@@ -229,16 +229,10 @@ class _Generator:
         self.expressions = expressions
         self.progress = progress
         self.schedule = list(study.schedule.order_by("day_offset"))
+        # The coordinators demo_logins() has just made: one per site, found by their role.
         self.coordinators = {
-            site.pk: ensure_user(
-                f"coordinator.{site.code.lower()}",
-                role=StudyRole.Role.COORDINATOR,
-                study=study,
-                site_code=site.code,
-                is_staff=False,
-                password=DEMO_PASSWORD,
-            )
-            for site in study.sites.all()
+            role.site_id: role.user
+            for role in StudyRole.objects.filter(study=study, role=StudyRole.Role.COORDINATOR).select_related("user")
         }
         self.sites = list(study.sites.order_by("code"))
         self.truth: list[DemoPhotoTruth] = []
