@@ -20,7 +20,6 @@ from trialsite.api import ETagMixin, Role, request_access, roles_in_study
 
 from . import forms, selectors, services
 from .models import Aetiology, Patient, PatientIdentifiers, Sex, Side, Visit
-from .services.common import REASON_REQUIRED
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
