@@ -231,8 +231,8 @@ class VisitCorrectionIn(serializers.Serializer):
 
 
 class ReasonIn(serializers.Serializer):
-    # The forms' own message when the reason is missing or blank: one wording at every door.
-    reason = serializers.CharField(error_messages={"required": REASON_REQUIRED, "blank": REASON_REQUIRED})
+    # The request body as the schema documents it; the views validate it with the page's VoidForm.
+    reason = serializers.CharField()
 
 
 class VisitCorrect(GenericAPIView):
