@@ -8,13 +8,14 @@ their old scores stay valid for the engine version that produced them.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import F, FilteredRelation, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404
@@ -30,7 +31,6 @@ from .metrics import (
     STUDY_OUTCOME_PREFIX,
     AnalysisMetric,
     engine_inputs,
-    oriented_value,
     study_outcome_metric,
 )
 
@@ -147,59 +147,63 @@ class OutcomeTable:
         return out
 
 
-def _exclusion(*, visit_status, performed, withdrawn_on, photo_id, score_status) -> str:
-    if visit_status != RecordStatus.RECORDED:
-        return VOIDED
-    if withdrawn_on is not None and performed is not None and performed > withdrawn_on:
-        return WITHDRAWN
-    if photo_id is None:
-        return NO_PHOTO
-    if score_status is None:
-        return NOT_SCORED
-    if score_status != "scored":
-        return f"{FAILED}:{score_status}"
-    return ""
+def _exclusions(raw: pd.DataFrame) -> np.ndarray:
+    """The exclusion reason of every slot, "" when it counts; the first rule that applies wins."""
+    performed = pd.to_datetime(raw["performed"])
+    withdrawn = pd.to_datetime(raw["withdrawn_on"])
+    status = raw["score_status"]
+    return np.select(
+        [
+            (raw["visit_status"] != RecordStatus.RECORDED).to_numpy(),
+            (performed > withdrawn).to_numpy(),  # NaT compares False: no withdrawal, no date
+            raw["photo_id"].isna().to_numpy(),
+            status.isna().to_numpy(),
+            (status != "scored").to_numpy(),
+        ],
+        [VOIDED, WITHDRAWN, NO_PHOTO, NOT_SCORED, (FAILED + ":" + status.astype(object).fillna("")).to_numpy()],
+        default="",
+    ).astype(object)
 
 
-def _record(r: dict, expression: str, version, keys, photo_metrics, visit_metrics, visit_values) -> dict:
-    exclusion = _exclusion(
-        visit_status=r["visit_status"],
-        performed=r["performed"],
-        withdrawn_on=r["withdrawn_on"],
-        photo_id=r["photo_id"],
-        score_status=r["score_status"],
-    )
-    enrolled, performed = r["enrollment_date"], r["performed"]
-    record = {
-        "patient_id": r["patient_id"],
-        "site_code": r["site_code"],
-        "arm_code": r["arm_code"],
-        "arm_name": r["arm_name"],
-        "treated_arm": r["treated_arm"],
-        "affected_side": r["affected_side"],
-        "visit_id": r["visit_id"],
-        "visit_code": r["visit_code"],
-        "visit_name": r["visit_name"],
-        "day_offset": r["day_offset"],
-        "day_since_enrollment": (performed - enrolled).days if enrolled and performed else None,
-        "expression": expression,
-        "photo_id": r["photo_id"],
-        "engine_version": version if exclusion == "" else None,
-        "exclusion": exclusion,
-    }
-    engine_values = {key: r[f"m__{key}"] for key in keys} if exclusion == "" else {}
-    for name in photo_metrics:
-        record[name] = oriented_value(ANALYSIS_METRICS_BY_NAME[name], engine_values, r["affected_side"])
-    # Grades belong to the visit: they count when the visit counts, whatever its photos.
-    visit_counts = exclusion not in (VOIDED, WITHDRAWN)
-    for name in visit_metrics:
-        value = (
-            (r[name] if name in GRADE_METRIC_NAMES else visit_values.get((r["visit_id"], name)))
-            if visit_counts
-            else None
-        )
-        record[name] = math.nan if value is None else float(value)
-    return record
+def _oriented(metric: AnalysisMetric, raw: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
+    """analysis.metrics.oriented_value over whole columns: NaN where the slot does not count."""
+
+    def column(key: str) -> np.ndarray:
+        return pd.to_numeric(raw[f"m__{key}"], errors="coerce").to_numpy(dtype=float)
+
+    if metric.orientation is None:
+        values = column(metric.name)
+    else:
+        right_key, left_key, droop_sign, role = metric.orientation
+        right, left = column(right_key), column(left_key)
+        side = raw["affected_side"].to_numpy(dtype=object)
+        on_left = side == "left"
+        affected, unaffected = np.where(on_left, left, right), np.where(on_left, right, left)
+        values = {"affected": affected, "unaffected": unaffected}.get(role, droop_sign * (affected - unaffected))
+        values = np.where(on_left | (side == "right"), values, np.nan)
+    return np.where(counts, values, np.nan)
+
+
+def _slots(raw: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
+    """One row per visit x expression: the query's LEFT JOIN gives nothing for an expression
+    without a current photo, and such a slot still needs its row ("no photo", or "voided"
+    when the visit was voided)."""
+    photo_columns = ["photo_id", "expression", "score_status"] + [c for c in raw.columns if c.startswith("m__")]
+    visits = raw.drop(columns=photo_columns).drop_duplicates("visit_id")
+    slots = visits.merge(pd.DataFrame({"expression": expressions}), how="cross")
+    photos = raw.loc[raw["photo_id"].notna(), ["visit_id", *photo_columns]]
+    return slots.merge(photos, on=["visit_id", "expression"], how="left", sort=False)
+
+
+def _fetch_frame(queryset) -> pd.DataFrame:
+    """Runs the rows query and hands its result straight to pandas, one row per visit x current
+    photo. Through the ORM's dict per row, reading cost more than the query itself at 10,000
+    patients (docs/benchmarks.md); the columns are plain values that need no ORM conversion."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column.name for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
 
 
 def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], version: str | None, patients):
@@ -269,34 +273,36 @@ def outcome_table(
         patients = patients.filter(site__code=site_code)
     if patient_ids is not None:
         patients = patients.filter(pk__in=patient_ids)
-    raw = list(rows_queryset(study, expressions=expressions, keys=keys, version=version, patients=patients))
+    query = rows_queryset(study, expressions=expressions, keys=keys, version=version, patients=patients)
+    raw = _slots(_fetch_frame(query), expressions)
 
-    photo_metrics = [m for m in metrics if definitions[m].source == "photo"]
-    visit_metrics = [m for m in metrics if definitions[m].source != "photo"]
+    exclusion = _exclusions(raw)
+    counts = exclusion == ""
+    # Grades belong to the visit: they count when the visit counts, whatever its photos.
+    visit_counts = ~np.isin(exclusion, [VOIDED, WITHDRAWN])
+    days = (pd.to_datetime(raw["performed"]) - pd.to_datetime(raw["enrollment_date"])).dt.days.astype("Int64")
     visit_values = _study_outcome_values(study, [m for m in metrics if definitions[m].source == "study"])
-    records = []
-    seen: dict[int, set] = {}
-    for r in raw:
-        seen.setdefault(r["visit_id"], set())
-        if r["photo_id"] is not None:
-            seen[r["visit_id"]].add(r["expression"])
-    emitted: set[int] = set()
-    for r in raw:
-        if r["photo_id"] is not None:
-            slots = [(r["expression"], r)]
-        elif r["visit_id"] in emitted:
+    values: dict[str, np.ndarray] = {}
+    for name in metrics:
+        definition = definitions[name]
+        if definition.source == "photo":
+            values[name] = _oriented(definition, raw, counts)
             continue
+        if name in GRADE_METRIC_NAMES:
+            recorded = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=float)
         else:
-            slots = []
-        if r["visit_id"] not in emitted:
-            emitted.add(r["visit_id"])
-            # The LEFT JOIN gives nothing for an expression without a current photo: such a
-            # slot still needs its row, "no photo" (or "voided" when the visit was voided).
-            missing = [e for e in expressions if e not in seen[r["visit_id"]]]
-            slots += [(e, {**r, "photo_id": None, "score_status": None}) for e in missing]
-        for expression, s in slots:
-            records.append(_record(s, expression, version, keys, photo_metrics, visit_metrics, visit_values))
-    rows = pd.DataFrame.from_records(records, columns=ROW_COLUMNS + metrics)
+            recorded = raw["visit_id"].map(visit_values[name]).to_numpy(dtype=float)
+        values[name] = np.where(visit_counts, recorded, np.nan)
+    rows = pd.DataFrame(
+        {
+            **{name: raw[name] for name in ROW_COLUMNS if name in raw.columns},
+            "day_since_enrollment": days.astype(object).where(days.notna(), None),
+            "engine_version": np.where(counts, version, None),
+            "exclusion": exclusion,
+            **values,
+        },
+        columns=ROW_COLUMNS + metrics,
+    )
 
     # Every patient of the study (or site) in one query: the randomized are the denominators,
     # the others are only counted.
@@ -357,15 +363,18 @@ def metric_definitions(study: Study) -> dict[str, AnalysisMetric]:
     return definitions
 
 
-def _study_outcome_values(study: Study, names: list[str]) -> dict:
-    """{(visit id, metric name): value} of the study-defined outcomes asked for (one query, or none)."""
+def _study_outcome_values(study: Study, names: list[str]) -> dict[str, dict[int, float]]:
+    """{metric name: {visit id: value}} of the study-defined outcomes asked for (one query, or none)."""
+    out: dict[str, dict[int, float]] = {name: {} for name in names}
     if not names:
-        return {}
+        return out
     codes = [n.removeprefix(STUDY_OUTCOME_PREFIX) for n in names]
     rows = VisitOutcomeValue.objects.filter(visit__patient__study=study, outcome__code__in=codes).values_list(
         "visit_id", "outcome__code", "value"
     )
-    return {(visit_id, STUDY_OUTCOME_PREFIX + code): float(value) for visit_id, code, value in rows}
+    for visit_id, code, value in rows:
+        out[STUDY_OUTCOME_PREFIX + code][visit_id] = float(value)
+    return out
 
 
 def exclusion_counts(table: OutcomeTable, metric: str | None = None) -> Counter:
