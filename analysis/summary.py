@@ -37,8 +37,9 @@ METHODS = {
     "control, with its 95% CI and p.",
     "responders": "Responders: the deviation improved by at least the study's responder threshold; Fisher's exact "
     "test, risk difference with the Newcombe 95% CI.",
-    "mixed_model": "Linear mixed model (statsmodels MixedLM, REML): value ~ visit x arm, random intercept per "
-    "patient; the visit-by-arm terms are the difference between arms in the change from baseline.",
+    "mixed_model": "Linear mixed model (REML): value ~ visit x arm, random intercept per patient; the visit-by-arm "
+    "terms are the difference between arms in the change from baseline, with normal-based 95% CI and p. Fitted "
+    "by the random intercept's closed-form profile likelihood, which gives statsmodels MixedLM's estimates.",
     "ordinal": "House-Brackmann (ordinal): Mann-Whitney U of the follow-up grades and the share of patients "
     "improved by at least one grade.",
 }
@@ -87,14 +88,18 @@ def validate_inputs(study: Study, *, metric: str, expression: str, site: str | N
 
 
 def values_frame(table: OutcomeTable, metric: str) -> pd.DataFrame:
-    """One value per patient and visit: columns patient, group (arm code), treated, visit, value."""
+    """One value per patient and visit: columns patient, group (arm code), treated, visit, value.
+
+    The arm and visit codes are categorical: the statistics select by them dozens of times, and a
+    comparison of category codes costs a fraction of one of strings (docs/benchmarks.md).
+    """
     rows = table.included if table.definitions[metric].source == "photo" else _visit_rows(table)
     frame = pd.DataFrame(
         {
             "patient": rows["patient_id"],
-            "group": rows["arm_code"],
+            "group": rows["arm_code"].astype("category"),
             "treated": rows["treated_arm"].astype(bool),
-            "visit": rows["visit_code"],
+            "visit": rows["visit_code"].astype("category"),
             "value": rows[metric].astype(float),
         }
     )

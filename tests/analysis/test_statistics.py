@@ -121,16 +121,7 @@ def _long(values_by_patient):
     return pd.DataFrame(rows)
 
 
-def test_mixed_model_matches_statsmodels_mixedlm():
-    rng = np.random.default_rng(7)
-    frame = _long([(i < 5, rng.normal(3, 1, 3)) for i in range(10)])
-    result = st.mixed_model(frame, baseline_visit="baseline", visit_order=["week-4", "week-12"])
-    data = frame.assign(treated=frame["treated"].astype(int))
-    data["visit"] = pd.Categorical(data["visit"], categories=["baseline", "week-4", "week-12"])
-    fit = sm.MixedLM.from_formula("value ~ C(visit) * treated", data, groups=data["patient"]).fit(reml=True)
-    assert list(result["estimates"]) == ["week-4", "week-12"]
-    assert result["estimates"]["week-12"]["estimate"] == pytest.approx(fit.params["C(visit)[T.week-12]:treated"])
-    assert result["estimates"]["week-12"]["p"] == pytest.approx(fit.pvalues["C(visit)[T.week-12]:treated"])
+# The mixed model against MixedLM: tests/analysis/test_mixed_model.py.
 
 
 def test_mixed_model_non_convergence_is_reported_with_the_warning():
