@@ -75,21 +75,38 @@ def _version_key(version: str) -> tuple:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
 
 
+# Every distinct engine version, one index probe each (a "loose index scan" on score_engine_version):
+# a handful of versions however many scores. MIN() rather than ORDER BY ... LIMIT keeps it valid
+# in SQLite, the embedded default, as well as PostgreSQL.
+_ENGINE_VERSIONS_SQL = """
+WITH RECURSIVE versions(engine_version) AS (
+    SELECT MIN(engine_version) FROM {table}
+    UNION ALL
+    SELECT (SELECT MIN(s.engine_version) FROM {table} s WHERE s.engine_version > v.engine_version)
+    FROM versions v WHERE v.engine_version IS NOT NULL
+)
+SELECT engine_version FROM versions WHERE engine_version IS NOT NULL
+"""
+
+
 def analysis_engine_version(study: Study) -> str | None:
-    """The newest engine version that has scored photos in the study (one query).
+    """The newest engine version that has scored photos in the study.
 
     A photo that failed a quality gate was scored too (its result is the failure), so a
     study whose only photos failed still names its version and its failures.
+
+    One query lists the versions scored anywhere (a few); then, newest first, an EXISTS per
+    version until one has a score in the study: usually the first. Collecting the study's
+    distinct versions from its scores instead reads every score of the study (a fifth of a
+    second at 10,000 patients, docs/benchmarks.md).
     """
-    # order_by(): PhotoScore's default ordering would join the photo table into the DISTINCT and
-    # make it sort every score (seconds at 10,000 patients) instead of listing a few versions.
-    versions = (
-        PhotoScore.objects.filter(photo__patient__study=study)
-        .order_by()
-        .values_list("engine_version", flat=True)
-        .distinct()
-    )
-    return max(versions, key=_version_key, default=None)
+    with connection.cursor() as cursor:
+        cursor.execute(_ENGINE_VERSIONS_SQL.format(table=connection.ops.quote_name(PhotoScore._meta.db_table)))
+        versions = sorted((row[0] for row in cursor.fetchall()), key=_version_key, reverse=True)
+    for version in versions:
+        if PhotoScore.objects.filter(engine_version=version, photo__patient__study=study).exists():
+            return version
+    return None
 
 
 @dataclass
@@ -256,7 +273,7 @@ def outcome_table(
     patient_ids: list[int] | None = None,
     version: str | None = None,
 ) -> OutcomeTable:
-    """The records under the inclusion rules, in four queries whatever the number of patients.
+    """The records under the inclusion rules, in five queries whatever the number of patients.
 
     `metrics` are analysis metric names (analysis.metrics); None means all of them. With
     `expressions` None every expression of the standard set is returned. `patient_ids` (and a
@@ -306,30 +323,21 @@ def outcome_table(
 
     # Every patient of the study (or site) in one query: the randomized are the denominators,
     # the others are only counted.
-    patient_rows = list(
+    patient_frame = _fetch_frame(
         patients.values(
-            "id",
-            "arm__code",
-            "arm__name",
-            "arm__receives_injections",
             "arm_assignment",
-            "site__code",
             "status",
             "affected_side",
             "sex",
             "aetiology",
             "months_since_onset",
             "baseline_house_brackmann",
+            patient_id=F("id"),
+            arm_code=F("arm__code"),
+            arm_name=F("arm__name"),
+            treated_arm=F("arm__receives_injections"),
+            site_code=F("site__code"),
         )
-    )
-    patient_frame = pd.DataFrame.from_records(patient_rows).rename(
-        columns={
-            "id": "patient_id",
-            "arm__code": "arm_code",
-            "arm__name": "arm_name",
-            "arm__receives_injections": "treated_arm",
-            "site__code": "site_code",
-        }
     )
     not_randomized = int(patient_frame["arm_code"].isna().sum()) if not patient_frame.empty else 0
     patient_frame = (

@@ -14,12 +14,13 @@ went down).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .mixed_model import mixed_model as mixed_model  # re-exported: the summary calls st.mixed_model
 
 CONFIDENCE = 0.95
 
@@ -168,7 +169,7 @@ def ancova(changes: pd.DataFrame) -> Estimate:
 
     `changes` has columns treated (bool), baseline, follow_up.
     """
-    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
     data = changes.dropna(subset=["baseline", "follow_up"]).copy()
     data["treated"] = data["treated"].astype(int)
@@ -179,7 +180,8 @@ def ancova(changes: pd.DataFrame) -> Estimate:
         return not_estimable("too few patients for three coefficients")
     if data["follow_up"].nunique() == 1:
         return not_estimable("zero variance: every follow-up value is identical")
-    fit = smf.ols("follow_up ~ treated + baseline", data=data).fit()
+    # The design built directly rather than from the formula: the same fit without parsing a formula per visit.
+    fit = sm.OLS(data["follow_up"], sm.add_constant(data[["treated", "baseline"]], has_constant="add")).fit()
     if not math.isfinite(fit.bse["treated"]) or fit.bse["treated"] == 0:
         return not_estimable("the arm effect has no standard error (a perfect fit)")
     low, high = fit.conf_int(alpha=1 - CONFIDENCE).loc["treated"]
@@ -242,73 +244,6 @@ def spearman(x, y) -> dict:
     z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
     low, high = np.tanh(np.arctanh(rho) - z * se), np.tanh(np.arctanh(rho) + z * se)
     return {"n": n, **Estimate(rho, float(low), float(high), _finite(result.pvalue)).to_dict()}
-
-
-# --- Across visits ----------------------------------------------------------------------------
-
-
-def mixed_model(frame: pd.DataFrame, *, baseline_visit: str, visit_order: list[str] | None = None) -> dict:
-    """Linear mixed model `value ~ C(visit) * treated`, random intercept per patient (statsmodels MixedLM).
-
-    `frame` has columns patient, treated, visit, value. Returns the arm-by-visit interaction
-    estimates (the difference between arms in the change from baseline to each visit), and,
-    if the fit did not converge, says so with the warning's text.
-    """
-    import statsmodels.formula.api as smf
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
-    data = frame.dropna(subset=["value"]).copy()
-    data["treated"] = data["treated"].astype(int)
-    patients = data.groupby("treated")["patient"].nunique()
-    if patients.get(1, 0) < 2 or patients.get(0, 0) < 2:
-        return {"estimates": {}, "converged": False, "warning": None,
-                "not_estimable": "fewer than two patients in an arm"}  # fmt: skip
-    if baseline_visit not in set(data["visit"]):
-        return {"estimates": {}, "converged": False, "warning": None, "not_estimable": "no baseline values"}
-    if data["visit"].nunique() < 2:
-        return {"estimates": {}, "converged": False, "warning": None, "not_estimable": "only one visit has values"}
-    if data["value"].nunique() == 1:
-        return {"estimates": {}, "converged": False, "warning": None,
-                "not_estimable": "zero variance: every value is identical"}  # fmt: skip
-    present = set(data["visit"]) - {baseline_visit}
-    order = [v for v in (visit_order or sorted(present)) if v in present]
-    visits = [baseline_visit] + order + sorted(present - set(order))
-    data["visit"] = pd.Categorical(data["visit"], categories=visits)
-    messages: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = smf.mixedlm(
-                f"value ~ C(visit, Treatment('{baseline_visit}')) * treated", data, groups=data["patient"]
-            ).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as error:
-            return {"estimates": {}, "converged": False, "warning": None,
-                    "not_estimable": f"the model could not be fitted: {error}"}  # fmt: skip
-    for warning in caught:
-        if issubclass(warning.category, ConvergenceWarning | RuntimeWarning | UserWarning):
-            messages.append(f"{warning.category.__name__}: {warning.message}")
-    confidence = fit.conf_int(alpha=1 - CONFIDENCE)
-    estimates = {}
-    for visit in visits[1:]:
-        term = f"C(visit, Treatment('{baseline_visit}'))[T.{visit}]:treated"
-        if term not in fit.params.index:
-            estimates[visit] = not_estimable("no values of both arms at this visit").to_dict()
-            continue
-        estimates[visit] = Estimate(
-            float(fit.params[term]),
-            _finite(confidence.loc[term, 0]),
-            _finite(confidence.loc[term, 1]),
-            _finite(fit.pvalues[term]),
-        ).to_dict()
-    converged = bool(getattr(fit, "converged", True)) and not any("Convergence" in m for m in messages)
-    return {
-        "estimates": estimates,
-        "converged": converged,
-        "warning": "; ".join(dict.fromkeys(messages)) or None,
-        "not_estimable": None,
-        "n_patients": int(data["patient"].nunique()),
-        "n_observations": int(len(data)),
-    }
 
 
 def compare_at_visit(changes: pd.DataFrame, *, threshold: float | None, is_deviation: bool) -> dict:

@@ -132,6 +132,10 @@ class PhotoScore(models.Model):
             # Scored exactly once per engine version, whatever the worker crashes and redeliveries.
             models.UniqueConstraint(fields=["photo", "engine_version"], name="score_one_per_engine_version"),
         ]
+        indexes = [
+            # The distinct versions in a few index probes (analysis.selectors.analysis_engine_version).
+            models.Index(fields=["engine_version"], name="score_engine_version"),
+        ]
 
     def __str__(self):
         return f"{self.photo} @ {self.engine_version}: {self.status}"

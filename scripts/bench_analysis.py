@@ -136,14 +136,8 @@ def measure(study_pk: int, small_pk: int) -> dict:
     from analysis.summary import values_frame
 
     frame = values_frame(outcome_table(study, expressions=[EXPRESSIONS[0]], metrics=[METRIC]), METRIC)
-    mixed_ms = _best(lambda: st.mixed_model(frame, baseline_visit="baseline", visit_order=list(VISITS)), 1)
-    # The same cold path with the mixed model replaced by a constant: what everything else costs.
-    real_mixed = st.mixed_model
-    st.mixed_model = lambda *a, **k: {"estimates": {}, "converged": True, "warning": None, "not_estimable": None}
-    try:
-        without_mixed_ms = _best(lambda: cold(study), 2)
-    finally:
-        st.mixed_model = real_mixed
+    mixed_ms = _best(lambda: st.mixed_model(frame, baseline_visit="baseline", visit_order=list(VISITS)), 3)
+    table_ms = _best(lambda: outcome_table(study, expressions=[EXPRESSIONS[0]], metrics=[METRIC]), 3)
     warm_ms = _best(lambda: outcome_summary(study, **args), 5)
     counts = {}
     for name, which in (("small", small), ("large", study)):
@@ -155,7 +149,7 @@ def measure(study_pk: int, small_pk: int) -> dict:
         "floor_ms": floor_ms,
         "cold_ms": cold_ms,
         "mixed_ms": mixed_ms,
-        "without_mixed_ms": without_mixed_ms,
+        "table_ms": table_ms,
         "warm_ms": warm_ms,
         "queries_100": counts["small"],
         "queries_10000": counts["large"],
@@ -210,6 +204,9 @@ def run() -> dict:
         small_pk = generate("BENCHS", SMALL_PATIENTS, seed=2)
         study_pk = generate("BENCH", PATIENTS)
         generated_s = time.perf_counter() - started
+        # What autovacuum does to a live database after a bulk load: fresh planner statistics.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
         result = measure(study_pk, small_pk)
         connection.close()
         child = subprocess.run(
@@ -227,8 +224,6 @@ def run() -> dict:
 def report(r: dict) -> list[str]:
     checks = [
         ("summary cold <= 3 x floor, ms", r["cold_ms"], 3 * r["floor_ms"], r["cold_ms"] <= 3 * r["floor_ms"]),
-        ("summary cold without the mixed model <= 3 x floor, ms", r["without_mixed_ms"], 3 * r["floor_ms"],
-         r["without_mixed_ms"] <= 3 * r["floor_ms"]),
         ("summary warm (cached) < 30 ms", r["warm_ms"], 30.0, r["warm_ms"] < 30),
         ("queries at 100 patients == at 10,000", r["queries_10000"], r["queries_100"],
          r["queries_10000"] == r["queries_100"]),
@@ -246,8 +241,8 @@ def report(r: dict) -> list[str]:
         "|---|---:|",
         f"| floor: the rows query, ms | {r['floor_ms']:.0f} |",
         f"| summary cold (cache cleared), ms | {r['cold_ms']:.0f} |",
-        f"| the mixed model alone (statsmodels MixedLM), ms | {r['mixed_ms']:.0f} |",
-        f"| summary cold with the mixed model stubbed out, ms | {r['without_mixed_ms']:.0f} |",
+        f"| of which: the outcome table (engine version, rows query, rows built), ms | {r['table_ms']:.0f} |",
+        f"| of which: the mixed model (analysis.mixed_model), ms | {r['mixed_ms']:.0f} |",
         f"| summary warm (cached), ms | {r['warm_ms']:.1f} |",
         f"| queries, 100 patients / 10,000 patients | {r['queries_100']} / {r['queries_10000']} |",
         f"| long CSV: rows streamed, seconds | {r['csv_rows']:,}, {r['csv_seconds']:.0f} |",
@@ -262,12 +257,13 @@ def report(r: dict) -> list[str]:
         "",
         "Reading these numbers:",
         "",
-        "- The cold summary is dominated by the mixed model: statsmodels' MixedLM solves a small system per",
-        "  patient at every optimizer step, so 10,000 random intercepts cost tens of seconds. Without it the",
-        "  summary is still above 3 x the floor: after the query, a Python loop builds one dict per table row",
-        "  (orientation, exclusions) before pandas sees the data; vectorizing that step is the next target.",
-        "  Options for the next round: cache the mixed model on its own key and render the page without waiting",
-        "  for it, or fit the random-intercept model with a closed-form profile likelihood (checked against MixedLM).",
+        "- Cold is the engine-version query, the rows query, building the table with pandas, the statistics",
+        "  per visit and the mixed model. The mixed model is fitted through the random intercept's closed form",
+        "  (analysis/mixed_model.py, checked against statsmodels MixedLM in tests/analysis/test_mixed_model.py);",
+        "  MixedLM itself took 27.6 s here at 10,000 patients (2026-11-30), as its optimizer solves a system per",
+        "  patient in Python at every step. The rows are built from the query's result with pandas, not a dict",
+        "  per row (3.1 s before, without the mixed model).",
+        "- The generated database is vacuumed and analysed before measuring, as autovacuum keeps a live one.",
         "- Warm is one stamp query (primary-key look-ups) and the cache read.",
         "- The long CSV is read 100 patients at a time; memory growth is the largest resident set sampled",
         "  while streaming, minus the resident set before.",
