@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from .formatting import DECIMALS
+from .formatting import DECIMALS, fmt_number
 from .tables import format_cell
 
 PER_ARM_COLUMNS = ["visit", "visit_day", "arm", "n", "missing", "mean", "sd", "ci_low", "ci_high", "median", "q1",
@@ -85,7 +85,9 @@ def methods_rows(summary: dict) -> list[list]:
             ["Engine version", summary["engine_version"] or "none"],
             ["Between-arm sign", summary["comparison_sign"] or "not compared"],
             ["Mixed model converged", str(summary["mixed_model"]["converged"])],
-            ["Mixed model warning", summary["mixed_model"]["warning"] or ""]]  # fmt: skip
+            ["Mixed model warning", summary["mixed_model"]["warning"] or ""],
+            ["Mixed model between-patient variance", fmt_number(summary["mixed_model"].get("patient_variance"))],
+            ["Mixed model residual variance", fmt_number(summary["mixed_model"].get("residual_variance"))]]  # fmt: skip
     rows += [[f"Method: {k}", v] for k, v in summary["methods"].items()]
     rows += [[f"Excluded: {e['label']}", f"{e['rows']} rows, {e['patients']} patients"] for e in summary["exclusions"]]
     rows.append(["Inclusion rules", "docs/analysis.md, 'Which data count'"])

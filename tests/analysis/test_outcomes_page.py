@@ -36,6 +36,9 @@ def test_investigator_sees_the_page_with_the_json_numbers(login, investigator, m
     ):
         assert number in page
     assert "ANCOVA (OLS) follow-up ~ arm + baseline" in page
+    mixed = body["mixed_model"]
+    assert fmt_number(mixed["estimates"]["week-12"]["estimate"]) in page
+    assert f"between-patient variance {fmt_number(mixed['patient_variance'])}" in page
     assert body["engine_version"] in page
 
 
