@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
+from .export.tables import coded_sites
 from .summary import SummaryInputError, outcome_summary
 
 
@@ -36,7 +37,14 @@ class StudySummaryApi(APIView):
                 "metric", str, required=True, description="Analysis metric, e.g. commissure_height_deviation_mm"
             ),
             OpenApiParameter("expression", str, required=True, description="Photo expression, e.g. smile_closed"),
-            OpenApiParameter("site", str, required=False, description="Site code; all sites when absent"),
+            OpenApiParameter(
+                "site",
+                str,
+                required=False,
+                description="Site; all sites when absent. Investigators and data managers give the site's code; "
+                "API clients give its coded label (site-1, site-2, ...), as in the anonymized dataset, and get "
+                "that label back in `site`.",
+            ),
             OpenApiParameter("visit", str, required=False, description="Visit code; every visit when absent"),
         ],
         responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (trialsite.api.document_errors)
@@ -44,15 +52,30 @@ class StudySummaryApi(APIView):
     def get(self, request, study_code: str):
         study = request.study  # found, and the caller's role checked, by StudyRolePermission
         params = request.query_params
+        site = params.get("site") or None
+        # An API client sees sites only coded, as in the dataset: it filters by the coded label, is
+        # told the labels when it gives an unknown one, and gets the label back.
+        coded = roles_in_study(request_access(request), study.pk) == {Role.API_CLIENT}
+        labels: dict[str, str] = {}  # site code -> coded label
+        if coded:
+            by_pk = coded_sites(study)
+            labels = {code: by_pk[pk] for code, pk in study.sites.values_list("code", "pk")}
+            if site is not None:
+                by_label = {label: code for code, label in labels.items()}
+                if site not in by_label:
+                    raise ValidationError({"site": [str(SummaryInputError("site", site, list(by_pk.values())))]})
+                site = by_label[site]
         try:
             summary = outcome_summary(
                 study,
                 metric=params.get("metric", ""),
                 expression=params.get("expression", ""),
-                site=params.get("site") or None,
+                site=site,
                 visit=params.get("visit") or None,
             )
         except SummaryInputError as error:
             # The message lists the allowed values.
             raise ValidationError({error.field: [str(error)]}) from None
+        if coded and summary["site"] is not None:
+            summary = {**summary, "site": labels[summary["site"]]}  # a copy: the cached summary stays as it is
         return Response(summary)

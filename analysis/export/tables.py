@@ -88,9 +88,16 @@ def subjects_included(study: Study) -> QuerySet[Patient]:
     return Patient.objects.filter(study=study, enrollment_date__isnull=False, arm__isnull=False)
 
 
+def coded_sites(study: Study) -> dict[int, str]:
+    """Site primary key -> its coded label in API clients' data: site-1, site-2, ... in the order the
+    sites were created, never the site's name or code. The dataset and the summary's site filter
+    for API clients (analysis.api) both use it."""
+    return {pk: f"site-{i}" for i, pk in enumerate(study.sites.order_by("pk").values_list("pk", flat=True), 1)}
+
+
 def export_context(study: Study) -> ExportContext:
     """Three queries, whatever the cohort size: sites, arms, and the quasi-identifiers of every subject."""
-    site_labels = {pk: f"site-{i}" for i, pk in enumerate(study.sites.order_by("pk").values_list("pk", flat=True), 1)}
+    site_labels = coded_sites(study)
     arm_codes = dict(study.arms.values_list("pk", "code"))
     quasi = [
         (age_in_years(born, enrolled), sex, site_labels[site_id], aetiology)

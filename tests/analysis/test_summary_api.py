@@ -64,6 +64,23 @@ def test_api_client_with_a_token(client, api_client_user, data_manager, study, m
     assert response.status_code == 200
 
 
+def test_an_api_client_filters_by_the_coded_site_and_never_sees_its_code(
+    client, login, api_client_user, investigator, data_manager, study, measured
+):
+    _, token = ApiToken.objects.create(user=api_client_user, study=study, client_name="Script", created_by=data_manager)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    # Sites are coded in creation order, as in the anonymized dataset: LON is site-1, MAN site-2.
+    coded = client.get(URL, {**QUERY, "site": "site-1"}, **auth)
+    assert coded.status_code == 200 and coded.json()["site"] == "site-1"
+    by_code = login(investigator).get(URL, {**QUERY, "site": "LON"}).json()
+    assert {**coded.json(), "site": "LON"} == by_code
+    refused = client.get(URL, {**QUERY, "site": "LON"}, **auth)
+    message = refused.json()["error"]["fields"]["site"][0]
+    assert refused.status_code == 400 and "site-1, site-2" in message
+    assert "LON" not in message.replace("'LON'", "") and "MAN" not in message
+    assert client.get(URL, QUERY, **auth).json()["site"] is None
+
+
 def test_a_token_of_another_study_is_told_nothing(client, api_client_user, data_manager, study, measured):
     other = services.study_set_up(
         code="FACE-2", title="Other", sites=[("OXF", "Oxford")],
