@@ -144,7 +144,6 @@ class VisitIn(serializers.Serializer):
     date_performed = serializers.DateField()
     house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
     sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
-    adverse_events = serializers.CharField(required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
 
@@ -160,7 +159,6 @@ class VisitOut(serializers.ModelSerializer):
             "date_performed",
             "house_brackmann",
             "sunnybrook_composite",
-            "adverse_events",
             "notes",
             "protocol_deviation_reason",
             "status",
@@ -179,6 +177,19 @@ def patient_of_study(request, pk) -> Patient:
     if patient.study_id != request.study.pk:
         raise Http404("No such patient.")
     return patient
+
+
+# Adverse events were once a free-text box on the visit; they are records of their own now. A
+# script that still sends the old field is refused rather than having its text silently dropped.
+ADVERSE_EVENTS_MOVED = (
+    "Adverse events are no longer part of the visit: record each one on the patient's page (Adverse events). "
+    "Nothing was saved; send the visit again without this field."
+)
+
+
+def _refuse_adverse_event_text(request) -> None:
+    if "adverse_events" in request.data:
+        raise ValidationError({"adverse_events": [ADVERSE_EVENTS_MOVED]})
 
 
 def _form_errors(form) -> ValidationError:
@@ -208,6 +219,7 @@ class VisitCreate(GenericAPIView):
     @extend_schema(request=VisitIn, responses={201: VisitOut})
     def post(self, request, study_code, pk):
         patient = _editable_patient(request, pk)
+        _refuse_adverse_event_text(request)
         form = forms.VisitForm(request.data, schedule=patient.study.schedule.all())
         form.fields["scheduled_visit"].to_field_name = "code"  # scripts name visits by code, not id
         if not form.is_valid():
@@ -225,7 +237,6 @@ class VisitCorrectionIn(serializers.Serializer):
     date_performed = serializers.DateField(required=False)
     house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
     sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
-    adverse_events = serializers.CharField(required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
 
@@ -244,6 +255,7 @@ class VisitCorrect(GenericAPIView):
     @extend_schema(request=VisitCorrectionIn, responses={200: VisitOut})
     def patch(self, request, study_code, pk, visit_pk):
         visit = _visit_of(_editable_patient(request, pk), visit_pk)
+        _refuse_adverse_event_text(request)
         current = {name: "" if getattr(visit, name) is None else getattr(visit, name) for name in services.VISIT_FIELDS}
         form = forms.VisitEditForm({**current, **request.data}, visit=visit)
         if not form.is_valid():

@@ -88,6 +88,25 @@ def test_visit_errors_are_the_forms_messages(coordinator_a, study, patient_a, is
     assert not patient_a.visits.exists()
 
 
+def test_the_old_adverse_event_text_is_refused_not_dropped(coordinator_a, study, patient_a, issue_token, token_client):
+    # Adverse events are records of their own; a script sending the visit's old free-text field is told so.
+    client = token_client(issue_token(coordinator_a, study))
+    body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat(),
+            "adverse_events": "Mild ptosis"}  # fmt: skip
+    response = client.post(visits_url(study, patient_a), body, format="json")
+    assert response.status_code == 400
+    assert "record each one on the patient's page" in response.json()["error"]["fields"]["adverse_events"][0]
+    assert not patient_a.visits.exists()
+    visit = client.post(visits_url(study, patient_a), {**body, "adverse_events": ""}, format="json")
+    assert visit.status_code == 400  # present at all, even empty: the field is gone
+    del body["adverse_events"]
+    created = client.post(visits_url(study, patient_a), body, format="json").json()
+    assert "adverse_events" not in created
+    url = f"{visits_url(study, patient_a)}{created['id']}/"
+    patched = client.patch(url, {"adverse_events": "Mild ptosis", "reason": "Late entry"}, format="json")
+    assert patched.status_code == 400 and patient_a.visits.get().history.count() == 1
+
+
 def test_coordinator_cannot_record_at_another_site(coordinator_a, study, patient_b, issue_token, token_client):
     client = token_client(issue_token(coordinator_a, study))
     body = {"scheduled_visit": "baseline", "date_performed": patient_b.enrollment_date.isoformat()}
