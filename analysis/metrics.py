@@ -1,14 +1,16 @@
 """The outcomes an analysis can be run on, and how a photo's left/right numbers are oriented.
 
-Pure Python (no Django): the engine's metric table (measurements.engine.METRIC_DEFINITIONS)
+Pure Python and numpy (no Django): the engine's metric table (measurements.engine.METRIC_DEFINITIONS)
 plus, for every bilateral measurement, the affected and unaffected side of the patient,
 and the clinician grades recorded per visit. docs/analysis.md explains the orientation.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from measurements.engine import BILATERAL_MEASURES, METRIC_DEFINITIONS
 
@@ -91,35 +93,31 @@ def engine_inputs(names) -> list[str]:
     return needed
 
 
-def _number(value) -> float:
-    if value is None:
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
+def oriented_values(
+    metric: AnalysisMetric, engine_values: Callable[[str], np.ndarray], affected_side: np.ndarray
+) -> np.ndarray:
+    """The metric's value for each photo; NaN where it cannot be computed (side unknown, value missing).
 
-
-def oriented_value(metric: AnalysisMetric, engine_metrics: dict, affected_side: str) -> float:
-    """The metric's value for one photo; NaN when it cannot be computed (side unknown, value missing).
-
+    `engine_values(key)` gives an engine metric (a key of PhotoScore.metrics) for every photo, as
+    floats with NaN where missing; `affected_side` holds each photo's patient's side.
     The signed value follows the engine's rule (docs/metrics.md): affected minus unaffected,
     times the measure's droop sign, so that a drooping affected side is positive for every
     measure. A patient affected on the left and a mirror-image patient affected on the right
     therefore get the same oriented numbers.
     """
     if metric.orientation is None:
-        return _number(engine_metrics.get(metric.name))
-    if affected_side not in ("left", "right"):
-        return math.nan
+        return engine_values(metric.name)
     right_key, left_key, droop_sign, role = metric.orientation
-    right, left = _number(engine_metrics.get(right_key)), _number(engine_metrics.get(left_key))
-    affected, unaffected = (left, right) if affected_side == "left" else (right, left)
+    right, left = engine_values(right_key), engine_values(left_key)
+    on_left = affected_side == "left"
+    affected, unaffected = np.where(on_left, left, right), np.where(on_left, right, left)
     if role == "affected":
-        return affected
-    if role == "unaffected":
-        return unaffected
-    return droop_sign * (affected - unaffected)
+        values = affected
+    elif role == "unaffected":
+        values = unaffected
+    else:
+        values = droop_sign * (affected - unaffected)
+    return np.where(on_left | (affected_side == "right"), values, np.nan)
 
 
 STUDY_OUTCOME_PREFIX = "outcome:"

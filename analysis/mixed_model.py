@@ -75,7 +75,7 @@ class _Sums:
         c = self.weights(gamma)
         A = self.XtX - self.S.T @ (c[:, None] * self.S)
         beta = np.linalg.solve(A, self.X.T @ self.y - self.S.T @ (c * self.Sy))
-        r = self.y - self.X @ beta
+        r: np.ndarray = self.y - self.X @ beta
         R = self.groups @ r
         return A, beta, r, float(r @ r - c @ R**2)
 

@@ -31,6 +31,7 @@ from .metrics import (
     STUDY_OUTCOME_PREFIX,
     AnalysisMetric,
     engine_inputs,
+    oriented_values,
     study_outcome_metric,
 )
 
@@ -183,21 +184,12 @@ def _exclusions(raw: pd.DataFrame) -> np.ndarray:
 
 
 def _oriented(metric: AnalysisMetric, raw: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
-    """analysis.metrics.oriented_value over whole columns: NaN where the slot does not count."""
+    """The metric for every slot, oriented to the affected side (analysis.metrics); NaN where it does not count."""
 
-    def column(key: str) -> np.ndarray:
+    def engine_values(key: str) -> np.ndarray:
         return pd.to_numeric(raw[f"m__{key}"], errors="coerce").to_numpy(dtype=float)
 
-    if metric.orientation is None:
-        values = column(metric.name)
-    else:
-        right_key, left_key, droop_sign, role = metric.orientation
-        right, left = column(right_key), column(left_key)
-        side = raw["affected_side"].to_numpy(dtype=object)
-        on_left = side == "left"
-        affected, unaffected = np.where(on_left, left, right), np.where(on_left, right, left)
-        values = {"affected": affected, "unaffected": unaffected}.get(role, droop_sign * (affected - unaffected))
-        values = np.where(on_left | (side == "right"), values, np.nan)
+    values = oriented_values(metric, engine_values, raw["affected_side"].to_numpy(dtype=object))
     return np.where(counts, values, np.nan)
 
 
@@ -314,7 +306,7 @@ def outcome_table(
         {
             **{name: raw[name] for name in ROW_COLUMNS if name in raw.columns},
             "day_since_enrollment": days.astype(object).where(days.notna(), None),
-            "engine_version": np.where(counts, version, None),
+            "engine_version": pd.Series(version, index=raw.index, dtype=object).where(counts, None),
             "exclusion": exclusion,
             **values,
         },

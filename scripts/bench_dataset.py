@@ -198,7 +198,7 @@ def copy_sql(study) -> tuple[str, int]:
 
     Rows: randomized subjects; recorded visits not after withdrawal; current photos whose
     score under the study's newest engine version passed; every photo metric (oriented ones
-    by the affected side, as analysis.metrics.oriented_value); grades and the study's own
+    by the affected side, as analysis.metrics.oriented_values); grades and the study's own
     outcomes once per visit. The fixture has no study-defined outcome, no failed photo and
     no withdrawal, so the SQL leaves out what would only match those.
     """
