@@ -110,7 +110,13 @@ def patient_list(request):
     return render(
         request,
         "patients/patient_list.html",
-        {"filters": filters, "page": page, "rows": rows, "show_names": show_names, "can_register": _can_register(access)},
+        {
+            "filters": filters,
+            "page": page,
+            "rows": rows,
+            "show_names": show_names,
+            "can_register": _can_register(access),
+        },
     )
 
 
