@@ -381,10 +381,23 @@ def exclusion_counts(table: OutcomeTable, metric: str | None = None) -> Counter:
     return Counter({e["reason"]: e["rows"] for e in table.exclusions(metric)})
 
 
+# Why a coordinator is refused, on the page and its downloads.
+COORDINATOR_REFUSAL = (
+    "Outcome results are for investigators and data managers; coordinators do not see them. They open to a "
+    "study's coordinators only once the study is closed (its database locked) and a data manager allows it."
+)
+
+
+def _results_open_to_coordinators() -> Q:
+    """The one rule for coordinators: between-arm results seen during a running trial bias the people who
+    collect its data, so they see them only once the study is closed and a data manager has opened them."""
+    return Q(closed_on__isnull=False, results_open_to_coordinators=True)
+
+
 def study_for_analysis(access: Access, study_code: str, *, api: bool = False) -> Study:
     """The study, if the user may see its between-arm results: investigators and data managers
-    (and, over the API, its API clients). Coordinators may not: results seen during a running
-    trial bias the people who collect its data. Anyone else is told nothing exists."""
+    (and, over the API, its API clients); its coordinators only once it is closed and its results
+    opened to them (`_results_open_to_coordinators`). Anyone else is told nothing exists."""
     study = Study.objects.filter(code=study_code).first()
     allowed = access.investigator_study_ids | access.data_manager_study_ids
     if api:
@@ -392,9 +405,15 @@ def study_for_analysis(access: Access, study_code: str, *, api: bool = False) ->
     if study is not None and study.pk in allowed:
         return study
     if study is not None and study.pk in access.coordinator_study_ids:
-        raise PermissionDenied("Outcome results are for investigators and data managers; coordinators do not see them.")
+        if not api and studies_for_analysis(access).filter(pk=study.pk).exists():
+            return study
+        raise PermissionDenied(COORDINATOR_REFUSAL)
     raise Http404("No such study.")
 
 
 def studies_for_analysis(access: Access):
-    return Study.objects.filter(pk__in=access.investigator_study_ids | access.data_manager_study_ids).order_by("code")
+    """The studies whose outcome pages the user may open (the navigation's link, the outcomes home)."""
+    return Study.objects.filter(
+        Q(pk__in=access.investigator_study_ids | access.data_manager_study_ids)
+        | (Q(pk__in=access.coordinator_study_ids) & _results_open_to_coordinators())
+    ).order_by("code")

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 
 from patients.audit import set_history_reason, set_history_user
 from patients.models import Patient, RecordStatus, Visit
+from patients.services.common import require_study_open
 
 from . import engine
 from .models import Expression, Photo, PhotoScore
@@ -191,6 +192,7 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
     if expression not in Expression.values:
         raise ValidationError({"expression": f"Unknown expression {expression!r}."})
     patient = visit.patient
+    require_study_open(patient.study_id)  # before storing anything; again below, inside the transaction
     if visit.status != RecordStatus.RECORDED:
         raise ValidationError("This visit has been voided; photos cannot be added to it.")
     if patient.status != Patient.Status.ENROLLED:
@@ -216,6 +218,8 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
     photo.original.save(filename or "photo", ContentFile(data), save=False)
     try:
         with transaction.atomic():
+            # The study may have been closed while the file was stored: the file is removed below.
+            require_study_open(patient.study_id)
             previous = (
                 Photo.objects.select_for_update().filter(visit=visit, expression=expression, is_current=True).first()
             )
@@ -287,7 +291,12 @@ def photo_claim(*, photo_id: int) -> uuid.UUID | None:
 
 
 def photo_score(*, photo_id: int) -> str:
-    """Score one photo: the only place where the engine meets the database. Returns the outcome."""
+    """Score one photo: the only place where the engine meets the database. Returns the outcome.
+
+    Not refused on a closed study (`require_study_open`): a photo uploaded before the database lock is
+    still scored; scoring is the system measuring what was entered, not a coordinator's write. So are
+    the sweep, a data manager's retry and a rescore after an engine upgrade (a new score row beside the
+    old ones, which a statistician may need after the lock)."""
     token = photo_claim(photo_id=photo_id)
     if token is None:
         return "skipped"

@@ -112,7 +112,7 @@ def photo_detail(request, pk):
             .order_by("-uploaded_at"),
             "can_see_images": access.can_see_identifiers(photo.patient),
             "has_overlay": bool(score and score.landmarks),
-            "can_edit": access.can_edit(photo.patient),
+            "can_edit": access.can_change(photo.patient),
             "replace_form": ReplacePhotoForm(),
             "engine_version": engine.ENGINE_VERSION,
         },

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -43,7 +43,16 @@ from .models import (
     Visit,
 )
 from .selectors import access_for
-from .services.common import REASON_REQUIRED
+from .services.common import REASON_REQUIRED, require_study_open
+
+
+def _patient_study_id(instance) -> int | None:
+    """The study of a patient's record (a visit, a session), for the lock of a closed study; None for
+    anything else. A patient and their identifiers go through `services.patient_update`, which checks it."""
+    patient_id = getattr(instance, "patient_id", None)
+    if patient_id is None:
+        return None
+    return Patient.objects.filter(pk=patient_id).values_list("study_id", flat=True).first()
 
 
 class ReasonForm(forms.ModelForm):
@@ -60,6 +69,16 @@ class ReasonForm(forms.ModelForm):
             self.add_error("change_reason", REASON_REQUIRED)
         return cleaned
 
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the submitted values (its patient too)
+        # A closed study's records are locked for the data manager as well: reopen it first.
+        study_id = _patient_study_id(self.instance)
+        if study_id is not None and self.has_changed():
+            try:
+                require_study_open(study_id)
+            except ValidationError as error:
+                self.add_error(None, error)
+
 
 class ReasonFormSet(forms.BaseInlineFormSet):
     """An inline changed on an existing record needs the form's reason too: without it a change
@@ -72,6 +91,9 @@ class ReasonFormSet(forms.BaseInlineFormSet):
         changed = any(form.has_changed() for form in self.forms)  # a row added is a change too
         if existing_parent and changed and not (self.data.get("change_reason") or "").strip():
             raise ValidationError(f"Reason for this change: {REASON_REQUIRED}")
+        study_id = _patient_study_id(self.instance)
+        if changed and study_id is not None:
+            require_study_open(study_id)  # a change made only in an inline is locked too
         for form in self.forms:
             restored = form.initial.get("status") == RecordStatus.VOIDED and form.cleaned_data.get("status") not in (
                 None,
@@ -136,20 +158,96 @@ class ScheduleInline(AuditedInline, admin.TabularInline):
     model = ScheduledVisit
 
 
+# The change form's lock box: one name per direction, so that a form opened before someone else
+# closed (or reopened) the study can never do the opposite of what its box said.
+CLOSE_FIELD, REOPEN_FIELD = "close_study", "reopen_study"
+
+
+def _lock_field(study: Study) -> str:
+    return REOPEN_FIELD if study.is_closed else CLOSE_FIELD
+
+
 @admin.register(Study)
 class StudyAdmin(AuditedAdmin):
-    list_display = ["code", "title", "randomization", "max_units_per_point", "max_units_per_session"]
+    """Closing a study (locking its database) and reopening it: a box on the change form, saved with
+    the form's reason through `services.study_close` / `study_reopen`. The lock date is never edited
+    as a field. Whether coordinators see the results once it is closed is an ordinary field, audited
+    with a reason like every change here."""
+
+    list_display = [
+        "code",
+        "title",
+        "randomization",
+        "max_units_per_point",
+        "max_units_per_session",
+        "closed_on",
+        "results_open_to_coordinators",
+    ]
     inlines = [SiteInline, ArmInline, ScheduleInline]
     actions = ["generate_randomization_list"]
 
     def get_readonly_fields(self, request, obj=None):
-        # The seed is shown to data managers only, for audit; it is never editable.
-        return ["randomization_seed"] if is_data_manager(request) else []
+        # The seed is shown to data managers only, for audit; it is never editable. Nor is the lock
+        # date: closing and reopening set and clear it.
+        return ["randomization_seed", "closed_on"] if is_data_manager(request) else ["closed_on"]
 
     def has_add_permission(self, request, *args):
         # A new study is a new room: set up by a superuser (services.study_set_up), then given
         # its data managers. A data manager's new study would be outside their own scope.
         return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def get_fields(self, request, obj=None):
+        lock_fields = (CLOSE_FIELD, REOPEN_FIELD, "change_reason")
+        fields = [name for name in super().get_fields(request, obj) if name not in lock_fields]
+        if obj is not None:  # a new study is set up open
+            fields.append(_lock_field(obj))
+        return [*fields, "change_reason"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if kwargs.get("fields"):  # the lock box is added below, not a field of the model
+            kwargs["fields"] = [name for name in kwargs["fields"] if name not in (CLOSE_FIELD, REOPEN_FIELD)]
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            return form
+        if obj.is_closed:
+            label = "Reopen the study (unlock its database)"
+            help_text = (
+                f"Closed on {obj.closed_on:%Y-%m-%d}. Reopening lets data be entered and corrected again, and "
+                "hides the outcome results from its coordinators until it is closed again. Give the reason below."
+            )
+        else:
+            label = "Close the study (lock its database)"
+            help_text = (
+                "From then on nobody can enter or correct any of its data, here or on the coordinators' pages "
+                "or the API, until a data manager reopens it. Give the reason below."
+            )
+        # A declared field: a box that changes counts as a change, so ReasonForm asks for the reason.
+        return type(
+            "StudyLockForm",
+            (form,),
+            {_lock_field(obj): forms.BooleanField(required=False, label=label, help_text=help_text)},
+        )
+
+    def save_model(self, request, obj, form, change):
+        lock = change and form.cleaned_data.get(_lock_field(obj))
+        if not lock or set(form.changed_data) - {CLOSE_FIELD, REOPEN_FIELD, "change_reason"}:
+            super().save_model(request, obj, form, change)
+        if not lock:
+            return
+        lock_service = services.study_reopen if obj.is_closed else services.study_close
+        try:
+            study = lock_service(study=obj, by=request.user, reason=form.cleaned_data["change_reason"])
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        except PermissionDenied as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            obj.closed_on = study.closed_on
+            if study.is_closed:
+                done = f"{study.code} is closed: its database is locked (since {study.closed_on:%Y-%m-%d})."
+            else:
+                done = f"{study.code} is reopened: data can be entered and corrected again."
+            self.message_user(request, done, messages.WARNING)
 
     @admin.action(description="Generate the concealed randomization list")
     def generate_randomization_list(self, request, queryset):

@@ -48,6 +48,21 @@ class Study(models.Model):
         help_text="The anonymized dataset bands age (5-year, then 10-year groups) until every "
         "(age, sex, site, aetiology) group has at least this many subjects.",
     )
+    # Closing a study locks its database: no data is entered or corrected until a data manager
+    # reopens it (services.study_close / study_reopen, with a reason; never edited as a plain field).
+    closed_on = models.DateField(
+        "closed on (database locked)",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when a data manager closes the study: from then on no data can be entered or corrected.",
+    )
+    results_open_to_coordinators = models.BooleanField(
+        "outcome results open to coordinators once closed",
+        default=False,
+        help_text="Takes effect only once the study is closed: its coordinators may then see the outcome "
+        "results. While the study runs they never do (between-arm results bias the people who collect data).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -70,6 +85,10 @@ class Study(models.Model):
     @property
     def randomizes_in_system(self) -> bool:
         return self.randomization == self.Randomization.SYSTEM
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_on is not None
 
 
 class Site(models.Model):

@@ -78,6 +78,12 @@ class Access:
         # coordinator's forms are for the coordinator's own sites.
         return patient.site_id in self.coordinator_site_ids
 
+    def can_change(self, patient: Patient) -> bool:
+        """Whether the coordinator's forms and links are offered for this patient now: `can_edit`, in a
+        study that is open. A closed study's pages are read only (its database is locked: the services
+        refuse every write, `services.common.require_study_open`)."""
+        return self.can_edit(patient) and not patient.study.is_closed
+
     def can_see_identifiers(self, patient: Patient) -> bool:
         return patient.site_id in self.coordinator_site_ids or patient.study_id in self.data_manager_study_ids
 
@@ -184,7 +190,15 @@ def studies_visible(access: Access) -> QuerySet[Study]:
 
 
 def sites_for_registration(access: Access) -> QuerySet[Site]:
-    return Site.objects.filter(pk__in=access.coordinator_site_ids).select_related("study")
+    """The coordinator's sites in open studies: a closed study registers no one."""
+    return Site.objects.filter(pk__in=access.coordinator_site_ids, study__closed_on__isnull=True).select_related(
+        "study"
+    )
+
+
+def studies_closed(access: Access) -> QuerySet[Study]:
+    """The user's studies that are closed (database locked), for the read-only banner on every page."""
+    return Study.objects.filter(pk__in=access.study_ids, closed_on__isnull=False).order_by("code")
 
 
 def sites_visible(access: Access) -> QuerySet[Site]:

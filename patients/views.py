@@ -41,8 +41,18 @@ def dashboard(request):
     access = selectors.require_role(request.user)
     board = selectors.dashboard(access)
     statuses = [(label, board.status_counts.get(value, 0)) for value, label in Patient.Status.choices]
-    context = {"dashboard": board, "tables": _enrollment_tables(board), "statuses": statuses}
+    context = {
+        "dashboard": board,
+        "tables": _enrollment_tables(board),
+        "statuses": statuses,
+        "can_register": _can_register(access),
+    }
     return render(request, "patients/dashboard.html", context)
+
+
+def _can_register(access) -> bool:
+    """The "Register a patient" button: a coordinator with a site in a study that is open."""
+    return access.is_coordinator and selectors.sites_for_registration(access).exists()
 
 
 def _enrollment_tables(board) -> list[dict]:
@@ -100,7 +110,13 @@ def patient_list(request):
     return render(
         request,
         "patients/patient_list.html",
-        {"filters": filters, "page": page, "rows": rows, "show_names": show_names},
+        {
+            "filters": filters,
+            "page": page,
+            "rows": rows,
+            "show_names": show_names,
+            "can_register": _can_register(access),
+        },
     )
 
 
@@ -118,7 +134,10 @@ def patient_create(request):
     access = selectors.require_role(request.user)
     if not access.is_coordinator:
         raise PermissionDenied("Only a site's coordinator registers its patients.")
-    form = forms.PatientCreateForm(_data(request), sites=selectors.sites_for_registration(access))
+    sites = selectors.sites_for_registration(access)
+    if not sites.exists():
+        raise PermissionDenied("Your studies are closed (their databases are locked); no patient can be registered.")
+    form = forms.PatientCreateForm(_data(request), sites=sites)
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_register(by=request.user, **form.cleaned_data)
@@ -140,7 +159,7 @@ def patient_detail(request, pk):
 def render_patient_page(request, access, patient, *, status: int = 200, **extra):
     """The patient page; other apps render it too, to show their errors where the user was
     (measurements: a refused photo upload, beside its form)."""
-    can_edit = access.can_edit(patient)
+    can_edit = access.can_change(patient)  # nothing is offered on a closed study: read only
     identifiers = None
     if access.can_see_identifiers(patient):
         identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
@@ -156,7 +175,10 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
-        "can_assign_arm": access.can_assign_arm(patient) and not patient.is_randomized and not patient.is_screening,
+        "can_assign_arm": access.can_assign_arm(patient)
+        and not patient.study.is_closed
+        and not patient.is_randomized
+        and not patient.is_screening,
         "timeline": timeline,
         "sessions": selectors.patient_injection_sessions(patient),
         "adverse_events": selectors.patient_adverse_events(patient),

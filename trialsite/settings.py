@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "patients.context_processors.roles",
+                "analysis.context_processors.outcomes_link",
             ],
         },
     },

@@ -26,8 +26,8 @@ def patient_photos(context, patient):
     return {
         "patient": patient,
         "visits": _visit_photos(patient),
-        # Withdrawn or completed patients take no new photos; their photos stay visible.
-        "can_edit": access.can_edit(patient) and patient.accepts_new_data,
+        # Withdrawn or completed patients, and closed studies, take no new photos; their photos stay visible.
+        "can_edit": access.can_change(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),
         "upload_form": VisitPhotosForm(),
         "upload_report": context.get("upload_report"),

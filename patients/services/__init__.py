@@ -20,6 +20,7 @@ One module per concept; everything is re-exported here, so callers write
 - `visits`: the visit rules, record, correct, void
 - `injections`: the session rules, record, correct, void
 - `study_setup`: a study with its sites, arms and schedule
+- `study_lock`: closing a study (its database locked: `common.require_study_open`) and reopening it
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
 - `common`: the audited save and the rules the others share
@@ -58,6 +59,7 @@ from .randomization import (
     randomization_block,
     randomization_list_generate,
 )
+from .study_lock import study_close, study_reopen
 from .study_setup import DEFAULT_ARMS, DEFAULT_SCHEDULE, study_set_up
 from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, visit_void
 
@@ -93,6 +95,8 @@ __all__ = [
     "patient_withdraw",
     "randomization_block",
     "randomization_list_generate",
+    "study_close",
+    "study_reopen",
     "study_set_up",
     "visit_record",
     "visit_update",

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..adverse_event_models import RESOLVED_OUTCOMES, AdverseEvent, AdverseEventTerm, accepts_adverse_events
 from ..models import Patient, RecordStatus
-from .common import require_reason, save_audited, void_record
+from .common import require_open_to_corrections, require_reason, require_study_open, save_audited, void_record
 
 ADVERSE_EVENT_FIELDS = (
     "visit",
@@ -67,6 +67,7 @@ def adverse_event_validate(*, patient: Patient, event: AdverseEvent) -> None:
 
 
 def _require_open(patient: Patient) -> None:
+    require_study_open(patient.study_id)
     if accepts_adverse_events(patient):
         return
     if patient.status == Patient.Status.WITHDRAWN:
@@ -97,8 +98,7 @@ def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> 
     event = AdverseEvent.objects.select_for_update(of=("self",)).select_related("patient").get(pk=event.pk)
     if event.status == RecordStatus.VOIDED:
         raise ValidationError("This adverse event has been voided and cannot be edited.")
-    if event.patient.status == Patient.Status.WITHDRAWN:
-        raise ValidationError(f"{event.patient} has been withdrawn; ask a data manager for corrections.")
+    require_open_to_corrections(event.patient)
     for name, value in changes.items():
         setattr(event, name, value)
     adverse_event_validate(patient=event.patient, event=event)

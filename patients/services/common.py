@@ -1,15 +1,16 @@
-"""What every service shares: the audited save, the reason for an edit, and the rules on dates and
-on a patient's status that more than one kind of record obeys."""
+"""What every service shares: the audited save, the reason for an edit, the lock of a closed study,
+and the rules on dates and on a patient's status that more than one kind of record obeys."""
 
 from datetime import date
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
 from ..audit import set_history_reason, set_history_user
-from ..models import Patient, RecordStatus
+from ..models import Patient, RecordStatus, Study
 
 
 def save_audited(instance: Model, *, by: User | None, reason: str) -> None:
@@ -40,7 +41,39 @@ def require_consent_not_after_enrollment(consent_date: date | None, enrollment_d
         raise ValidationError({"consent_date": "Consent must be given on or before the enrollment date."})
 
 
+def study_closed_message(code: str, closed_on: date) -> str:
+    return (
+        f"Study {code} is closed (database locked on {closed_on:%Y-%m-%d}); no data can be entered or corrected. "
+        "A data manager can reopen it."
+    )
+
+
+def require_study_open(study: Study | int) -> None:
+    """The one rule of the database lock: nothing is written to a closed study's records, by anyone
+    (coordinators, the API, the data manager's corrections and imports), until a data manager reopens it.
+
+    `study` is the study or its id (a patient's `study_id`, without loading the study). The state is
+    read from the database, not from the caller's copy. On PostgreSQL the row is read FOR SHARE:
+    writers do not wait for each other, but `study_close` (FOR UPDATE) waits for the writes already
+    under way to commit, and a write that starts while the study is being closed waits for the close
+    and then sees it. Called inside the writer's transaction, the lock lasts until that ends.
+    Scoring workers still score photos uploaded before the close: scoring is not data entry."""
+    study_id = study if isinstance(study, int) else study.pk
+    # Raw SQL: the ORM has FOR UPDATE but not FOR SHARE, and FOR UPDATE would queue every writer
+    # of the study behind each other. SQLite (the demo) locks the whole database on a write anyway.
+    sql = f"SELECT code, closed_on FROM {Study._meta.db_table} WHERE id = %s"
+    if connection.vendor == "postgresql":
+        sql += " FOR SHARE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study_id])
+        row = cursor.fetchone()
+    if row is not None and row[1] is not None:
+        closed_on = Study._meta.get_field("closed_on").to_python(row[1])  # SQLite returns the text
+        raise ValidationError(study_closed_message(row[0], closed_on), code="study_closed")
+
+
 def require_accepts_data(patient: Patient) -> None:
+    require_study_open(patient.study_id)
     if patient.status == Patient.Status.WITHDRAWN:
         raise ValidationError(f"{patient.study_code} has been withdrawn; no new data can be recorded.")
     if patient.status == Patient.Status.COMPLETED:
@@ -52,7 +85,9 @@ def require_accepts_data(patient: Patient) -> None:
 def require_open_to_corrections(patient: Patient) -> None:
     """The one rule for a coordinator's corrections (edits and voids alike): a withdrawn patient's
     record is closed; the data manager corrects it in the admin, with a reason. A completed
-    patient's records can still be corrected: completing closes the record to new data only."""
+    patient's records can still be corrected: completing closes the record to new data only.
+    Nothing of a closed study is corrected, by anyone (`require_study_open`)."""
+    require_study_open(patient.study_id)
     if patient.status == Patient.Status.WITHDRAWN:
         raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager for corrections.")
 

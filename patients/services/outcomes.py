@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
-from .common import save_audited
+from .common import require_study_open, save_audited
 
 
 @transaction.atomic
@@ -58,6 +58,7 @@ def visit_outcomes_record(*, visit: Visit, by: User, values: dict, reason: str =
 
     A correction keeps the old value in the audit trail with the reason."""
     visit = Visit.objects.select_related("patient").get(pk=visit.pk)
+    require_study_open(visit.patient.study_id)
     if visit.status == RecordStatus.VOIDED:
         raise ValidationError("This visit has been voided; its outcomes cannot be recorded.")
     saved = []
@@ -88,7 +89,8 @@ def outcome_values_import(*, study: Study, rows: list[dict], by: User, dry_run: 
 
     Returns every refused row as (line number, reason). Nothing is written unless every row
     passes and `dry_run` is false; a row for a value already recorded is refused (correct it
-    on the visit form, with a reason)."""
+    on the visit form, with a reason). A closed study refuses the whole file."""
+    require_study_open(study)
     outcomes = {o.code: o for o in study.outcomes.all()}
     patients = {p.study_code: p for p in study.patients.all()}
     visits = {
@@ -132,6 +134,7 @@ def outcome_values_import(*, study: Study, rows: list[dict], by: User, dry_run: 
     if refused or dry_run:
         return refused
     with transaction.atomic():
+        require_study_open(study)  # again, locked: the study may have been closed since the check
         for record in accepted:
             save_audited(record, by=by, reason="Imported from CSV")
     return refused

@@ -15,6 +15,7 @@ from .common import (
     require_not_future,
     require_open_to_corrections,
     require_reason,
+    require_study_open,
     save_audited,
 )
 from .visits import visit_validate
@@ -66,6 +67,7 @@ def patient_register(
     """Register a patient at a site; enrolled at once when consent and enrollment dates are given."""
     # Lock the site row so that two coordinators registering at once get consecutive numbers.
     site = Site.objects.select_for_update(of=("self",)).select_related("study").get(pk=site.pk)
+    require_study_open(site.study_id)
     _check_duplicate_record_number(site=site, medical_record_number=medical_record_number)
     require_not_future(date_of_birth, "date_of_birth")
     require_not_future(consent_date, "consent_date")
@@ -132,7 +134,9 @@ def _apply_changes(patient: Patient, changes: dict, *, as_data_manager: bool):
     unknown = set(changes) - set(PATIENT_CLINICAL_FIELDS) - set(PATIENT_IDENTIFIER_FIELDS)
     if unknown:
         raise ValueError(f"patient_update cannot change {sorted(unknown)}")
-    if not as_data_manager:
+    if as_data_manager:
+        require_study_open(patient.study_id)  # a withdrawn patient's record is open to them; a closed study is not
+    else:
         require_open_to_corrections(patient)
     if patient.is_randomized and "baseline_house_brackmann" in changes:
         if SeverityBand.for_grade(changes["baseline_house_brackmann"]) != patient.severity_band:
@@ -196,6 +200,7 @@ def _require_visits_fit_enrollment(patient: Patient) -> None:
 @transaction.atomic
 def patient_enroll(*, patient: Patient, by: User, consent_date: date, enrollment_date: date) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    require_study_open(patient.study_id)
     if patient.status != Patient.Status.SCREENING:
         raise ValidationError(f"{patient.study_code} is {patient.get_status_display().lower()}, not in screening.")
     require_not_future(consent_date, "consent_date")
@@ -213,6 +218,7 @@ def patient_withdraw(*, patient: Patient, by: User, reason: str, withdrawn_on: d
     """Withdrawal is how clinical data leaves the study: the rows stay, marked, with the reason."""
     reason = require_reason(reason)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    require_study_open(patient.study_id)
     if patient.status == Patient.Status.WITHDRAWN:
         raise ValidationError(f"{patient.study_code} was already withdrawn on {patient.withdrawn_on}.")
     withdrawn_on = withdrawn_on or timezone.localdate()
@@ -227,6 +233,7 @@ def patient_withdraw(*, patient: Patient, by: User, reason: str, withdrawn_on: d
 @transaction.atomic
 def patient_complete(*, patient: Patient, by: User) -> Patient:
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    require_study_open(patient.study_id)
     if patient.status != Patient.Status.ENROLLED:
         raise ValidationError(
             f"Only an enrolled patient can complete the study; {patient.study_code} is "

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ..audit import set_history_reason, set_history_user
 from ..keyed_random import allocation_block
 from ..models import Patient, RandomizationSlot, RandomizationStratum, SeverityBand, Study, TreatmentArm
-from .common import require_reason, save_audited
+from .common import require_reason, require_study_open, save_audited
 
 BLOCKS_GENERATED_AT_SET_UP = 25
 
@@ -96,6 +96,7 @@ def patient_randomize(*, patient: Patient, by: User) -> TreatmentArm:
     with transaction.atomic():
         patient = Patient.objects.select_for_update(of=("self",)).select_related("study").get(pk=patient.pk)
         study = patient.study
+        require_study_open(study)
         if study.randomization != Study.Randomization.SYSTEM:
             raise ValidationError("This study records arms assigned outside the system; ask a data manager.")
         if patient.is_randomized:
@@ -138,6 +139,7 @@ def patient_assign_arm_externally(*, patient: Patient, arm: TreatmentArm, by: Us
     """Record an arm allocated outside this system (data entered after the fact). Data managers only."""
     reason = require_reason(reason)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    require_study_open(patient.study_id)
     if patient.is_randomized:
         raise ValidationError(f"{patient.study_code} already has an arm; an allocation is never redone.")
     if arm.study_id != patient.study_id:
