@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
 from .export.tables import coded_sites
+from .selectors import study_for_analysis
 from .summary import SummaryInputError, outcome_summary
 
 
@@ -17,19 +18,13 @@ class StudySummaryApi(APIView):
 
     Investigators and data managers (session or token) and API clients of the study: the
     API's study-role permission (trialsite.api), its throttles and its one error shape.
-    Coordinators are refused (403), as on the outcomes page.
+    Coordinators pass the role check and then meet the outcomes page's own rule
+    (analysis.selectors.study_for_analysis): refused (403) unless the study is closed and its
+    results opened to them.
     """
 
-    study_roles = DATASET_ROLES
+    study_roles = DATASET_ROLES | {Role.COORDINATOR}
     api_client_allowed = True
-
-    def permission_denied(self, request, message=None, code=None):
-        # A coordinator is told why, as on the outcomes page: results seen during a running trial
-        # bias the people who collect its data.
-        study = getattr(request, "study", None)
-        if study is not None and Role.COORDINATOR in roles_in_study(request_access(request), study.pk):
-            message = "Outcome results are for investigators and data managers; coordinators do not see them."
-        super().permission_denied(request, message=message, code=code)
 
     @extend_schema(
         parameters=[
@@ -51,11 +46,15 @@ class StudySummaryApi(APIView):
     )
     def get(self, request, study_code: str):
         study = request.study  # found, and the caller's role checked, by StudyRolePermission
+        access = request_access(request)
+        roles = roles_in_study(access, study.pk)
+        if not roles & DATASET_ROLES:
+            study_for_analysis(access, study.code)  # a coordinator: the page's rule, or 403 saying why
         params = request.query_params
         site = params.get("site") or None
         # An API client sees sites only coded, as in the dataset: it filters by the coded label, is
         # told the labels when it gives an unknown one, and gets the label back.
-        coded = roles_in_study(request_access(request), study.pk) == {Role.API_CLIENT}
+        coded = roles == {Role.API_CLIENT}
         labels: dict[str, str] = {}  # site code -> coded label
         if coded:
             by_pk = coded_sites(study)

@@ -394,18 +394,16 @@ def _results_open_to_coordinators() -> Q:
     return Q(closed_on__isnull=False, results_open_to_coordinators=True)
 
 
-def study_for_analysis(access: Access, study_code: str, *, api: bool = False) -> Study:
-    """The study, if the user may see its between-arm results: investigators and data managers
-    (and, over the API, its API clients); its coordinators only once it is closed and its results
-    opened to them (`_results_open_to_coordinators`). Anyone else is told nothing exists."""
+def study_for_analysis(access: Access, study_code: str) -> Study:
+    """The study, if the user may see its between-arm results: investigators and data managers; its
+    coordinators only once it is closed and its results opened to them (`_results_open_to_coordinators`).
+    Anyone else is told nothing exists. (The API also admits the study's API clients: analysis.api.)"""
     study = Study.objects.filter(code=study_code).first()
     allowed = access.investigator_study_ids | access.data_manager_study_ids
-    if api:
-        allowed = allowed | access.api_study_ids
     if study is not None and study.pk in allowed:
         return study
     if study is not None and study.pk in access.coordinator_study_ids:
-        if not api and studies_for_analysis(access).filter(pk=study.pk).exists():
+        if studies_for_analysis(access).filter(pk=study.pk).exists():
             return study
         raise PermissionDenied(COORDINATOR_REFUSAL)
     raise Http404("No such study.")

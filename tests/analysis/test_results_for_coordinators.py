@@ -47,6 +47,8 @@ def test_a_running_study_s_results_are_closed_to_coordinators_even_when_opened(
     assert "only once the study is closed" in COORDINATOR_REFUSAL and "a data manager allows it" in COORDINATOR_REFUSAL
     assert all(_status(client, url) == 403 for url in DOWNLOADS)
     assert 'href="/outcomes/"' not in client.get("/").content.decode()
+    api = client.get(API, QUERY)
+    assert api.status_code == 403 and api.json()["error"]["message"] == COORDINATOR_REFUSAL
 
 
 def test_a_closed_study_s_results_stay_closed_to_coordinators_without_the_setting(
@@ -55,6 +57,7 @@ def test_a_closed_study_s_results_stay_closed_to_coordinators_without_the_settin
     _close(study, data_manager)
     client = login(coordinator_a)
     assert _status(client, PAGE) == 403
+    assert _status(client, API) == 403
     assert all(_status(client, url) == 403 for url in DOWNLOADS)
     assert 'href="/outcomes/"' not in client.get("/").content.decode()
 
@@ -74,11 +77,12 @@ def test_a_closed_study_with_results_opened_shows_them_to_its_coordinators(
         home = client.get("/")
         assert 'href="/outcomes/"' in home.content.decode()
         assert client.get("/outcomes/").url == PAGE
-        # The API keeps coordinators out (its permission classes never let them in).
-        assert client.get(API, QUERY).status_code == 403
+        # The JSON follows the page's rule, with the page's numbers.
+        assert client.get(API, QUERY).status_code == 200
     # Reopened, the study's results close to its coordinators again, whatever the setting.
     services.study_reopen(study=study, by=data_manager, reason="A late correction")
     assert _status(login(coordinator_a), PAGE) == 403
+    assert _status(login(coordinator_a), API) == 403
 
 
 def test_another_study_s_coordinator_is_told_nothing(login, study, data_manager, measured):
