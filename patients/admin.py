@@ -526,16 +526,27 @@ class DataManagerUserAdmin(ScopedAdminMixin, UserAdmin):
         return readonly
 
     def has_change_permission(self, request, obj=None):
-        # Nobody but a superuser edits a superuser's account.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
+        # Nobody but a superuser edits a superuser's account, and a data manager edits (deactivates,
+        # renames, resets) only an account whose every role is in studies they manage: one who also
+        # works in another study is that study's business too, so they see it read-only.
+        if obj is not None and not request.user.is_superuser:
+            if obj.is_superuser or self._has_roles_elsewhere(request, obj):
+                return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    @staticmethod
+    def _has_roles_elsewhere(request, obj) -> bool:
+        managed = access_for(request.user).data_manager_study_ids
+        return obj.study_roles.exclude(study_id__in=managed).exists()
+
     def user_change_password(self, request, id, form_url=""):
         self._require_in_scope(request, id)
+        user = self.get_object(request, id)
+        if user is not None and not self.has_change_permission(request, user):
+            raise PermissionDenied("This account also has roles in studies you do not manage; ask a superuser.")
         return super().user_change_password(request, id, form_url)
 
     def get_deleted_objects(self, objs, request):

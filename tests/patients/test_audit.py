@@ -22,6 +22,7 @@ from patients.models import (
     PatientIdentifiers,
     Product,
     RecordStatus,
+    StudyRole,
     Visit,
 )
 from tests.conftest import make_patient
@@ -529,3 +530,19 @@ def test_the_admin_shows_who_recorded_a_visit_and_whose_it_is_read_only(client, 
     client.post(url, {**data, "created_by": outsider.pk, "notes": "x", "change_reason": "Check"}, secure=True)
     visit.refresh_from_db()
     assert visit.created_by != outsider and visit.patient == patient
+
+
+def test_data_manager_sees_an_account_with_roles_in_another_study_read_only(client, data_manager, coordinator_a):
+    from tests.conftest import _persona
+
+    other = services.study_set_up(code="FACE-2", title="Other study", sites=[("OXF", "Oxford")])
+    _persona(other, coordinator_a.username, StudyRole.Role.COORDINATOR, "OXF")  # the same account, both studies
+    client.force_login(data_manager)
+    url = f"/admin/auth/user/{coordinator_a.pk}/"
+    page = client.get(f"{url}change/")
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
+    refused = client.post(f"{url}change/", {"username": coordinator_a.username, "is_active": ""})
+    assert refused.status_code == 403
+    assert client.get(f"{url}password/").status_code == 403
+    coordinator_a.refresh_from_db()
+    assert coordinator_a.is_active
