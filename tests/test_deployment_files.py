@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,14 +37,14 @@ def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
             "docker-compose is not installed, so docker-compose.yml cannot be validated. "
             "`make test` installs Debian's package (apt-get install --no-install-recommends docker-compose)."
         )
-    return subprocess.run(
-        [executable, "--project-directory", str(REPO), "-f", str(REPO / "docker-compose.yml"), "config"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # An empty env file: otherwise docker-compose reads the project's .env, which `make run` writes
+    # for development (with a SECRET_KEY), and the deployer's environment is no longer what is tested.
+    with tempfile.TemporaryDirectory() as folder:
+        empty = Path(folder) / "empty.env"
+        empty.write_text("")
+        command = [executable, "--project-directory", str(REPO), "--env-file", str(empty)]
+        command += ["-f", str(REPO / "docker-compose.yml"), "config"]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
