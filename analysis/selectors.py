@@ -211,8 +211,13 @@ def _fetch_frame(queryset) -> pd.DataFrame:
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        columns = [column.name for column in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        return frame_from_cursor(cursor)
+
+
+def frame_from_cursor(cursor) -> pd.DataFrame:
+    """An executed DB-API cursor's rows as a DataFrame named by its columns. Each entry of
+    `description` is a sequence whose first item is the name (psycopg2 gives objects, SQLite tuples)."""
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=[column[0] for column in cursor.description])
 
 
 def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], version: str | None, patients):

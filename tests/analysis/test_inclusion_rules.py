@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from analysis.selectors import analysis_engine_version, outcome_table
+from analysis.selectors import analysis_engine_version, frame_from_cursor, outcome_table
 from measurements.models import Photo
 from patients import services
 from tests.conftest import make_patient
@@ -176,3 +176,12 @@ def test_query_count_does_not_grow_with_patients(study, trial):
     with CaptureQueriesContext(connection) as more:
         outcome_table(study, metrics=[DEV])
     assert len(few) == len(more) <= 5  # versions, the study's newest, rows, patients, its own outcomes
+
+
+def test_rows_are_named_by_the_cursor_on_sqlite_too():
+    # make run's embedded database: SQLite describes columns as plain tuples, PostgreSQL as objects.
+    import sqlite3
+
+    cursor = sqlite3.connect(":memory:").execute("SELECT 1 AS visit_id, 'smile_open' AS expression")
+    frame = frame_from_cursor(cursor)
+    assert list(frame.columns) == ["visit_id", "expression"] and frame.iloc[0].tolist() == [1, "smile_open"]
