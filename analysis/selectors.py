@@ -165,9 +165,8 @@ class OutcomeTable:
         return out
 
 
-def _exclusions(raw: pd.DataFrame) -> np.ndarray:
+def _exclusions(raw: pd.DataFrame, performed: pd.Series) -> np.ndarray:
     """The exclusion reason of every slot, "" when it counts; the first rule that applies wins."""
-    performed = pd.to_datetime(raw["performed"])
     withdrawn = pd.to_datetime(raw["withdrawn_on"])
     status = raw["score_status"]
     return np.select(
@@ -290,11 +289,12 @@ def outcome_table(
     query = rows_queryset(study, expressions=expressions, keys=keys, version=version, patients=patients)
     raw = _slots(_fetch_frame(query), expressions)
 
-    exclusion = _exclusions(raw)
+    performed = pd.to_datetime(raw["performed"])
+    exclusion = _exclusions(raw, performed)
     counts = exclusion == ""
     # Grades belong to the visit: they count when the visit counts, whatever its photos.
     visit_counts = ~np.isin(exclusion, [VOIDED, WITHDRAWN])
-    days = (pd.to_datetime(raw["performed"]) - pd.to_datetime(raw["enrollment_date"])).dt.days.astype("Int64")
+    days = (performed - pd.to_datetime(raw["enrollment_date"])).dt.days.astype("Int64")
     visit_values = _study_outcome_values(study, [m for m in metrics if definitions[m].source == "study"])
     values: dict[str, np.ndarray] = {}
     for name in metrics:
