@@ -77,7 +77,7 @@ class _Sums:
         """(X'V^-1X, beta, residuals, r'V^-1r) at gamma."""
         c = self.weights(gamma)
         A = self.XtX - self.S.T @ (c[:, None] * self.S)
-        beta = np.linalg.solve(A, self.X.T @ self.y - self.S.T @ (c * self.Sy))
+        beta = np.linalg.solve(A, self.Xty - self.S.T @ (c * self.Sy))
         r: np.ndarray = self.y - self.X @ beta
         R = self.groups @ r
         return A, beta, r, float(r @ r - c @ R**2)
