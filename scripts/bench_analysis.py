@@ -38,35 +38,14 @@ def _setup_django():
 def generate(code: str, patients: int, seed: int = 1) -> int:
     """Rows only, through bulk_create: the benchmark measures reading, not the services' writes."""
     import numpy as np
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from measurements.engine import METRIC_DEFINITIONS
     from measurements.models import Photo, PhotoScore
-    from patients import services
     from patients.models import Patient, Visit
+    from scripts.benchdata import bulk_study
 
     rng = np.random.default_rng(seed)
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    study = services.study_set_up(code=code, title="Benchmark", sites=[("S1", "One"), ("S2", "Two")])
-    sites, arms = list(study.sites.all()), list(study.arms.order_by("id"))
-    schedule = {v.code: v for v in study.schedule.all()}
-    today, now = timezone.localdate(), timezone.now()
-    enrolled = today - timedelta(days=200)
-    rows = []
-    for i in range(patients):
-        site = sites[i % len(sites)]
-        sequence = i // len(sites) + 1
-        rows.append(
-            Patient(
-                study=study, site=site, site_sequence=sequence, study_code=f"{code}-{site.code}-{sequence:05d}",
-                sex="female" if i % 2 else "male", affected_side="left" if i % 3 else "right",
-                aetiology="bells_palsy", months_since_onset=12, baseline_house_brackmann=3,
-                consent_date=enrolled, enrollment_date=enrolled, status="enrolled", arm=arms[i % 2],
-                arm_assignment="external", arm_assignment_reason="benchmark", arm_assigned_at=now,
-            )
-        )  # fmt: skip
-    Patient.objects.bulk_create(rows, batch_size=5000)
+    study, user, schedule, enrolled = bulk_study(code, "Benchmark", patients)
     patient_rows = list(Patient.objects.filter(study=study).order_by("pk"))
     visits = [
         Visit(patient=p, scheduled_visit=schedule[c], date_performed=enrolled + timedelta(days=schedule[c].day_offset),

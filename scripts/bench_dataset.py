@@ -94,36 +94,15 @@ def _copy_in(model, rows, *, batch: int = 50_000) -> None:
 def generate(subjects: int, seed: int = 1) -> int:
     """The study's rows: services for the set-up, bulk rows for everything that scales."""
     import numpy as np
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from analysis.export.pseudonyms import pseudonyms_ensure
     from measurements.engine import ENGINE_VERSION, METRIC_DEFINITIONS
     from measurements.models import Expression, Photo, PhotoScore
-    from patients import services
     from patients.models import Patient, PatientIdentifiers, Visit
+    from scripts.benchdata import bulk_study
 
     rng = np.random.default_rng(seed)
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    study = services.study_set_up(code=CODE, title="Dataset benchmark", sites=[("S1", "One"), ("S2", "Two")])
-    sites, arms = list(study.sites.all()), list(study.arms.order_by("id"))
-    schedule = {v.code: v for v in study.schedule.all()}
-    today, now = timezone.localdate(), timezone.now()
-    enrolled = today - timedelta(days=200)
-    patients = []
-    for i in range(subjects):
-        site = sites[i % len(sites)]
-        sequence = i // len(sites) + 1
-        patients.append(
-            Patient(
-                study=study, site=site, site_sequence=sequence, study_code=f"{CODE}-{site.code}-{sequence:05d}",
-                sex="female" if i % 2 else "male", affected_side="left" if i % 3 else "right",
-                aetiology="bells_palsy", months_since_onset=12, baseline_house_brackmann=3,
-                consent_date=enrolled, enrollment_date=enrolled, status="enrolled", arm=arms[i % 2],
-                arm_assignment="external", arm_assignment_reason="benchmark", arm_assigned_at=now,
-            )
-        )  # fmt: skip
-    Patient.objects.bulk_create(patients, batch_size=5000)
+    study, user, schedule, enrolled = bulk_study(CODE, "Dataset benchmark", subjects)
     ids = list(Patient.objects.filter(study=study).order_by("pk").values_list("pk", flat=True))
     ages = rng.integers(18, 80, size=len(ids))
     PatientIdentifiers.objects.bulk_create(
