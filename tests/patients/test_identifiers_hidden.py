@@ -94,35 +94,23 @@ def trial_with_canaries(
     services.visit_update(
         visit=visit_1, by=coordinator_a, reason=f"{CANARY}-adverse-event-edit-reason", adverse_events="Bruising"
     )
-    voided_event = services.adverse_event_record(  # structured adverse events, their free text filled below
+    # Structured adverse events, one voided (a void reason), their free text filled below.
+    event_fields = dict(
         patient=withdrawn,
         by=coordinator_a,
         visit=visit_1,
         onset_date=visit_1.date_performed,
         term="other",
         term_other="Eyelid twitch",
-        description="Noticed at home",
         severity="mild",
         serious=False,
         relatedness="possible",
         action_taken="none",
         outcome="recovering",
     )
-    services.adverse_event_void(event=voided_event, by=coordinator_a, reason="Entered twice")  # a void reason
-    event = services.adverse_event_record(
-        patient=withdrawn,
-        by=coordinator_a,
-        visit=visit_1,
-        onset_date=visit_1.date_performed,
-        term="other",
-        term_other="Eyelid twitch",
-        description="Noticed at home, twice",
-        severity="mild",
-        serious=False,
-        relatedness="possible",
-        action_taken="none",
-        outcome="recovering",
-    )
+    voided_event = services.adverse_event_record(**event_fields, description="Noticed at home")
+    services.adverse_event_void(event=voided_event, by=coordinator_a, reason="Entered twice")
+    event = services.adverse_event_record(**event_fields, description="Noticed at home, twice")
     services.patient_withdraw(patient=withdrawn, by=coordinator_a, reason=f"{CANARY}-withdrawal-reason")
     # The API's secrets: a token for a script and the study's pseudonym key.
     ApiToken.objects.create(user=manager, study=study, client_name="Analysis script", created_by=manager)
