@@ -73,11 +73,15 @@ class _Sums:
         # V_i = I + gamma * J  =>  V_i^-1 = I - c_i * J with c_i = gamma / (1 + n_i * gamma)
         return gamma / (1 + self.n * gamma)
 
+    def normal_equations(self, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(c, X'V^-1X, X'V^-1y) at gamma, from the per-patient sums."""
+        c = self.weights(gamma)
+        return c, self.XtX - self.S.T @ (c[:, None] * self.S), self.Xty - self.S.T @ (c * self.Sy)
+
     def gls(self, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(X'V^-1X, beta, residuals, r'V^-1r) at gamma."""
-        c = self.weights(gamma)
-        A = self.XtX - self.S.T @ (c[:, None] * self.S)
-        beta = np.linalg.solve(A, self.Xty - self.S.T @ (c * self.Sy))
+        c, A, b = self.normal_equations(gamma)
+        beta = np.linalg.solve(A, b)
         r: np.ndarray = self.y - self.X @ beta
         R = self.groups @ r
         return A, beta, r, float(r @ r - c @ R**2)
@@ -88,9 +92,7 @@ class _Sums:
         From the sums alone (r'V^-1r = y'V^-1y - beta'X'V^-1y at the GLS beta), without the
         residuals that `gls` computes for the final fit: the optimizer calls this dozens of times."""
         gamma = theta * theta
-        c = self.weights(gamma)
-        A = self.XtX - self.S.T @ (c[:, None] * self.S)
-        b = self.Xty - self.S.T @ (c * self.Sy)
+        c, A, b = self.normal_equations(gamma)
         try:
             beta = np.linalg.solve(A, b)
         except np.linalg.LinAlgError:
