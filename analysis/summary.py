@@ -88,18 +88,14 @@ def validate_inputs(study: Study, *, metric: str, expression: str, site: str | N
 
 
 def values_frame(table: OutcomeTable, metric: str) -> pd.DataFrame:
-    """One value per patient and visit: columns patient, group (arm code), treated, visit, value.
-
-    The arm and visit codes are categorical: the statistics select by them dozens of times, and a
-    comparison of category codes costs a fraction of one of strings (docs/benchmarks.md).
-    """
+    """One value per patient and visit: columns patient, group (arm code), treated, visit, value."""
     rows = table.included if table.definitions[metric].source == "photo" else _visit_rows(table)
     frame = pd.DataFrame(
         {
             "patient": rows["patient_id"],
-            "group": rows["arm_code"].astype("category"),
+            "group": rows["arm_code"],
             "treated": rows["treated_arm"].astype(bool),
-            "visit": rows["visit_code"].astype("category"),
+            "visit": rows["visit_code"],
             "value": rows[metric].astype(float),
         }
     )
