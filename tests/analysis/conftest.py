@@ -85,3 +85,16 @@ def trial(study, site_a, coordinator_a, data_manager):
             return patient
 
     return Trial()
+
+
+# Three BoNT-A and three control patients: commissure height deviation (mm) at baseline and week 12.
+MEASURED_BONT_A = ((3.5, 1.5), (3.0, 1.0), (4.0, 2.5))
+MEASURED_CONTROL = ((3.0, 2.8), (3.2, 3.3), (3.8, 3.0))
+
+
+@pytest.fixture
+def measured(trial):
+    """The six patients of MEASURED_BONT_A and MEASURED_CONTROL, scored at baseline and week 12."""
+    for arm, values in (("bont-a", MEASURED_BONT_A), ("control", MEASURED_CONTROL)):
+        for base, follow in values:
+            trial.measured(arm, {"baseline": base, "week-12": follow})

@@ -18,16 +18,6 @@ QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed
 NAME = re.compile(r'attachment; filename="FACE-1_[a-z0-9]+(_[a-z_]+)?_\d{4}-\d{2}-\d{2}\.[a-z]+"')
 
 
-@pytest.fixture
-def measured(trial, coordinator_a):
-    from .conftest import record_visit  # noqa: F401
-
-    for base, follow in ((3.5, 1.5), (3.0, 1.0), (4.0, 2.5)):
-        trial.measured("bont-a", {"baseline": base, "week-12": follow})
-    for base, follow in ((3.0, 2.8), (3.2, 3.3), (3.8, 3.0)):
-        trial.measured("control", {"baseline": base, "week-12": follow})
-
-
 def _get(client, path, **extra):
     response = client.get(BASE + path, {**QUERY, **extra})
     assert response.status_code == 200, response.content[:300]

@@ -10,14 +10,6 @@ API = "/api/v1/studies/FACE-1/summary/"
 QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed", "visit": "week-12"}
 
 
-@pytest.fixture
-def measured(trial):
-    for base, follow in ((3.5, 1.5), (3.0, 1.0), (4.0, 2.5)):
-        trial.measured("bont-a", {"baseline": base, "week-12": follow})
-    for base, follow in ((3.0, 2.8), (3.2, 3.3), (3.8, 3.0)):
-        trial.measured("control", {"baseline": base, "week-12": follow})
-
-
 def test_investigator_sees_the_page_with_the_json_numbers(login, investigator, measured):
     client = login(investigator)
     page = client.get(PAGE, QUERY).content.decode()

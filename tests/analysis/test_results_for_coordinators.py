@@ -13,14 +13,6 @@ QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed
 DOWNLOADS = ["/studies/FACE-1/outcomes/files/outcomes.csv", "/studies/FACE-1/outcomes/files/means.svg"]
 
 
-@pytest.fixture
-def measured(trial):
-    for base, follow in ((3.5, 1.5), (3.0, 1.0), (4.0, 2.5)):
-        trial.measured("bont-a", {"baseline": base, "week-12": follow})
-    for base, follow in ((3.0, 2.8), (3.2, 3.3), (3.8, 3.0)):
-        trial.measured("control", {"baseline": base, "week-12": follow})
-
-
 def _set_results_open(study, by, value: bool):
     # What the admin's form does: an audited save with a reason.
     study.refresh_from_db()

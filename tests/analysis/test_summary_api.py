@@ -13,19 +13,12 @@ from patients import services
 from patients.models import ApiToken, StudyRole
 from tests.conftest import _persona
 
+from .conftest import MEASURED_BONT_A, MEASURED_CONTROL
+
 URL = "/api/v1/studies/FACE-1/summary/"
 QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed"}
 
-A = {1: (3.5, 1.5), 2: (3.0, 1.0), 3: (4.0, 2.5)}
-B = {4: (3.0, 2.8), 5: (3.2, 3.3), 6: (3.8, 3.0)}
-
-
-@pytest.fixture
-def measured(trial):
-    for base, follow in A.values():
-        trial.measured("bont-a", {"baseline": base, "week-12": follow})
-    for base, follow in B.values():
-        trial.measured("control", {"baseline": base, "week-12": follow})
+A, B = MEASURED_BONT_A, MEASURED_CONTROL  # the `measured` fixture's patients (conftest)
 
 
 def test_investigator_gets_descriptives_and_the_comparison(login, investigator, measured):
@@ -38,8 +31,8 @@ def test_investigator_gets_descriptives_and_the_comparison(login, investigator, 
     assert visits["baseline"]["comparison"] is None
     assert visits["week-2"]["arms"]["bont-a"]["n"] == 0 and visits["week-2"]["arms"]["bont-a"]["missing"] == 3
     comparison = visits["week-12"]["comparison"]
-    change_a = np.array([f - b for b, f in A.values()])
-    change_b = np.array([f - b for b, f in B.values()])
+    change_a = np.array([f - b for b, f in A])
+    change_b = np.array([f - b for b, f in B])
     welch = stats.ttest_ind(change_a, change_b, equal_var=False)
     assert comparison["difference_in_change"]["estimate"] == pytest.approx(change_a.mean() - change_b.mean())
     assert comparison["difference_in_change"]["p"] == pytest.approx(welch.pvalue)
