@@ -82,6 +82,17 @@ def test_only_the_study_s_data_managers_close_or_reopen_it(study, coordinator_a,
 # --- The lock: every write service refuses, and writes nothing ---------------------------------
 
 
+# The adverse event the fixture records and the walk tries to record again.
+ADVERSE_EVENT = dict(
+    term="injection_site",
+    severity="mild",
+    serious=False,
+    relatedness="possible",
+    action_taken="none",
+    outcome="recovering",
+)
+
+
 @pytest.fixture
 def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_arm):
     """A patient treated at baseline (visit, session, adverse event, outcome value), one enrolled but
@@ -92,15 +103,7 @@ def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_
     treated.refresh_from_db()
     visit, session = record_treatment(treated, coordinator_a)
     event = services.adverse_event_record(
-        patient=treated,
-        by=coordinator_a,
-        onset_date=visit.date_performed,
-        term="injection_site",
-        severity="mild",
-        serious=False,
-        relatedness="possible",
-        action_taken="none",
-        outcome="recovering",
+        patient=treated, by=coordinator_a, onset_date=visit.date_performed, **ADVERSE_EVENT
     )
     outcome = services.study_outcome_define(
         study=study, code="pain", name="Pain", unit="points", min_value=0, max_value=10, by=data_manager
@@ -160,15 +163,7 @@ def _write_paths(locked, *, study, site_a, coordinator_a, data_manager, bont_arm
             session=session, by=coordinator_a, reason="Twice"
         ),
         "adverse_event_record": lambda: services.adverse_event_record(
-            patient=t,
-            by=coordinator_a,
-            onset_date=today,
-            term="injection_site",
-            severity="mild",
-            serious=False,
-            relatedness="possible",
-            action_taken="none",
-            outcome="recovering",
+            patient=t, by=coordinator_a, onset_date=today, **ADVERSE_EVENT
         ),
         "adverse_event_update": lambda: services.adverse_event_update(
             event=event, by=coordinator_a, reason="Typo", severity="moderate"
