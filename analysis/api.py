@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
 from .export.tables import coded_sites
-from .selectors import study_for_analysis
+from .selectors import require_results_visible
 from .summary import SummaryInputError, outcome_summary
 
 
@@ -19,7 +19,7 @@ class StudySummaryApi(APIView):
     Investigators and data managers (session or token) and API clients of the study: the
     API's study-role permission (trialsite.api), its throttles and its one error shape.
     Coordinators pass the role check and then meet the outcomes page's own rule
-    (analysis.selectors.study_for_analysis): refused (403) unless the study is closed and its
+    (analysis.selectors.require_results_visible): refused (403) unless the study is closed and its
     results opened to them.
     """
 
@@ -49,7 +49,7 @@ class StudySummaryApi(APIView):
         access = request_access(request)
         roles = roles_in_study(access, study.pk)
         if not roles & DATASET_ROLES:
-            study_for_analysis(access, study.code)  # a coordinator: the page's rule, or 403 saying why
+            require_results_visible(access, study)  # a coordinator: the page's rule, or 403 saying why
         params = request.query_params
         site = params.get("site") or None
         # An API client sees sites only coded, as in the dataset: it filters by the coded label, is

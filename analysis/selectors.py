@@ -404,12 +404,20 @@ def study_for_analysis(access: Access, study_code: str) -> Study:
     coordinators only once it is closed and its results opened to them (`_results_open_to_coordinators`).
     Anyone else is told nothing exists. (The API also admits the study's API clients: analysis.api.)"""
     study = Study.objects.filter(code=study_code).first()
-    allowed = access.investigator_study_ids | access.data_manager_study_ids
-    if study is not None and study.pk in allowed:
-        return study
-    if study is not None and study.pk in access.coordinator_study_ids:
+    if study is None:
+        raise Http404("No such study.")
+    require_results_visible(access, study)
+    return study
+
+
+def require_results_visible(access: Access, study: Study) -> None:
+    """study_for_analysis's rule for a study already found: PermissionDenied for a coordinator who may
+    not see its results yet, Http404 for anyone without a role that sees them."""
+    if study.pk in access.investigator_study_ids | access.data_manager_study_ids:
+        return
+    if study.pk in access.coordinator_study_ids:
         if studies_for_analysis(access).filter(pk=study.pk).exists():
-            return study
+            return
         raise PermissionDenied(COORDINATOR_REFUSAL)
     raise Http404("No such study.")
 
