@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
 
-from .export.tables import coded_sites
+from .dataset.tables import coded_sites
 from .selectors import require_results_visible
 from .summary import SummaryInputError, outcome_summary
 

@@ -218,7 +218,7 @@ def baseline_table(study: Study, *, metric: str, expression: str, site: str | No
     """
     from patients.models import Aetiology, PatientIdentifiers, Sex, Side
 
-    from .tables import table_one
+    from .table1 import table_one
 
     validate_inputs(study, metric=metric, expression=expression, site=site)
     table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site or None)

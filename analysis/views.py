@@ -15,10 +15,10 @@ from patients import services
 from patients.harms import harms_table
 from patients.selectors import access_for, require_role
 
-from . import exports, plots
+from . import downloads, plots
 from . import statistics as st
 from .consort import consort_counts
-from .dataset import COLUMN_NAMES, data_dictionary, study_rows
+from .long_format import COLUMN_NAMES, data_dictionary, study_rows
 from .models import AnalysisDownload
 from .plots import PLOTS
 from .selectors import metric_definitions, outcome_table, studies_for_analysis, study_for_analysis
@@ -80,7 +80,7 @@ def study_outcomes(request, study_code):
     visits = {v["code"]: v for v in summary["visits"]}
     selected = visits[filters["visit"]]
     table1 = baseline_table(study, metric=filters["metric"], expression=filters["expression"], site=filters["site"])
-    header, rows = exports.table_one_rows(table1)
+    header, rows = downloads.table_one_rows(table1)
     flow = consort_counts(study, site_code=filters["site"], analysed={c: d["n"] for c, d in selected["arms"].items()})
     query = urlencode({k: v for k, v in filters.items() if v})
     harms = harms_table(study)
@@ -163,7 +163,7 @@ CONTENT_TYPES = {
 def _dataset_response(study):
     codes = dict(study.patients.values_list("pk", "study_code"))
     rows = study_rows(study, patient_key=codes.__getitem__)
-    return StreamingHttpResponse(exports.stream_csv(COLUMN_NAMES, rows), content_type=CONTENT_TYPES["csv"])
+    return StreamingHttpResponse(downloads.stream_csv(COLUMN_NAMES, rows), content_type=CONTENT_TYPES["csv"])
 
 
 def _file_bytes(study, what, ext, filters, request) -> bytes:
@@ -171,21 +171,21 @@ def _file_bytes(study, what, ext, filters, request) -> bytes:
     if what == "dictionary":
         entries = data_dictionary(metric_definitions(study).values())
         if ext == "json":
-            return exports.dictionary_json(entries)
-        return exports.csv_bytes(list(entries[0]), [list(e.values()) for e in entries])
+            return downloads.dictionary_json(entries)
+        return downloads.csv_bytes(list(entries[0]), [list(e.values()) for e in entries])
     if what == "table1":
         table1 = baseline_table(study, metric=metric, expression=expression, site=site)
-        header, rows = exports.table_one_rows(table1)
+        header, rows = downloads.table_one_rows(table1)
         if ext == "csv":
-            return exports.csv_bytes(header, rows)
+            return downloads.csv_bytes(header, rows)
         summary = outcome_summary(study, metric=metric, expression=expression, site=site)
-        return exports.workbook_bytes(summary, table1)
+        return downloads.workbook_bytes(summary, table1)
     summary = outcome_summary(study, metric=metric, expression=expression, site=site)
     if what == "outcomes":
         if ext == "csv":
-            return exports.summary_csv(summary)
+            return downloads.summary_csv(summary)
         table1 = baseline_table(study, metric=metric, expression=expression, site=site)
-        return exports.workbook_bytes(summary, table1)
+        return downloads.workbook_bytes(summary, table1)
     selected = next(v for v in summary["visits"] if v["code"] == visit)
     if what == "means":
         return plots.means_plot(summary, ext)

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from analysis.export.pseudonyms import pseudonym_key_rotate
+from analysis.dataset.pseudonyms import pseudonym_key_rotate
 
 from . import services
 from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager

@@ -145,8 +145,8 @@ def _current_rss_mb() -> float:
 
 def stream_csv_child(study_pk: int) -> dict:
     """In its own process (its peak memory is its own): stream CSV_ROWS rows of the long dataset."""
-    from analysis.dataset import COLUMN_NAMES, study_rows
-    from analysis.exports import stream_csv
+    from analysis.downloads import stream_csv
+    from analysis.long_format import COLUMN_NAMES, study_rows
     from patients.models import Study
 
     study = Study.objects.get(pk=study_pk)

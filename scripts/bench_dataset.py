@@ -95,7 +95,7 @@ def generate(subjects: int, seed: int = 1) -> int:
     """The study's rows: services for the set-up, bulk rows for everything that scales."""
     import numpy as np
 
-    from analysis.export.pseudonyms import pseudonyms_ensure
+    from analysis.dataset.pseudonyms import pseudonyms_ensure
     from measurements.engine import ENGINE_VERSION, METRIC_DEFINITIONS
     from measurements.models import Expression, Photo, PhotoScore
     from patients.models import Patient, PatientIdentifiers, Visit
@@ -408,7 +408,7 @@ def report(r: dict) -> str:
         "- The COPY computes the same rows in SQL (oriented metrics by CASE on the affected side, grades by a",
         "  LATERAL VALUES), unordered: the cheapest form PostgreSQL has. The endpoint sorts by subject, reads",
         "  100 subjects per outcome table (analysis.selectors, five queries, values oriented with pandas) and",
-        "  writes every row in Python (analysis.dataset.long_rows): the ratio is the cost of one definition of",
+        "  writes every row in Python (analysis.long_format.long_rows): the ratio is the cost of one definition of",
         "  the rows, shared with the outcome tables.",
         "- Memory growth is the process's peak resident set (VmHWM, reset just before) minus its resident set",
         "  before the request, in a process that has served one small page first (imports not counted, as in a",

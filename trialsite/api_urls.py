@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analysis.export import views as dataset
+from analysis.dataset import views as dataset
 from measurements import api as photos
 from patients import api as patients
 from patients import api_injections as injections

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from openpyxl import load_workbook
 
-from analysis.dataset import COLUMN_NAMES
 from analysis.formatting import fmt_number
+from analysis.long_format import COLUMN_NAMES
 from analysis.models import AnalysisDownload
 
 BASE = "/studies/FACE-1/outcomes/files/"

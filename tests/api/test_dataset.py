@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from analysis.export.pseudonyms import pseudonym_key_rotate, subject_id_for
-from analysis.export.tables import INJECTIONS, SUBJECTS
+from analysis.dataset.pseudonyms import pseudonym_key_rotate, subject_id_for
+from analysis.dataset.tables import INJECTIONS, SUBJECTS
 from patients import services
 from patients.models import PseudonymKey, SubjectPseudonym
 from tests.api.conftest import injections_url, make_subject, subjects_url

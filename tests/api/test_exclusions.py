@@ -2,8 +2,8 @@
 
 import pytest
 
-from analysis.export.exclusions import EXCLUDED_KEYS, check_columns
-from analysis.export.registry import TABLES
+from analysis.dataset.exclusions import EXCLUDED_KEYS, check_columns
+from analysis.dataset.registry import TABLES
 from patients.identifiers import IDENTIFYING_FIELDS
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from analysis.export.anonymity import age_in_years, age_label, choose_banding, smallest_group
+from analysis.dataset.anonymity import age_in_years, age_label, choose_banding, smallest_group
 from tests.api.conftest import make_subject, subjects_url
 
 

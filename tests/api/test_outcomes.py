@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from analysis.dataset import COLUMN_NAMES, long_rows
-from analysis.export.outcomes import OUTCOMES, encode_cursor
+from analysis.dataset.outcomes import OUTCOMES, encode_cursor
+from analysis.long_format import COLUMN_NAMES, long_rows
 from analysis.selectors import outcome_table
 from measurements.engine import ENGINE_VERSION
 from measurements.models import PhotoScore

@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from analysis.export.pseudonyms import pseudonym_key_rotate
+from analysis.dataset.pseudonyms import pseudonym_key_rotate
 from measurements import services as photo_services
 from measurements.models import Photo
 from patients import services

@@ -1,6 +1,6 @@
-"""The outcomes table of the anonymized dataset: analysis.dataset's long rows, keyed by subject_id.
+"""The outcomes table of the anonymized dataset: analysis.long_format's long rows, keyed by subject_id.
 
-One row per subject x visit x expression x metric. The rows are `analysis.dataset.long_rows`
+One row per subject x visit x expression x metric. The rows are `analysis.long_format.long_rows`
 over `analysis.selectors.outcome_table`: the same rows the outcome tables count, photo
 metrics oriented to the affected side as docs/analysis.md defines it, clinician grades and
 study-defined outcomes as rows with an empty expression. Only the patient key differs from
@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
 from analysis.cache import cached, data_stamp
-from analysis.dataset import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
+from analysis.long_format import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
 from measurements.models import Photo
 from patients.models import RecordStatus, Study, Visit
@@ -53,7 +53,7 @@ _DAY = COLUMN_NAMES.index("day_since_enrollment")
 _VISIT = COLUMN_NAMES.index("visit")
 _EXPRESSION = COLUMN_NAMES.index("expression")
 
-# Subjects read per outcome table: the download's slice (analysis.dataset.study_rows), which
+# Subjects read per outcome table: the download's slice (analysis.long_format.study_rows), which
 # keeps a slice to tens of MB however many photos each subject has.
 SLICE = 100
 

@@ -1,6 +1,6 @@
 """The long-format dataset: columns and dictionary defined once, the patient key a parameter."""
 
-from analysis.dataset import COLUMN_NAMES, data_dictionary, long_rows
+from analysis.long_format import COLUMN_NAMES, data_dictionary, long_rows
 from analysis.metrics import ANALYSIS_METRICS
 from analysis.selectors import outcome_table
 
@@ -35,7 +35,7 @@ def test_dictionary_describes_every_column_and_metric():
 
 
 def test_study_rows_read_in_slices_equal_the_whole_table(study, trial):
-    from analysis.dataset import study_rows
+    from analysis.long_format import study_rows
 
     for base in (3.5, 3.0, 2.5):
         trial.measured("bont-a", {"baseline": base, "week-12": base - 1})

@@ -2,7 +2,7 @@
 
 A Table names its columns once; the JSON schema, the CSV header, the data dictionary
 and the exclusion check all read them from here. Most tables are one queryset; the
-outcomes table (analysis/export/outcomes.py) is built by analysis.dataset's row builder
+outcomes table (analysis/dataset/outcomes.py) is built by analysis.long_format's row builder
 and so brings its own row stream and pages.
 """
 

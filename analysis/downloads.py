@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from .formatting import DECIMALS, fmt_number
-from .tables import format_cell
+from .table1 import format_cell
 
 PER_ARM_COLUMNS = ["visit", "visit_day", "arm", "n", "missing", "mean", "sd", "ci_low", "ci_high", "median", "q1",
                    "q3", "change_n", "change_mean", "change_sd", "not_estimable"]  # fmt: skip
