@@ -260,7 +260,8 @@ def proportional_odds(changes: pd.DataFrame) -> Estimate:
         return not_estimable("too few patients for the model's thresholds and coefficients")
     endog = pd.Series(pd.Categorical(data["follow_up"], ordered=True), index=data.index)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", (ConvergenceWarning, HessianInversionWarning, RuntimeWarning))
+        for category in (ConvergenceWarning, HessianInversionWarning, RuntimeWarning):
+            warnings.simplefilter("error", category)
         try:
             fit = OrderedModel(endog, data[covariates].astype(float), distr="logit").fit(method="bfgs", disp=False)
         except (ConvergenceWarning, HessianInversionWarning, RuntimeWarning, np.linalg.LinAlgError) as warning:
