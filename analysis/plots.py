@@ -197,8 +197,8 @@ def consort_plot(flow: dict, visit_name: str, fmt: str = "svg") -> bytes:
         lost = "\n".join(f"after {w['after']}: {w['n']}" for w in arm["withdrawn_after"]) or "none"
         box(x, 0.36, f"Withdrawn: {arm['withdrawn']}\n{lost}")
         analysed = arm["analysed"] if arm["analysed"] is not None else "–"
-        box(x, 0.18, f"Follow-up in progress at {visit_name}\n(not yet due): n={_dash(arm['follow_up_in_progress'])}")
-        box(x, 0.06, f"Analysed at {visit_name}: n={analysed}\n"
-                     f"Not analysed (missed or excluded): n={_dash(arm['not_analysed'])}")  # fmt: skip
+        box(x, 0.19, f"Follow-up in progress at {visit_name}\n(not yet due): n={_dash(arm['follow_up_in_progress'])}")
+        box(x, 0.04, f"Analysed at {visit_name}: n={analysed}\nNot analysed: n={_dash(arm['not_analysed'])}\n"
+                     "(missed, left before it, or excluded)")  # fmt: skip
     ax.set_title("CONSORT flow", fontsize=11)
     return _render(fig, fmt)
