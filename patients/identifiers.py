@@ -7,7 +7,9 @@ may see the patient's identifiers (`Access.shown`, the `{% shown %}` template ta
 Every free-text field of a clinical model is classified here, as identifying or in
 `NOT_IDENTIFYING`: tests/patients/test_identifier_classification.py fails on a new
 field until it is. tests/patients/test_identifiers_hidden.py walks every page an
-investigator can open with a canary string in each listed field.
+investigator can open with a canary string in each listed field, and
+tests/api/test_identifier_walk.py every GET path of the API as every role
+(the API's serializers: patients/api_shown.py).
 """
 
 # (app_label, model_name) -> field names that identify a patient, hold free text
