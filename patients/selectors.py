@@ -131,11 +131,16 @@ def access_for(user) -> Access:
     return access
 
 
-def access_for_study(user, study_id: int) -> Access:
-    """The user's access narrowed to one study: what a token issued for that study may do."""
+def access_for_token(token) -> Access:
+    """What a request carrying this API token may do: read the token's study as an API client, and
+    nothing else. Tokens are issued only to accounts whose one role in the study is API client
+    (`ApiToken.clean`); should such an account be given another role later, or hold roles in other
+    studies, its token still carries only this one."""
+    user = token.user
     if not user.is_authenticated or not user.is_active:
         return Access()
-    return _access_from_roles(StudyRole.objects.filter(user=user, study_id=study_id))
+    roles = StudyRole.objects.filter(user=user, study_id=token.study_id, role=StudyRole.Role.API_CLIENT)
+    return _access_from_roles(roles)
 
 
 def _access_from_roles(roles: QuerySet[StudyRole]) -> Access:

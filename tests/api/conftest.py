@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from patients import services
-from patients.models import ApiToken, StudyRole
+from patients.api_tokens import api_token_issue
+from patients.models import StudyRole
 from tests.conftest import _persona, make_patient
 
 
@@ -23,9 +24,11 @@ def _fresh_throttle_counters():
 
 @pytest.fixture
 def issue_token(data_manager):
+    """A token as the admin issues it (`api_token_issue`): only for an API-client account."""
+
     def _issue(user, study, *, days=90, client_name="Statistician's script"):
-        _, token = ApiToken.objects.create(
-            user=user, study=study, expiry=timedelta(days=days), client_name=client_name, created_by=data_manager
+        _, token = api_token_issue(
+            user=user, study=study, lifetime=timedelta(days=days), client_name=client_name, by=data_manager
         )
         return token
 
@@ -37,6 +40,19 @@ def token_client():
     def _client(token):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def session_client():
+    """Staff (coordinators, investigators, data managers) use the API with their sign-in; tokens are
+    for API-client accounts only."""
+
+    def _client(user):
+        client = APIClient()
+        client.force_login(user)
         return client
 
     return _client
