@@ -343,6 +343,36 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
     return rows
 
 
+def visit_record_refusals(patient: Patient, timeline: list[TimelineRow] | None = None) -> dict[int, str]:
+    """Why each scheduled visit the timeline does not offer to record (`schedule.may_record`)
+    cannot be recorded now, by scheduled visit id. The visit form offers only the others and
+    answers a request for one of these with its reason."""
+    timeline = patient_timeline(patient) if timeline is None else timeline
+    baseline_recorded = any(row.scheduled.is_baseline and row.visit is not None for row in timeline)
+    refusals = {}
+    for row in timeline:
+        if row.can_record:
+            continue
+        name = row.scheduled.name
+        if row.visit is not None:
+            reason = (
+                f"{name} was already recorded on {row.visit.date_performed:%Y-%m-%d}; correct it with Edit on "
+                "the patient page (or void it to record it again)."
+            )
+        elif not patient.accepts_new_data:
+            reason = f"{patient.study_code} is {patient.get_status_display().lower()}; no visit can be recorded."
+        elif not patient.is_randomized:
+            reason = f"Randomize {patient.study_code} before recording visits."
+        elif row.state == schedule.UPCOMING and row.earliest is not None:
+            reason = f"The window of {name} opens on {row.earliest:%Y-%m-%d}; it can be recorded from that day."
+        elif not row.scheduled.is_baseline and not baseline_recorded:
+            reason = "Record the baseline visit before any follow-up."
+        else:
+            reason = f"{name} cannot be recorded now ({row.state_label.lower()})."
+        refusals[row.scheduled.pk] = reason
+    return refusals
+
+
 def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
     """The window of each scheduled visit for this patient (none before enrollment), for the visit form."""
     if not patient.enrollment_date:

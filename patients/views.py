@@ -129,6 +129,17 @@ def _full_name(access, patient) -> str:
         return ""
 
 
+def _validate_all(form, validate) -> bool:
+    """The form's own checks and the service's rules in one round: `validate(**fields)` sees the
+    fields that passed the form, so every problem is shown after one save. True if all passed."""
+    form_valid = form.is_valid()
+    try:
+        validate(**form.cleaned_data)
+    except ValidationError as error:
+        forms.add_service_errors(form, error)
+    return form_valid and not form.errors
+
+
 @login_required
 def patient_create(request):
     access = selectors.require_role(request.user)
@@ -138,7 +149,7 @@ def patient_create(request):
     if not sites.exists():
         raise PermissionDenied("Your studies are closed (their databases are locked); no patient can be registered.")
     form = forms.PatientCreateForm(_data(request), sites=sites)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _validate_all(form, services.patient_register_validate):
         try:
             patient = services.patient_register(by=request.user, **form.cleaned_data)
         except ValidationError as error:
@@ -171,7 +182,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         "can_edit": can_edit,
         "can_record": accepts_data,
         "can_record_visit": accepts_data and any(row.can_record for row in timeline),
-        "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
+        "can_inject": accepts_data and not injection_refusal(patient),
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
@@ -340,9 +351,18 @@ def visit_create(request, pk):
         schedule=patient.study.schedule.all(),
         outcomes=patient.study.outcomes.all(),
         windows=selectors.visit_windows(patient),
+        refusals=selectors.visit_record_refusals(patient),
         initial={"scheduled_visit": request.GET.get("scheduled")},
     )
-    if request.method == "POST" and form.is_valid():
+
+    def validate(*, scheduled_visit=None, date_performed=None, **fields):
+        if scheduled_visit is None:
+            return
+        values = {name: value for name, value in fields.items() if name in services.VISIT_FIELDS}
+        visit = Visit(patient=patient, scheduled_visit=scheduled_visit, date_performed=date_performed, **values)
+        services.visit_validate(patient=patient, scheduled_visit=scheduled_visit, visit=visit)
+
+    if request.method == "POST" and _validate_all(form, validate):
         try:
             with transaction.atomic():
                 visit = services.visit_record(
@@ -439,25 +459,51 @@ def _injection_form(request, patient, *, form_class, session=None):
     )
 
 
-def _save_injection(form, formset, save) -> bool:
-    """Validate the forms, call `save(points=..., **fields)`, map the service's errors back. True if saved."""
+def _save_injection(form, formset, save, *, patient, session=None) -> bool:
+    """Validate the forms and the service's rules in one round (every row's errors, the ceilings
+    and the arm together), call `save(points=..., **fields)`, map its errors back. True if saved."""
     form_valid, formset_valid = form.is_valid(), formset.is_valid()  # both, so that every row shows its errors
-    if not (form_valid and formset_valid):
-        return False
     rows = [row for row in formset if not row.is_blank()]
+    if not (form_valid and formset_valid):
+        # What passed the form, through the service's rules, so the ceilings are not a second round.
+        fields = {name: value for name, value in form.cleaned_data.items() if name in services.SESSION_FIELDS}
+        draft = InjectionSession(patient=patient, **{**_session_values(session), **fields})
+        points = [getattr(row, "cleaned_data", {}) for row in rows]
+        try:
+            services.injection_session_validate(patient=patient, session=draft, points=points)
+        except services.InjectionValidationError as error:
+            _show_injection_errors(form, rows, error)
+        return False
     try:
         save(points=[row.point() for row in rows], **form.values())
     except services.InjectionValidationError as error:
-        for field, messages_ in error.session_errors.items():
-            form.add_error(field if field in form.fields else None, messages_)
-        for index, fields in error.point_errors.items():
-            for field, messages_ in fields.items():
-                rows[index].add_error(field if field in rows[index].fields else None, messages_)
+        _show_injection_errors(form, rows, error)
         return False
     except ValidationError as error:
         forms.add_service_errors(form, error)
         return False
     return True
+
+
+def _session_values(session) -> dict:
+    return {name: getattr(session, name) for name in services.SESSION_FIELDS} if session is not None else {}
+
+
+def _show_injection_errors(form, rows, error) -> None:
+    """The service's errors beside their fields and rows; a field the form refused keeps its own message."""
+    for field, messages_ in error.session_errors.items():
+        if field in form.fields:
+            if field not in form.errors:
+                form.add_error(field, messages_)
+        else:
+            form.add_error(None, messages_)
+    for index, fields in error.point_errors.items():
+        row = rows[index]
+        for field, messages_ in fields.items():
+            if field not in row.fields:
+                row.add_error(None, messages_)
+            elif field not in row.errors:
+                row.add_error(field, messages_)
 
 
 def _injection_context(patient, form, formset, title, **extra):
@@ -474,15 +520,32 @@ def _injection_context(patient, form, formset, title, **extra):
     }
 
 
+def injection_refusal(patient) -> str:
+    """Why no injection session can be recorded for this patient at all, or "" if one can: the
+    patient page offers no link then, and the form's address answers with this instead of a form."""
+    if patient.arm is None:
+        return f"Randomize {patient.study_code} before recording an injection session."
+    if not patient.arm.receives_injections:
+        return (
+            f"{patient.study_code} is in the {patient.arm.name} arm, which receives no injections: "
+            "no injection session is recorded for this patient."
+        )
+    return ""
+
+
 @login_required
 def injection_create(request, pk):
     patient = _editable_patient(request, pk)
+    refusal = injection_refusal(patient)
+    if refusal:
+        context = {"patient": patient, "title": "Record an injection session", "reason": refusal}
+        return render(request, "patients/not_offered.html", context, status=409)
     form, formset, bound = _injection_form(request, patient, form_class=forms.InjectionSessionForm)
 
     def save(**fields):
         return services.injection_session_record(patient=patient, by=request.user, **fields)
 
-    if bound and _save_injection(form, formset, save):
+    if bound and _save_injection(form, formset, save, patient=patient):
         messages.success(request, f"Injection session recorded for {patient.study_code}.")
         return redirect(patient)
     return render(
@@ -504,7 +567,7 @@ def injection_edit(request, pk, session_pk):
         reason = form.cleaned_data["reason"]
         return services.injection_session_update(session=session, by=request.user, reason=reason, **fields)
 
-    if bound and _save_injection(form, formset, save):
+    if bound and _save_injection(form, formset, save, patient=patient, session=session):
         messages.success(request, f"Injection session of {session.date:%Y-%m-%d} updated.")
         return redirect(patient)
     title = f"Edit the injection session of {session.date:%Y-%m-%d}"

@@ -200,6 +200,7 @@ NOT_PATIENT_WRITES = {
     "adverse_event_validate",
     "injection_session_validate",
     "patient_update_validate",
+    "patient_register_validate",
     "visit_validate",
     "randomization_block",
     "randomization_list_generate",
