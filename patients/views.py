@@ -63,7 +63,7 @@ def _enrollment_tables(board) -> list[dict]:
         rows = [
             (
                 site,
-                [board.enrolled.get((site.pk, arm.pk), 0) for arm in arms],
+                [(board.enrolled.get((site.pk, arm.pk), 0), arm) for arm in arms],
                 board.enrolled.get((site.pk, None), 0),
                 board.site_totals.get(site.pk, 0),
             )
@@ -75,7 +75,7 @@ def _enrollment_tables(board) -> list[dict]:
                 "study": study,
                 "arms": arms,
                 "rows": rows,
-                "totals": [board.arm_totals.get(arm.pk, 0) for arm in arms],
+                "totals": [(board.arm_totals.get(arm.pk, 0), arm) for arm in arms],
                 "not_randomized": sum(row[2] for row in rows),
                 "total": sum(row[3] for row in rows),
             }

@@ -155,10 +155,11 @@ def test_pages_fit_a_phone(live_server, browser, coordinator_a, treated, site_a,
             box = page.get_by_label("Date performed").bounding_box()
             assert box["x"] + box["width"] <= PHONE["width"]
         if where in ("dashboard", "patient"):
-            # A wide table scrolls inside its box, and its first column stays put.
-            wrap = page.locator(".table-wrap").first
+            # A wide table scrolls inside its box, and its first column stays put; the tables
+            # whose last columns matter become cards instead (tests/e2e/test_phone_layout.py).
+            wrap = page.locator(".table-wrap:not(:has(> .cards-on-phone))").first
             assert wrap.evaluate("el => getComputedStyle(el).overflowX") == "auto"
-            first = page.locator(".table-wrap tbody tr > :first-child").first
+            first = page.locator(".table-wrap > table:not(.cards-on-phone) > tbody > tr > :first-child").first
             assert first.evaluate("el => getComputedStyle(el).position") == "sticky"
         name = where.replace(" ", "-")
         from tests.browser import ARTIFACTS
