@@ -484,3 +484,47 @@ class AdverseEventEditForm(AdverseEventForm):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+
+
+# --- Eligibility ----------------------------------------------------------------------------------
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class EligibilityForm(TrialForm):
+    """One yes/no question per active criterion of the study; a correction of an answer needs a reason."""
+
+    def __init__(self, *args, eligibility, **kwargs):
+        initial = {
+            f"criterion_{row.criterion.pk}": "yes" if row.answer.holds else "no"
+            for row in eligibility.rows
+            if row.answer is not None
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.fieldsets = [
+            ("Inclusion criteria: each must be met", []),
+            ("Exclusion criteria: none may apply", []),
+        ]
+        for row in eligibility.rows:
+            name = f"criterion_{row.criterion.pk}"
+            self.fields[name] = forms.ChoiceField(
+                label=row.criterion.text,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+                error_messages={"required": "Answer yes or no."},
+            )
+            self.fieldsets[0 if row.criterion.kind == row.criterion.Kind.INCLUSION else 1][1].append(name)
+        if initial:
+            self.fields["reason"] = reason_field("Reason for changing an answer")
+            self.fields["reason"].required = False
+            self.fields[
+                "reason"
+            ].help_text = "Needed only if you change an answer already given; kept in the audit trail."
+            self.fieldsets.append(("Why", ["reason"]))
+
+    def answers(self) -> dict[int, bool]:
+        return {
+            int(name.removeprefix("criterion_")): value == "yes"
+            for name, value in self.cleaned_data.items()
+            if name.startswith("criterion_")
+        }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/enroll/", views.patient_enroll, name="patient_enroll"),
+    path("patients/<int:pk>/eligibility/", views.patient_eligibility, name="patient_eligibility"),
     path("patients/<int:pk>/randomize/", views.patient_randomize, name="patient_randomize"),
     path("patients/<int:pk>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
     path("patients/<int:pk>/complete/", views.patient_complete, name="patient_complete"),

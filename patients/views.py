@@ -191,6 +191,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         and not patient.is_randomized
         and not patient.is_screening,
         "timeline": timeline,
+        "eligibility": services.patient_eligibility(patient),
         "sessions": selectors.patient_injection_sessions(patient),
         "adverse_events": selectors.patient_adverse_events(patient),
         "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
@@ -259,6 +260,26 @@ def patient_enroll(request, pk):
 
 
 @login_required
+def patient_eligibility(request, pk):
+    patient = _editable_patient(request, pk)
+    eligibility = services.patient_eligibility(patient)
+    title = "Eligibility checklist"
+    if not eligibility.required:
+        reason = "This study defines no eligibility criteria; a data manager adds them in the admin (the study's page)."
+        return render(request, "patients/not_offered.html", {"patient": patient, "title": title, "reason": reason})
+    form = forms.EligibilityForm(_data(request), eligibility=eligibility)
+
+    def save(data):
+        answers = form.answers()
+        services.patient_eligibility_record(
+            patient=patient, by=request.user, answers=answers, reason=data.get("reason", "")
+        )
+
+    done = f"Eligibility checklist of {patient.study_code} saved."
+    return _form_page(request, patient, form, save=save, title=title, done=done)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def patient_randomize(request, pk):
     patient = _editable_patient(request, pk)
@@ -272,10 +293,21 @@ def patient_randomize(request, pk):
         else:
             messages.success(request, f"{patient.study_code} was randomized to {arm.name}.")
             return redirect(patient)
+    eligibility = services.patient_eligibility(patient)
+    if refusal is None and _randomizable(patient):
+        try:
+            services.require_eligible(patient)
+        except ValidationError as error:
+            refusal = " ".join(error.messages)
     return render(
         request,
         "patients/patient_randomize.html",
-        {"patient": patient, "refusal": refusal, "can_randomize": _randomizable(patient)},
+        {
+            "patient": patient,
+            "refusal": refusal,
+            "can_randomize": _randomizable(patient) and (not eligibility.required or eligibility.passed),
+            "eligibility": eligibility,
+        },
     )
 
 

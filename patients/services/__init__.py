@@ -23,6 +23,7 @@ One module per concept; everything is re-exported here, so callers write
 - `study_lock`: closing a study (its database locked: `common.require_study_open`) and reopening it
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
+- `eligibility`: the eligibility checklist, its answers, and the rule randomization applies
 - `common`: the audited save and the rules the others share
 """
 
@@ -32,6 +33,12 @@ from .adverse_events import (
     adverse_event_update,
     adverse_event_validate,
     adverse_event_void,
+)
+from .eligibility import (
+    eligibility_criterion_define,
+    patient_eligibility,
+    patient_eligibility_record,
+    require_eligible,
 )
 from .injections import (
     SESSION_FIELDS,
@@ -82,6 +89,10 @@ __all__ = [
     "adverse_event_update",
     "adverse_event_validate",
     "adverse_event_void",
+    "eligibility_criterion_define",
+    "patient_eligibility",
+    "patient_eligibility_record",
+    "require_eligible",
     "injection_session_record",
     "injection_session_update",
     "injection_session_validate",
