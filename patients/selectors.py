@@ -398,12 +398,17 @@ SERIOUS_EVENTS_SHOWN = 50
 
 
 def serious_adverse_events(access: Access) -> list[AdverseEvent]:
-    """Serious adverse events in the studies whose data this user manages, newest onset first."""
-    if not access.data_manager_study_ids:
+    """Serious adverse events in the studies whose data this user manages and at the sites they
+    coordinate, newest onset first: the dashboard's list (each is also e-mailed when recorded,
+    `patients.notifications`)."""
+    if not (access.data_manager_study_ids or access.coordinator_site_ids):
         return []
     return list(
         AdverseEvent.objects.filter(
-            patient__study_id__in=access.data_manager_study_ids, serious=True, status=RecordStatus.RECORDED
+            Q(patient__study_id__in=access.data_manager_study_ids)
+            | Q(patient__site_id__in=access.coordinator_site_ids),
+            serious=True,
+            status=RecordStatus.RECORDED,
         )
         .select_related("patient__site", "patient__arm")
         .order_by("-onset_date", "-id")[:SERIOUS_EVENTS_SHOWN]
