@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
 from .adverse_event_models import accepts_adverse_events
+from .missing_data import missing_data_report
 from .models import (
     AdverseEvent,
     InjectionSession,
@@ -118,6 +119,21 @@ def patient_list(request):
             "can_register": _can_register(access),
         },
     )
+
+
+MISSING_VISITS_PER_PAGE = 50
+
+
+@login_required
+def missing_data(request):
+    """The visits recorded without every form and photo, for the coordinator to complete."""
+    access = selectors.require_role(request.user)
+    sites = list(selectors.sites_visible(access).order_by("code"))
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), None)
+    report = missing_data_report(access, site_id=site.pk if site else None)
+    page = Paginator(report.visits, MISSING_VISITS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"report": report, "page": page, "sites": sites, "site": site}
+    return render(request, "patients/missing_data.html", context)
 
 
 def _full_name(access, patient) -> str:
