@@ -222,10 +222,12 @@ def _randomizable(patient) -> bool:
     )
 
 
-def _form_page(request, patient, form, *, save, title: str, done: str, warning: str = ""):
+def _form_page(request, patient, form, *, save, title: str, done: str, warning: str = "", validate=None):
     """The shape of every small patient form: valid -> service -> message and back to the patient;
-    a refusal from the service is shown beside its field."""
-    if request.method == "POST" and form.is_valid():
+    a refusal from the service is shown beside its field. With `validate`, the service's rules run
+    with the form's own checks, so one save shows every problem (`_validate_all`)."""
+    posted = request.method == "POST"
+    if posted and (_validate_all(form, validate) if validate is not None else form.is_valid()):
         try:
             save(form.cleaned_data)
         except ValidationError as error:
@@ -652,8 +654,12 @@ def adverse_event_create(request, pk):
     def save(data):
         services.adverse_event_record(patient=patient, by=request.user, **form.values())
 
+    def validate(**fields):
+        values = {name: fields[name] for name in services.ADVERSE_EVENT_FIELDS if name in fields}
+        services.adverse_event_validate(patient=patient, event=AdverseEvent(patient=patient, **values))
+
     done = f"Adverse event recorded for {patient.study_code}."
-    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done)
+    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done, validate=validate)
 
 
 @login_required

@@ -134,3 +134,17 @@ def test_visit_form_shows_field_errors_and_the_window_rule_together(login, coord
     errors = response.context["form"].errors
     assert "sunnybrook_composite" in errors
     assert "Outside the window" in " ".join(errors["date_performed"])
+
+
+def test_adverse_event_form_shows_field_errors_and_the_events_rules_together(login, coordinator_a, bont_patient):
+    response = login(coordinator_a).post(
+        f"/patients/{bont_patient.pk}/adverse-events/new/",
+        {
+            "term": "other",  # named nowhere: the service's rule
+            "onset_date": bont_patient.enrollment_date.isoformat(),
+            "serious": "on",  # without its criterion: the service's rule
+            # severity, relatedness, action and outcome missing: the form's own checks
+        },
+    )
+    errors = response.context["form"].errors
+    assert {"term_other", "seriousness_criterion", "severity", "relatedness", "action_taken", "outcome"} <= set(errors)
