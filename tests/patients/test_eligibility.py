@@ -110,3 +110,20 @@ def test_the_demo_study_has_a_checklist_its_patients_pass(settings, tmp_path):
         born, consent = patient.identifiers.date_of_birth, patient.consent_date
         assert consent.year - born.year - ((consent.month, consent.day) < (born.month, born.day)) >= 18
         assert patient.months_since_onset >= 6 and 2 <= patient.baseline_house_brackmann <= 5
+
+
+def test_data_manager_defines_a_criterion_in_the_admin_and_its_wording_locks_once_answered(
+    client, data_manager, study, patient_a, coordinator_a
+):
+    client.force_login(data_manager)
+    response = client.post(
+        "/admin/patients/eligibilitycriterion/add/",
+        {"study": study.pk, "kind": "inclusion", "text": "Aged 18 or over", "order": "0", "active": "on",
+         "change_reason": "Protocol v1"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    criterion = study.eligibility_criteria.get()
+    assert criterion.history.get().history_change_reason == "Protocol v1"
+    services.patient_eligibility_record(patient=patient_a, by=coordinator_a, answers={criterion.pk: True})
+    form = client.get(f"/admin/patients/eligibilitycriterion/{criterion.pk}/change/").context["adminform"].form
+    assert "text" not in form.fields and "kind" not in form.fields  # shown read-only
