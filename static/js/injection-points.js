@@ -16,7 +16,9 @@
   var maxPerPoint = parseFloat(table.getAttribute("data-max-units-per-point"));
   var maxPerSession = parseFloat(table.getAttribute("data-max-units-per-session"));
 
-  function updateTotal() {
+  // warn: false on the first render, where the server has already said what it refused (its
+  // checks run with every save), so that a ceiling is stated once.
+  function updateTotal(warn) {
     var hundredths = 0;
     var warnings = [];
     body.querySelectorAll('input[name$="-units"]').forEach(function (input, index) {
@@ -36,7 +38,7 @@
       warnings.push("Total " + total + " U is above this study's ceiling of " + maxPerSession +
         " U per session.");
     }
-    if (ceilingWarning) {
+    if (ceilingWarning && warn !== false) {
       ceilingWarning.textContent = warnings.join(" ");
       ceilingWarning.hidden = warnings.length === 0;
     }
@@ -59,5 +61,5 @@
     addButton.textContent = "Add a row";
     addButton.addEventListener("click", addRow);
   }
-  updateTotal();
+  updateTotal(false);
 })();

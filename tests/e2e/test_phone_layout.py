@@ -123,6 +123,11 @@ def test_the_injection_form_warns_at_a_ceiling_before_saving(live_server, page, 
         page.get_by_label(f"Point {index + 1}: Units").fill("8")
     expect(page.locator("#points-total")).to_have_text("54")
     expect(warning).to_contain_text("Total 54 U is above this study's ceiling of 50 U per session.")
+    # Saved anyway: the server refuses, and each ceiling is stated once, by the server.
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_text("54 U, above this study's ceiling of 50 U per session")).to_have_count(1)
+    expect(page.get_by_text("12 U is above this study's ceiling of 10 U per point.")).to_have_count(1)
+    expect(warning).to_be_hidden()
     page.get_by_label("Point 1: Units").fill("2")
     page.get_by_label("Point 2: Units").fill("2")
     expect(warning).to_be_hidden()
