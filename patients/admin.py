@@ -22,6 +22,7 @@ from . import (
 )
 from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
 from .audit import history_written_by
+from .eligibility_models import EligibilityCriterion
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -641,3 +642,23 @@ class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
         rotated = pseudonym_key_rotate(study=obj.study, by=request.user, reason=form.cleaned_data["reason"])
         obj.pk = rotated.pk
         self.message_user(request, f"{obj.study}: every subject has a new subject_id.")
+
+
+# --- Eligibility checklist --------------------------------------------------------------------------
+
+
+@admin.register(EligibilityCriterion)
+class EligibilityCriterionAdmin(AuditedAdmin):
+    """Data managers define each study's inclusion and exclusion criteria; coordinators answer them
+    per patient before randomization (`services.patient_eligibility_record`). Once a patient has
+    answered a criterion its wording is fixed (the answer was given to those words): retire it
+    (untick Active) and add a new one instead."""
+
+    list_display = ["study", "kind", "order", "text", "active"]
+    list_filter = ["study", "kind", "active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.answers.exists():
+            readonly += ["study", "kind", "text"]
+        return readonly

@@ -69,6 +69,7 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "site"): frozenset({"code", "name"}),
     ("patients", "treatmentarm"): frozenset({"code", "name", "description"}),
     ("patients", "scheduledvisit"): frozenset({"code", "name"}),
+    ("patients", "eligibilitycriterion"): frozenset({"text"}),  # the study's protocol, not a patient's words
     ("patients", "patient"): frozenset({"study_code"}),  # the pseudonym
     ("patients", "injectionsession"): frozenset({"product_other", "lot_number"}),
     ("measurements", "photo"): frozenset({"content_type", "failure_code", "failure_reason"}),
