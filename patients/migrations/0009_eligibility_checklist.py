@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0007_study_close'),
+        ('patients', '0008_api_tokens_for_api_clients_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
