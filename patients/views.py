@@ -157,8 +157,8 @@ def patient_detail(request, pk):
 
 
 def render_patient_page(request, access, patient, *, status: int = 200, **extra):
-    """The patient page; other apps render it too, to show their errors where the user was
-    (measurements: a refused photo upload, beside its form)."""
+    """The patient page; another view may render it to show its errors where the user was. (A photo
+    upload does not: it redirects here and its report comes from the session, measurements.upload_report.)"""
     can_edit = access.can_change(patient)  # nothing is offered on a closed study: read only
     identifiers = None
     if access.can_see_identifiers(patient):
