@@ -758,3 +758,7 @@ class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
         rotated = pseudonym_key_rotate(study=obj.study, by=request.user, reason=form.cleaned_data["reason"])
         obj.pk = rotated.pk
         self.message_user(request, f"{obj.study}: every subject has a new subject_id.")
+
+
+# The adverse-event page lives in its own module (this one is long); importing it registers it.
+from . import admin_adverse_events  # noqa: E402, F401

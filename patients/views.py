@@ -528,13 +528,25 @@ def injection_void(request, pk, session_pk):
 # --- Adverse events -------------------------------------------------------------------------------
 
 
+def _adverse_event_patient(request, pk):
+    """A patient whose adverse events the user may record or correct now: on a closed study the forms
+    are read only, like the patient page that no longer links them (the services refuse the write too)."""
+    access = selectors.require_role(request.user)
+    patient = selectors.patient_get(access, pk, for_edit=True)
+    if not access.can_change(patient):
+        raise PermissionDenied(
+            f"Study {patient.study.code} is closed (database locked): its adverse events are read only."
+        )
+    return patient
+
+
 def _adverse_event(patient, event_pk) -> AdverseEvent:
     return get_object_or_404(AdverseEvent.objects.select_related("patient", "visit"), pk=event_pk, patient=patient)
 
 
 @login_required
 def adverse_event_create(request, pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     initial = {"visit": request.GET.get("visit"), "onset_date": timezone.localdate()}
     form = forms.AdverseEventForm(_data(request), patient=patient, initial=initial)
 
@@ -547,7 +559,7 @@ def adverse_event_create(request, pk):
 
 @login_required
 def adverse_event_edit(request, pk, event_pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     event = _adverse_event(patient, event_pk)
     form = forms.AdverseEventEditForm(_data(request), event=event)
     return _edit_page(
@@ -562,7 +574,7 @@ def adverse_event_edit(request, pk, event_pk):
 
 @login_required
 def adverse_event_void(request, pk, event_pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     event = _adverse_event(patient, event_pk)
     return _void_page(
         request,
