@@ -175,6 +175,7 @@ class ArmInline(LockedInline, admin.StackedInline):
 
 class ScheduleInline(LockedInline, admin.TabularInline):
     model = ScheduledVisit
+    show_change_link = True  # the visit's own page, where a change of its window shows its effect first
     locked_fields = services.SCHEDULE_FIELDS
     locked_when = staticmethod(_visits_recorded)
 

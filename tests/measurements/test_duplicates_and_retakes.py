@@ -281,3 +281,12 @@ def test_retake_is_in_the_old_photos_audit_trail(add_photo, coordinator_a):
     entry = first.history.first()
     assert entry.history_change_reason == "Replaced by a retake"
     assert (entry.is_current, entry.replaced_by_id, entry.history_user) == (False, retake.pk, coordinator_a)
+
+
+def test_an_empty_retake_is_refused_by_name(client, coordinator_a, add_photo):
+    # Once Django's form refused it first with "Choose a photo", as if no file had been chosen.
+    photo = add_photo(noise_jpeg(41))
+    client.force_login(coordinator_a)
+    response = client.post(f"/photos/{photo.pk}/replace/", {"photo": upload("retake.jpg", b"")}, follow=True)
+    assert "“retake.jpg” not saved: “retake.jpg” is empty (0 bytes)." in response.content.decode()
+    assert Photo.objects.get().pk == photo.pk and Photo.objects.get().is_current
