@@ -26,6 +26,7 @@ from . import services
 from .admin import AuditedAdmin, AuditedInline, ReasonForm
 from .allocation_list import allocation_list_csv
 from .models import RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
+from .services.study_settings import schedule_changes
 
 # Never a field, a column or a line of the history of any admin page.
 NEVER_SHOWN = ["randomization_seed"]
@@ -49,14 +50,14 @@ def _add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-class StudySettingsCheck:
+class StudySettingsCheck(forms.ModelForm):
     """The allocation lock, checked when the form is: a refusal is shown beside its field."""
 
     def _post_clean(self):
-        super()._post_clean()  # type: ignore[misc]  # the instance holds the submitted values
-        if self.errors:  # type: ignore[attr-defined]
+        super()._post_clean()  # the instance holds the submitted values
+        if self.errors:
             return
-        instance = self.instance  # type: ignore[attr-defined]
+        instance = self.instance
         stored = type(instance).objects.filter(pk=instance.pk).first() if instance.pk else None
         try:
             services.study_setting_check(instance=instance, stored=stored)
@@ -68,7 +69,7 @@ class StudySettingsForm(StudySettingsCheck, ReasonForm):
     pass
 
 
-class StudySettingsInlineForm(StudySettingsCheck, forms.ModelForm):
+class StudySettingsInlineForm(StudySettingsCheck):
     pass
 
 
@@ -87,7 +88,7 @@ class ScheduledVisitForm(StudySettingsForm):
         super()._post_clean()
         instance = self.instance
         stored = ScheduledVisit.objects.filter(pk=instance.pk).first() if instance.pk else None
-        if self.errors or not services.study_settings.schedule_changes(instance, stored=stored):
+        if self.errors or not schedule_changes(instance, stored=stored):
             return
         assert stored is not None
         effect = services.schedule_change_effect(scheduled_visit=instance, stored=stored)
