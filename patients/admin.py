@@ -140,6 +140,19 @@ class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return readonly
 
 
+class NoRevertFromHistory:
+    """simple-history's version page saves the version it shows when posted, whatever the button says;
+    for records saved only through a service, a version is read there, never brought back."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("This record is changed on its own page, not by bringing back a version.")
+        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+
+
 class IdentifiersFormSet(ReasonFormSet):
     def clean(self):
         super().clean()

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from analysis.models import AnalysisDownload
 
 from . import services
-from .admin import AuditedAdmin, AuditedInline, ReasonForm
+from .admin import AuditedAdmin, AuditedInline, NoRevertFromHistory, ReasonForm
 from .allocation_list import allocation_list_csv
 from .models import RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
 from .services.study_settings import schedule_changes
@@ -103,7 +103,7 @@ class ScheduledVisitForm(StudySettingsForm):
         self.add_error(EFFECT_CONFIRMED, f"{effect.text} Tick “Save with this effect” to save the change.")
 
 
-class StudySettingsAdmin(AuditedAdmin):
+class StudySettingsAdmin(NoRevertFromHistory, AuditedAdmin):
     """Saved through `services.study_setting_save`, which refuses what the allocation lock forbids
     whatever the form. The history's revert is not offered: an old version of a setting brought back
     would skip the form (and once carried a blank seed)."""
@@ -125,14 +125,6 @@ class StudySettingsAdmin(AuditedAdmin):
         for obj in formset.save(commit=False):
             services.study_setting_save(instance=obj, by=request.user, reason=reason)
         formset.save_m2m()
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("A study setting is changed on its own page, not by bringing back a version.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

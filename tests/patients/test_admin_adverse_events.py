@@ -177,3 +177,13 @@ def test_a_closed_study_s_adverse_events_are_read_only(dm_client, client, patien
     for path in (f"{event.pk}/edit/", f"{event.pk}/void/", "new/"):
         response = client.get(f"/patients/{patient_a.pk}/adverse-events/{path}")
         assert response.status_code == 403, path
+
+
+def test_an_event_s_old_version_is_read_not_brought_back(dm_client, patient_a, coordinator_a):
+    event = services.adverse_event_record(patient=patient_a, by=coordinator_a, **EVENT)
+    services.adverse_event_update(event=event, by=coordinator_a, reason="Worse", severity="severe")
+    version = event.history.earliest("history_id")
+    url = f"/admin/patients/adverseevent/{event.pk}/history/{version.history_id}/"
+    assert dm_client.get(url).status_code == 200
+    assert dm_client.post(url, {"severity": "mild", "change_reason": "Back"}).status_code == 403
+    assert AdverseEvent.objects.get(pk=event.pk).severity == "severe"
