@@ -349,7 +349,17 @@ class Visit(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="0 (complete paralysis) to 100 (normal).",
     )
-    adverse_events = models.TextField(blank=True)
+    # The old free-text box. Adverse events are records of their own (AdverseEvent); migration 0005
+    # carried every text into one ("other", the whole text as its description, from_free_text for
+    # review), except a text that only said there was none ("None.", "n/a"). Not editable anywhere
+    # (no form, serializer or service writes it), yet kept with its history rather than dropped: a
+    # dropped column would lose those "none" texts and the record of what the site first wrote.
+    adverse_events = models.TextField(
+        "adverse events (old free text, read only)",
+        blank=True,
+        editable=False,
+        help_text="Carried over to structured adverse events; kept unchanged for the record.",
+    )
     notes = models.TextField(blank=True)
     protocol_deviation_reason = models.TextField(
         blank=True, help_text="Required when the visit date falls outside the scheduled window."

@@ -21,6 +21,7 @@ from patients import services
 from patients.admin_scope import STUDY_LOOKUPS, ScopedAdminMixin
 from patients.eligibility_models import EligibilityCriterion
 from patients.models import (
+    AdverseEvent,
     InjectionPoint,
     InjectionSession,
     Patient,
@@ -73,6 +74,17 @@ def other_study(db, settings, tmp_path):
         )
         patient.refresh_from_db()
     visit, session = record_treatment(patient, coordinator)
+    services.adverse_event_record(
+        patient=patient,
+        by=coordinator,
+        visit=visit,
+        term="injection_site",
+        onset_date=visit.date_performed,
+        severity="mild",
+        relatedness="possible",
+        action_taken="none",
+        outcome="recovering",
+    )
     photo = photo_services.photo_upload(
         visit=visit, expression="rest", data=noise_jpeg(3), filename="rest.jpg", by=coordinator
     )
@@ -110,6 +122,7 @@ def _records_of(study: Study) -> dict:
         get_user_model(): [role.user for role in study.roles.select_related("user")],
         AnalysisDownload: list(AnalysisDownload.objects.filter(study=study)),
         EligibilityCriterion: list(study.eligibility_criteria.all()),
+        AdverseEvent: list(AdverseEvent.objects.filter(patient__study=study)),
     }
 
 
