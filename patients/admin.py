@@ -103,7 +103,23 @@ class AuditedInline(ScopedInlineMixin):
     can_delete = False
 
 
-class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class HistoryReadOnly(SimpleHistoryAdmin):
+    """The history pages of every audited admin: each past version can be read, none brought back.
+
+    simple-history's version page saves the version it shows when posted, whatever its button says,
+    which would bypass the services' rules (a study's blank seed, a voided visit un-voided, a correction
+    without its reason). SIMPLE_HISTORY_REVERT_DISABLED hides the button; this refuses the post."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("This record is changed on its own page, not by bringing back a version.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class AuditedAdmin(ScopedAdminMixin, HistoryReadOnly):
     """Requires a reason for edits (inlines included), never deletes, and reaches only the data
     manager's studies."""
 
@@ -136,19 +152,6 @@ class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             # again, never restored (its void would vanish from the record).
             readonly += [name for name in ("status", "void_reason") if name not in readonly]
         return readonly
-
-
-class NoRevertFromHistory:
-    """simple-history's version page saves the version it shows when posted, whatever the button says;
-    for records saved only through a service, a version is read there, never brought back."""
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("This record is changed on its own page, not by bringing back a version.")
-        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
 
 
 class IdentifiersFormSet(ReasonFormSet):
@@ -494,7 +497,7 @@ class PseudonymKeyForm(forms.ModelForm):
 
 
 @admin.register(PseudonymKey)
-class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
+class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, HistoryReadOnly):
     """Rotation of a study's pseudonym key: an audited data-manager action. The secret is never shown."""
 
     form = PseudonymKeyForm

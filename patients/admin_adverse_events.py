@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 
 from . import services
-from .admin import AuditedAdmin, NoRevertFromHistory, ReasonForm
+from .admin import AuditedAdmin, ReasonForm
 from .adverse_event_models import AdverseEvent
 
 VOID_FIELD = "void_event"
@@ -69,7 +69,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(AdverseEvent)
-class AdverseEventAdmin(NoRevertFromHistory, AuditedAdmin):
+class AdverseEventAdmin(AuditedAdmin):
     form = AdverseEventAdminForm
     list_display = [
         "patient",

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from analysis.models import AnalysisDownload
 
 from . import services
-from .admin import AuditedAdmin, AuditedInline, NoRevertFromHistory, ReasonForm
+from .admin import AuditedAdmin, AuditedInline, ReasonForm
 from .allocation_list import allocation_list_csv
 from .models import RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
 from .services.study_settings import schedule_changes
@@ -103,7 +103,7 @@ class ScheduledVisitForm(StudySettingsForm):
         self.add_error(EFFECT_CONFIRMED, f"{effect.text} Tick “Save with this effect” to save the change.")
 
 
-class StudySettingsAdmin(NoRevertFromHistory, AuditedAdmin):
+class StudySettingsAdmin(AuditedAdmin):
     """Saved through `services.study_setting_save`, which refuses what the allocation lock forbids
     whatever the form. The history's revert is not offered: an old version of a setting brought back
     would skip the form (and once carried a blank seed)."""
