@@ -331,11 +331,18 @@ SUBJECT_LADDER: tuple[dict[str, str], ...] = (
     {"age_years": "5-year", "months_since_onset": "6-month"},
     {"age_years": "10-year", "months_since_onset": "12-month"},
 )
-BANDINGS = {"age_years": AGE_BANDINGS, "months_since_onset": ONSET_BANDINGS}
-assert all(
-    set(step) == {c.name for c in SUBJECT_COLUMNS if c.generalise} and all(step[c] in BANDINGS[c] for c in step)
-    for step in SUBJECT_LADDER
-), "every step of the ladder bands exactly the columns that have `generalise`"
+
+
+def _check_ladder(columns: list[Column], ladder: tuple[dict[str, str], ...]) -> None:
+    """Every step bands exactly the columns that have `generalise`, each with one of its own bandings."""
+    bandings = {"age_years": AGE_BANDINGS, "months_since_onset": ONSET_BANDINGS}
+    banded = {c.name for c in columns if c.generalise}
+    for step in ladder:
+        if set(step) != banded or any(step[name] not in bandings.get(name, ()) for name in step):
+            raise ValueError(f"The subjects' ladder step {step} must band exactly {sorted(banded)}")
+
+
+_check_ladder(SUBJECT_COLUMNS, SUBJECT_LADDER)
 
 SUBJECTS = Table(
     name="subjects",
