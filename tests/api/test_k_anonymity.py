@@ -379,3 +379,14 @@ def test_the_demo_trials_dataset_reaches_k_3_counted_from_its_own_csv(db, settin
     assert response["X-Dataset-Suppressed"] == ", ".join(f"{c}={n}" for c, n in suppressed.items())
     # Suppressed cells, never subjects, and never the arm.
     assert {r["arm"] for r in rows} == {"bont-a", "control"}
+
+
+def test_the_schema_documents_every_header_and_the_409(login, investigator):
+    from analysis.dataset.views import HEADERS
+
+    schema = login(investigator).get("/api/schema/", {"format": "json"}).json()
+    for path in ("subjects/", "injections/", ""):
+        responses = schema["paths"][f"/api/v1/studies/{{study_code}}/dataset/{path}"]["get"]["responses"]
+        assert set(responses["200"]["headers"]) == set(HEADERS), path
+        assert responses["409"]["content"]["application/json"]["schema"]["required"] == ["error"]
+        assert "min_k" in responses["409"]["description"]
