@@ -191,9 +191,12 @@ def test_a_quasi_identifier_outside_subjects_must_be_one_of_the_subjects():
 
 
 def test_every_exported_column_is_classified_and_k_counts_every_one_that_is_not_an_outcome():
+    subject_level = {c.name for c in SUBJECTS.quasi_identifiers}
     for table in TABLES.values():
         assert all(isinstance(c.role, Role) for c in table.columns), table.name
-    # The subjects table carries no outcome: k counts all of it but the key.
+        assert [c.name for c in table.columns if c.role is Role.KEY] == ["subject_id"], table.name
+        assert {c.name for c in table.quasi_identifiers} <= subject_level, table.name
+    # Today the subjects table carries no outcome: k counts all of it but the key.
     assert [c.name for c in SUBJECTS.quasi_identifiers] == [c for c in SUBJECTS.column_names if c != "subject_id"]
 
 
@@ -269,6 +272,7 @@ def test_every_table_and_format_carries_the_subjects_published_values(login, inv
     shared = {table.name: [c.name for c in table.quasi_identifiers] for table in TABLES.values()}
     for url, table in ((OUTCOMES_URL.format(study.code), "outcomes"), (injections_url(study), "injections")):
         for rows in (_csv(client.get(url, {"format": "csv"})), client.get(url, {"page_size": 1000}).json()["results"]):
+            assert rows and list(rows[0]) == TABLES[table].column_names, url  # exported = classified
             for row in rows:
                 assert all(row[c] == subjects[row["subject_id"]][c] for c in shared[table]), (url, row)
     archive = zipfile.ZipFile(
