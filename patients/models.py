@@ -45,8 +45,9 @@ class Study(models.Model):
         "minimum group size (k) in exports",
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
-        help_text="The anonymized dataset bands ages and months since onset, then suppresses single values, "
-        "until every group of subjects sharing all their quasi-identifiers has at least this many; it is refused "
+        help_text="The anonymized dataset bands ages, months since onset, House-Brackmann grades and "
+        "aetiologies, and suppresses single values (the fewest it finds), until every group of subjects "
+        "sharing all their quasi-identifiers has at least this many; it is refused "
         "when an arm has fewer (docs/api.md, k-anonymity).",
     )
     # Closing a study locks its database: no data is entered or corrected until a data manager

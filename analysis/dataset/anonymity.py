@@ -8,12 +8,17 @@ are quasi-identifiers is said once, beside the subjects table's columns (tables.
 
 `release` makes k reach the study's `min_k`:
 
-1. Generalise along a ladder (finest first): exact ages, then 5-year age bands, then months
-   since onset in 6-month bands, then 10-year ages with 12-month bands. The first step whose
-   k reaches `min_k` is published as it is.
-2. Otherwise, on the coarsest step, suppress (`suppress`): replace single quasi-identifier
-   values with "suppressed" for as few subjects as the greedy below finds. A subject is
-   never dropped, so the outcomes and injections keyed by its subject_id all stay.
+1. Generalise along a ladder of steps, finest first (tables.py, SUBJECT_LADDER): exact ages
+   and months, 5-year ages, 6-month onset bands, 10-year ages with 12-month bands, 20-year
+   ages, clinical onset bands, the House-Brackmann stratum band, ages and onset in two bands,
+   and last the aetiology as Bell's palsy or not. The first step whose k reaches `min_k`
+   is published as it is.
+2. Otherwise every step is suppressed (`suppress`): single quasi-identifier values are
+   replaced with "suppressed" for as few subjects as the greedy below finds, and the step
+   needing the fewest suppressed cells is published (a tie goes to the finer step, the
+   earlier one). So a coarser band is taken only when it saves cells, and a finer one is
+   never given up for nothing. A subject is never dropped, so the outcomes and injections
+   keyed by its subject_id all stay.
 3. A column that may not be suppressed (the arm: without it a subject's outcomes drop out of
    every between-arm comparison) can make `min_k` unreachable; then `KAnonymityUnreachable`
    says what would be needed, and the export is refused.
@@ -29,12 +34,30 @@ from typing import Any
 
 SUPPRESSED = "suppressed"
 
-# HIPAA Safe Harbor: ages over 89 are aggregated into one category.
+# HIPAA Safe Harbor: ages over 89 are aggregated into one category (the 20-year and two bands
+# aggregate more: 80+, 60+).
 TOP_CODE_AGE = 90
-AGE_BANDINGS = ("years", "5-year", "10-year")
+# Two age bands cut at a fixed age, never the study's median: a median moves as subjects
+# enrol, so two exports cut at different ages could be compared to place the subjects
+# between the cuts. 60: recovery from facial palsy is reported worse beyond it (Peitersen,
+# Acta Otolaryngol 2002), and it is a boundary of the 20-year bands, so every band of the
+# ladder is a union of the finer step's bands (two exports at different steps cannot be
+# intersected into anything narrower than the finer one).
+AGE_SPLIT = 60
+AGE_BANDINGS = ("years", "5-year", "10-year", "20-year", "2-band")
 # Months since onset: a palsy of ten years or more is rare enough to single a person out.
 TOP_CODE_MONTHS = 120
-ONSET_BANDINGS = ("months", "6-month", "12-month")
+# Clinical bands: the first year (spontaneous recovery still under way), up to three years
+# (established palsy), longer. The two bands keep only the first year's cut, so they nest.
+ONSET_BANDINGS = ("months", "6-month", "12-month", "clinical", "2-band")
+# House-Brackmann: the grade, or the study's randomization stratum band (I-III, IV-VI;
+# patients.models.SeverityBand), which the primary analysis adjusts for, so it stays usable.
+HOUSE_BRACKMANN_BANDINGS = ("grade", "stratum")
+# Aetiology: the recorded cause, or Bell's palsy (idiopathic) against every identified cause,
+# the split the facial palsy literature reports recovery by. No finer grouping is defensible.
+AETIOLOGY_BANDINGS = ("cause", "bells-or-not")
+NOT_BELLS_PALSY = "not_bells_palsy"
+HOUSE_BRACKMANN_BANDS = ("1-3", "4-6")
 
 
 def age_in_years(born: date, on: date) -> int:
@@ -51,13 +74,39 @@ def _band(value: int, width: int, top: int) -> str:
 
 
 def age_label(age: int, banding: str) -> str:
+    if banding == "2-band":
+        return f"<{AGE_SPLIT}" if age < AGE_SPLIT else f"{AGE_SPLIT}+"
+    if banding == "20-year":
+        return _band(age, 20, 80)  # 0-19, 20-39, 40-59, 60-79, 80+
     width = {"years": 1, "5-year": 5, "10-year": 10}[banding]
     return _band(age, width, TOP_CODE_AGE)
 
 
 def months_label(months: int, banding: str) -> str:
+    if banding in ("clinical", "2-band"):
+        if months < 12:
+            return "<12"
+        if banding == "2-band":
+            return "12+"
+        return "12-35" if months < 36 else "36+"
     width = {"months": 1, "6-month": 6, "12-month": 12}[banding]
     return _band(months, width, TOP_CODE_MONTHS)
+
+
+def house_brackmann_label(grade: int, banding: str) -> str:
+    if banding == "grade":
+        return str(grade)
+    if banding != "stratum":
+        raise ValueError(f"unknown House-Brackmann banding {banding!r}")
+    return HOUSE_BRACKMANN_BANDS[grade > 3]
+
+
+def aetiology_label(aetiology: str, banding: str) -> str:
+    if banding == "cause":
+        return aetiology
+    if banding != "bells-or-not":
+        raise ValueError(f"unknown aetiology banding {banding!r}")
+    return aetiology if aetiology == "bells_palsy" else NOT_BELLS_PALSY
 
 
 @dataclass(frozen=True)
@@ -152,15 +201,24 @@ def release(
     short = {values: n for values, n in fixed_groups.items() if n < min_k}
     if short:
         raise KAnonymityUnreachable(min_k=min_k, fixed_columns=fixed, short_groups=short, subjects=len(raw))
+    suppressible = [i for i, q in enumerate(quasi) if q.suppressible]
     zero = {q.name: 0 for q in quasi if q.suppressible}
+    best: Release | None = None
     for step in ladder:
         records = generalised(raw, quasi, step)
         k = smallest_group(records)
         if k is None or k >= min_k:
+            # No cell suppressed: nothing later can do better, and this step is the finest such.
             return Release(columns, records, dict(step), zero, k, min_k, fixed)
-    records = suppress(records, [i for i, q in enumerate(quasi) if q.suppressible], min_k)
-    suppressed = {name: sum(r[i] == SUPPRESSED for r in records) for i, name in enumerate(columns) if name in zero}
-    return Release(columns, records, dict(ladder[-1]), suppressed, smallest_group(records), min_k, fixed)
+        records = suppress(records, suppressible, min_k)
+        suppressed = {name: sum(r[i] == SUPPRESSED for r in records) for i, name in enumerate(columns) if name in zero}
+        candidate = Release(columns, records, dict(step), suppressed, smallest_group(records), min_k, fixed)
+        # Strictly fewer cells: a tie keeps the finer (earlier) step.
+        if best is None or candidate.suppressed_total < best.suppressed_total:
+            best = candidate
+    if best is None:
+        raise ValueError("the generalisation ladder has no step")
+    return best
 
 
 def _masked(record: tuple, column: int) -> tuple:
@@ -307,15 +365,18 @@ def statement(rel: Release) -> list[str]:
     lines = [
         f"Quasi-identifiers (the subject's facts an outsider could know): {', '.join(rel.columns)}.",
         f"Smallest group of subjects sharing all of them: k = {rel.k} (study minimum min_k = {rel.min_k}).",
-        f"Generalisation: {bandings}. Ages of {TOP_CODE_AGE} and over are {TOP_CODE_AGE}+, "
-        f"months since onset of {TOP_CODE_MONTHS} and over {TOP_CODE_MONTHS}+.",
+        f"Generalisation: {bandings}. Ages of {TOP_CODE_AGE} and over are {TOP_CODE_AGE}+ (80+ in 20-year "
+        f"bands, <{AGE_SPLIT} or {AGE_SPLIT}+ in two), months since onset of {TOP_CODE_MONTHS} and over "
+        f"{TOP_CODE_MONTHS}+; "
+        "baseline_house_brackmann in stratum bands is 1-3 or 4-6, aetiology in bells-or-not is bells_palsy "
+        f"or {NOT_BELLS_PALSY}.",
     ]
     if rel.suppressed_total:
         cells = ", ".join(f"{column} {n}" for column, n in rel.suppressed.items() if n)
         lines.append(
             f"Suppressed: {rel.suppressed_total} cells of {rel.subjects_suppressed} subjects were replaced by "
-            f'"{SUPPRESSED}" ({cells}), because the coarsest bands still left a group below min_k; no subject '
-            "and no outcome was dropped."
+            f'"{SUPPRESSED}" ({cells}), because no step of generalisation alone reached min_k; the step '
+            "published is the one that needed the fewest suppressed cells. No subject and no outcome was dropped."
         )
     else:
         lines.append("Suppressed: none.")

@@ -29,13 +29,19 @@ from patients.models import (
 )
 
 from .anonymity import (
+    AETIOLOGY_BANDINGS,
     AGE_BANDINGS,
+    HOUSE_BRACKMANN_BANDINGS,
+    HOUSE_BRACKMANN_BANDS,
+    NOT_BELLS_PALSY,
     ONSET_BANDINGS,
     SUPPRESSED,
     QuasiIdentifier,
     Release,
+    aetiology_label,
     age_in_years,
     age_label,
+    house_brackmann_label,
     months_label,
     release,
     statement,
@@ -287,8 +293,8 @@ SUBJECT_COLUMNS = [
     Column("sex", f"Sex{_OR_SUPPRESSED}", "string", allowed=_choices(Sex.choices), role=QI),
     Column(
         "age_years",
-        "Age at enrollment: whole years, or a 5- or 10-year band when k-anonymity needs it; 90+ for 90 and over"
-        + _OR_SUPPRESSED,
+        "Age at enrollment: whole years, or a 5-, 10- or 20-year band (20-39, …, 80+) or one of two bands "
+        "(<60, 60+) when k-anonymity needs it; 90+ for 90 and over" + _OR_SUPPRESSED,
         "string",
         unit="years",
         role=QI,
@@ -297,11 +303,19 @@ SUBJECT_COLUMNS = [
     Column(
         "affected_side", f"Side of the facial palsy{_OR_SUPPRESSED}", "string", allowed=_choices(Side.choices), role=QI
     ),
-    Column("aetiology", f"Cause of the palsy{_OR_SUPPRESSED}", "string", allowed=_choices(Aetiology.choices), role=QI),
+    Column(
+        "aetiology",
+        f"Cause of the palsy, or {NOT_BELLS_PALSY} for any cause but Bell's palsy when k-anonymity needs it"
+        + _OR_SUPPRESSED,
+        "string",
+        allowed=(*_choices(Aetiology.choices), NOT_BELLS_PALSY),
+        role=QI,
+        generalise=aetiology_label,
+    ),
     Column(
         "months_since_onset",
-        "Months from onset of the palsy to screening: whole months, or a 6- or 12-month band when k-anonymity "
-        f"needs it; 120+ for 120 and over{_OR_SUPPRESSED}",
+        "Months from onset of the palsy to screening: whole months, or a 6- or 12-month band, clinical bands "
+        "(<12, 12-35, 36+) or two bands (<12, 12+) when k-anonymity needs it; 120+ for 120 and over" + _OR_SUPPRESSED,
         "string",
         unit="months",
         role=QI,
@@ -309,10 +323,12 @@ SUBJECT_COLUMNS = [
     ),
     Column(
         "baseline_house_brackmann",
-        f"House-Brackmann grade at baseline (1 normal – 6 total paralysis){_OR_SUPPRESSED}",
+        "House-Brackmann grade at baseline (1 normal – 6 total paralysis), or the randomization stratum's band "
+        f"(1-3, 4-6) when k-anonymity needs it{_OR_SUPPRESSED}",
         "string",
-        allowed=("1", "2", "3", "4", "5", "6"),
+        allowed=("1", "2", "3", "4", "5", "6", *HOUSE_BRACKMANN_BANDS),
         role=QI,
+        generalise=house_brackmann_label,
     ),
     Column(
         "status",
@@ -323,23 +339,45 @@ SUBJECT_COLUMNS = [
     ),
 ]
 
+
+def _step(age: str, onset: str, grade: str = "grade", aetiology: str = "cause") -> dict[str, str]:
+    return {"age_years": age, "months_since_onset": onset, "baseline_house_brackmann": grade, "aetiology": aetiology}
+
+
 # Generalisation before suppression, finest first (anonymity.release): age bands, then months
-# since onset in bands, then both coarser. Every step names every column that has `generalise`.
+# since onset in bands, then both coarser, then the categorical ones. Each step is at least as
+# coarse as the one before in every column (each band a union of the finer step's bands), so
+# that "a tie goes to the finer step" is well defined. Every step names every column that has
+# `generalise`. Kept short: release suppresses each step that does not reach min_k by itself.
 SUBJECT_LADDER: tuple[dict[str, str], ...] = (
-    {"age_years": "years", "months_since_onset": "months"},
-    {"age_years": "5-year", "months_since_onset": "months"},
-    {"age_years": "5-year", "months_since_onset": "6-month"},
-    {"age_years": "10-year", "months_since_onset": "12-month"},
+    _step("years", "months"),
+    _step("5-year", "months"),
+    _step("5-year", "6-month"),
+    _step("10-year", "12-month"),
+    _step("20-year", "12-month"),
+    _step("20-year", "clinical"),
+    _step("20-year", "clinical", "stratum"),
+    _step("2-band", "clinical", "stratum"),
+    _step("2-band", "2-band", "stratum"),
+    _step("2-band", "2-band", "stratum", "bells-or-not"),
 )
 
 
 def _check_ladder(columns: list[Column], ladder: tuple[dict[str, str], ...]) -> None:
-    """Every step bands exactly the columns that have `generalise`, each with one of its own bandings."""
-    bandings = {"age_years": AGE_BANDINGS, "months_since_onset": ONSET_BANDINGS}
+    """Every step bands exactly the columns that have `generalise`, each with one of its own bandings,
+    never finer than the step before."""
+    bandings = {
+        "age_years": AGE_BANDINGS,
+        "months_since_onset": ONSET_BANDINGS,
+        "baseline_house_brackmann": HOUSE_BRACKMANN_BANDINGS,
+        "aetiology": AETIOLOGY_BANDINGS,
+    }
     banded = {c.name for c in columns if c.generalise}
-    for step in ladder:
+    for before, step in zip((None, *ladder), ladder):
         if set(step) != banded or any(step[name] not in bandings.get(name, ()) for name in step):
             raise ValueError(f"The subjects' ladder step {step} must band exactly {sorted(banded)}")
+        if before and any(bandings[n].index(step[n]) < bandings[n].index(before[n]) for n in step):
+            raise ValueError(f"The subjects' ladder step {step} is finer than the one before it")
 
 
 _check_ladder(SUBJECT_COLUMNS, SUBJECT_LADDER)

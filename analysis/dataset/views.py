@@ -19,7 +19,13 @@ from analysis.selectors import metric_definitions
 from measurements.models import Expression
 from trialsite.api import DATASET_ROLES, ERROR_SCHEMA, CursorPagination
 
-from .anonymity import AGE_BANDINGS, ONSET_BANDINGS, KAnonymityUnreachable
+from .anonymity import (
+    AETIOLOGY_BANDINGS,
+    AGE_BANDINGS,
+    HOUSE_BRACKMANN_BANDINGS,
+    ONSET_BANDINGS,
+    KAnonymityUnreachable,
+)
 from .files import bundle, table_csv
 from .outcomes import OUTCOMES
 from .pseudonyms import pseudonyms_ensure
@@ -48,6 +54,8 @@ def _banding_serializer() -> serializers.Serializer:
     fields = {
         "age_years": serializers.ChoiceField(choices=list(AGE_BANDINGS)),
         "months_since_onset": serializers.ChoiceField(choices=list(ONSET_BANDINGS)),
+        "baseline_house_brackmann": serializers.ChoiceField(choices=list(HOUSE_BRACKMANN_BANDINGS)),
+        "aetiology": serializers.ChoiceField(choices=list(AETIOLOGY_BANDINGS)),
     }
     banding = type("DatasetBanding", (serializers.Serializer,), fields)
     return banding(help_text="The banding of each generalised column.")
@@ -91,8 +99,10 @@ HEADERS = {
     "X-Dataset-K": "k reached: the smallest group of subjects sharing every quasi-identifier (empty: no subjects).",
     "X-Dataset-Min-K": "The study's min_k; k is never below it.",
     "X-Dataset-Quasi-Identifiers": "The columns k counts, comma-separated.",
-    "X-Dataset-Age-Banding": "age_years: years, 5-year or 10-year.",
-    "X-Dataset-Onset-Banding": "months_since_onset: months, 6-month or 12-month.",
+    "X-Dataset-Age-Banding": f"age_years: {', '.join(AGE_BANDINGS)}.",
+    "X-Dataset-Onset-Banding": f"months_since_onset: {', '.join(ONSET_BANDINGS)}.",
+    "X-Dataset-House-Brackmann-Banding": "baseline_house_brackmann: grade, or stratum (1-3, 4-6).",
+    "X-Dataset-Aetiology-Banding": "aetiology: cause, or bells-or-not (bells_palsy, not_bells_palsy).",
     "X-Dataset-Suppressed": 'Cells replaced by "suppressed", per column: `site=0, sex=2, …` (every suppressible '
     "quasi-identifier listed).",
 }
@@ -106,6 +116,8 @@ def anonymity_headers(ctx: ExportContext) -> dict[str, str]:
         "X-Dataset-Quasi-Identifiers": ", ".join(rel.columns),
         "X-Dataset-Age-Banding": rel.banding["age_years"],
         "X-Dataset-Onset-Banding": rel.banding["months_since_onset"],
+        "X-Dataset-House-Brackmann-Banding": rel.banding["baseline_house_brackmann"],
+        "X-Dataset-Aetiology-Banding": rel.banding["aetiology"],
         "X-Dataset-Suppressed": ", ".join(f"{column}={n}" for column, n in rel.suppressed.items()),
     }
     assert values.keys() == HEADERS.keys()

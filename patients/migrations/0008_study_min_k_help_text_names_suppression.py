@@ -14,11 +14,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='historicalstudy',
             name='min_k',
-            field=models.PositiveSmallIntegerField(default=3, help_text='The anonymized dataset bands ages and months since onset, then suppresses single values, until every group of subjects sharing all their quasi-identifiers has at least this many; it is refused when an arm has fewer (docs/api.md, k-anonymity).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='minimum group size (k) in exports'),
+            field=models.PositiveSmallIntegerField(default=3, help_text='The anonymized dataset bands ages, months since onset, House-Brackmann grades and aetiologies, and suppresses single values (the fewest it finds), until every group of subjects sharing all their quasi-identifiers has at least this many; it is refused when an arm has fewer (docs/api.md, k-anonymity).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='minimum group size (k) in exports'),
         ),
         migrations.AlterField(
             model_name='study',
             name='min_k',
-            field=models.PositiveSmallIntegerField(default=3, help_text='The anonymized dataset bands ages and months since onset, then suppresses single values, until every group of subjects sharing all their quasi-identifiers has at least this many; it is refused when an arm has fewer (docs/api.md, k-anonymity).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='minimum group size (k) in exports'),
+            field=models.PositiveSmallIntegerField(default=3, help_text='The anonymized dataset bands ages, months since onset, House-Brackmann grades and aetiologies, and suppresses single values (the fewest it finds), until every group of subjects sharing all their quasi-identifiers has at least this many; it is refused when an arm has fewer (docs/api.md, k-anonymity).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='minimum group size (k) in exports'),
         ),
     ]

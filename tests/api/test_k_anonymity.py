@@ -16,15 +16,18 @@ from analysis.dataset.anonymity import (
     SUPPRESSED,
     KAnonymityUnreachable,
     QuasiIdentifier,
+    aetiology_label,
     age_in_years,
     age_label,
+    generalised,
+    house_brackmann_label,
     months_label,
     release,
     smallest_group,
     suppress,
 )
 from analysis.dataset.registry import TABLES, check_subject_level_columns
-from analysis.dataset.tables import SUBJECT_LADDER, SUBJECTS, Column, Role, Table
+from analysis.dataset.tables import SUBJECT_LADDER, SUBJECTS, Column, Role, Table, _check_ladder
 from patients import services
 from tests.api.conftest import injections_url, subjects_url
 from tests.conftest import make_patient, record_treatment
@@ -58,6 +61,51 @@ def test_age_and_onset_labels():
     assert months_label(119, "12-month") == "108-119" and months_label(300, "months") == "120+"
 
 
+def test_the_coarser_labels():
+    assert [age_label(a, "20-year") for a in (18, 39, 40, 59, 79, 80, 95)] == [
+        "0-19", "20-39", "40-59", "40-59", "60-79", "80+", "80+"
+    ]  # fmt: skip
+    assert [age_label(a, "2-band") for a in (18, 59, 60, 95)] == ["<60", "<60", "60+", "60+"]
+    clinical = [months_label(m, "clinical") for m in (6, 11, 12, 35, 36, 300)]
+    assert clinical == ["<12", "<12", "12-35", "12-35", "36+", "36+"]
+    assert [months_label(m, "2-band") for m in (11, 12, 300)] == ["<12", "12+", "12+"]
+    assert [house_brackmann_label(g, "stratum") for g in range(1, 7)] == ["1-3"] * 3 + ["4-6"] * 3
+    assert house_brackmann_label(4, "grade") == "4"
+    # The stratum bands are the randomization's own (the pure core cannot import the model).
+    from patients.models import SeverityBand
+
+    assert len({(house_brackmann_label(g, "stratum"), SeverityBand.for_grade(g)) for g in range(1, 7)}) == 2
+    assert aetiology_label("bells_palsy", "bells-or-not") == "bells_palsy"
+    assert {aetiology_label(a, "bells-or-not") for a in ("trauma", "congenital", "other")} == {"not_bells_palsy"}
+    assert aetiology_label("trauma", "cause") == "trauma"
+
+
+_GENERALISERS = {
+    "age_years": (age_label, range(0, 121)),
+    "months_since_onset": (months_label, range(0, 200)),
+    "baseline_house_brackmann": (house_brackmann_label, range(1, 7)),
+    "aetiology": (aetiology_label, ("bells_palsy", "trauma", "tumour_resection", "iatrogenic", "congenital", "other")),
+}
+
+
+def test_every_step_of_the_ladder_is_a_union_of_the_bands_of_the_step_before():
+    # So that "a tie goes to the finer step" means something, and two exports published at
+    # different steps cannot be intersected into a band narrower than the finer one.
+    for before, step in itertools.pairwise(SUBJECT_LADDER):
+        for column, (label, values) in _GENERALISERS.items():
+            coarse_of: dict[str, set[str]] = {}
+            for value in values:
+                coarse_of.setdefault(label(value, before[column]), set()).add(label(value, step[column]))
+            assert all(len(coarse) == 1 for coarse in coarse_of.values()), (column, before, step)
+
+
+def test_a_ladder_step_finer_than_the_one_before_is_refused():
+    with pytest.raises(ValueError, match="finer"):
+        _check_ladder(SUBJECTS.columns, (SUBJECT_LADDER[3], SUBJECT_LADDER[1]))
+    with pytest.raises(ValueError, match="must band exactly"):
+        _check_ladder(SUBJECTS.columns, ({"age_years": "years", "months_since_onset": "months"},))
+
+
 def test_k_is_the_smallest_group():
     assert smallest_group([(1, "f"), (1, "f"), (2, "m")]) == 1
     assert smallest_group([]) is None
@@ -77,17 +125,66 @@ def _release(rows, min_k=3):
     return release(rows, QUASI, SUBJECT_LADDER, min_k)
 
 
+def _age_and_onset(rel) -> tuple[str, str]:
+    return rel.banding["age_years"], rel.banding["months_since_onset"]
+
+
 def test_the_ladder_stops_at_the_finest_step_that_reaches_min_k():
     same = [("a", "f", 41, 14)] * 3
-    assert _release(same).banding == {"age_years": "years", "months_since_onset": "months"}
+    assert _release(same).banding == {
+        "age_years": "years",
+        "months_since_onset": "months",
+        "baseline_house_brackmann": "grade",
+        "aetiology": "cause",
+    }
     ages = [("a", "f", age, 14) for age in (41, 43, 44)]
-    assert _release(ages).banding == {"age_years": "5-year", "months_since_onset": "months"}
+    assert _age_and_onset(_release(ages)) == ("5-year", "months")
     onset = [("a", "f", age, months) for age, months in ((41, 12), (43, 14), (44, 17))]
-    assert _release(onset).banding == {"age_years": "5-year", "months_since_onset": "6-month"}
+    assert _age_and_onset(_release(onset)) == ("5-year", "6-month")
     both = [("a", "f", age, months) for age, months in ((41, 12), (47, 14), (44, 23))]
     rel = _release(both)
-    assert rel.banding == {"age_years": "10-year", "months_since_onset": "12-month"}
+    assert _age_and_onset(rel) == ("10-year", "12-month")
     assert rel.records == [("a", "f", "40-49", "12-23")] * 3 and rel.k == 3 and rel.suppressed_total == 0
+    wide = [("a", "f", age, months) for age, months in ((21, 8), (38, 30), (25, 14))]
+    # 3 cells (the onset) from the 20-year step on, 6 before it: the first step needing 3.
+    assert _age_and_onset(_release(wide)) == ("20-year", "12-month")
+    assert _release(wide).records == [("a", "f", "20-39", SUPPRESSED)] * 3
+    coarse = [("a", "f", age, months) for age, months in ((21, 14), (48, 30), (59, 50))]
+    assert _age_and_onset(_release(coarse)) == ("2-band", "2-band")
+    assert _release(coarse).records == [("a", "f", "<60", "12+")] * 3
+
+
+def test_the_step_published_is_the_one_with_the_fewest_suppressed_cells_ties_to_the_finer():
+    # Five subjects in their forties and one aged 25: up to the 20-year bands the youngest's age
+    # and two others' must go (3 cells); the two age bands hold all six with none, so the first
+    # step with two age bands is published, though it is coarser.
+    rows = [("a", "f", age, 30) for age in (41, 42, 43, 44, 45)] + [("a", "f", 25, 30)]
+    rel = _release(rows)
+    assert rel.suppressed_total == 0 and _age_and_onset(rel) == ("2-band", "clinical")
+    assert rel.banding == SUBJECT_LADDER[7]
+    # Whatever the step, the man's sex is the one cell to suppress, with two women's: a tie at
+    # 3 cells from the finest step on, so the exact values are published.
+    tie = [("a", "f", 41, 14)] * 3 + [("a", "m", 41, 14)] + [("a", "f", 41, 14)] * 2
+    rel = _release(tie)
+    assert _age_and_onset(rel) == ("years", "months") and rel.suppressed == {
+        "sex": 3,
+        "age_years": 0,
+        "months_since_onset": 0,
+    }
+    # In general: the fewest cells of any step, and the first step with that many.
+    rng = random.Random(7)
+    for _ in range(15):
+        rows = [(rng.choice("ab"), rng.choice("fm"), rng.randint(18, 80), rng.randint(6, 60)) for _ in range(24)]
+        if min(Counter(r[0] for r in rows).values()) < 3:
+            continue
+        cells = [
+            sum(v == SUPPRESSED for r in suppress(generalised(rows, QUASI, step), [1, 2, 3], 3) for v in r)
+            if smallest_group(generalised(rows, QUASI, step)) < 3
+            else 0
+            for step in SUBJECT_LADDER
+        ]
+        rel = _release(rows)
+        assert rel.suppressed_total == min(cells) and rel.banding == SUBJECT_LADDER[cells.index(min(cells))], rows
 
 
 def test_suppression_is_minimal_on_a_constructed_example():
@@ -139,7 +236,7 @@ def test_no_single_suppressed_cell_could_be_given_back_and_no_subject_is_dropped
         if min(Counter(r[0] for r in rows).values()) < 3:
             continue
         rel = _release(rows)
-        banded = release(rows, QUASI, SUBJECT_LADDER[-1:], 1).records
+        banded = generalised(rows, QUASI, rel.banding)
         assert len(rel.records) == n and smallest_group(rel.records) == rel.k >= 3
         counts = Counter(rel.records)
         for i, record in enumerate(rel.records):
@@ -237,9 +334,13 @@ def test_a_study_that_needs_suppression_is_served_with_k_reached(login, investig
     response = client.get(subjects_url(study), {"format": "csv"})
     rows = _csv(response)
     assert len(rows) == 4 and _k_of(rows) == 4
-    assert {r["sex"] for r in rows} == {SUPPRESSED} and {r["age_years"] for r in rows} == {"40-49"}
+    # The man's sex must go, and with it the women's, whatever the banding: 4 cells at every step,
+    # so the finest step wins the tie and ages and months stay exact.
+    assert {r["sex"] for r in rows} == {SUPPRESSED} and {r["age_years"] for r in rows} == {"40"}
     assert response["X-Dataset-K"] == "4" and response["X-Dataset-Min-K"] == "3"
-    assert response["X-Dataset-Age-Banding"] == "10-year" and response["X-Dataset-Onset-Banding"] == "12-month"
+    assert response["X-Dataset-Age-Banding"] == "years" and response["X-Dataset-Onset-Banding"] == "months"
+    assert response["X-Dataset-House-Brackmann-Banding"] == "grade"
+    assert response["X-Dataset-Aetiology-Banding"] == "cause"
     assert response["X-Dataset-Suppressed"] == (
         "site=0, sex=4, age_years=0, affected_side=0, aetiology=0, months_since_onset=0, "
         "baseline_house_brackmann=0, status=0"
@@ -247,7 +348,7 @@ def test_a_study_that_needs_suppression_is_served_with_k_reached(login, investig
     assert response["X-Dataset-Quasi-Identifiers"] == ", ".join(c.name for c in SUBJECTS.quasi_identifiers)
     body = client.get(subjects_url(study)).json()
     assert (body["k"], body["min_k"], body["suppressed"]["sex"]) == (4, 3, 4)
-    assert body["banding"] == {"age_years": "10-year", "months_since_onset": "12-month"}
+    assert body["banding"] == SUBJECT_LADDER[0] and body["age_banding"] == "years"
     assert sorted(body["results"], key=lambda r: r["subject_id"]) == sorted(rows, key=lambda r: r["subject_id"])
 
 
@@ -312,8 +413,13 @@ def test_the_data_dictionary_and_readme_state_banding_suppression_and_k(login, i
     dictionary = {(d["table"], d["variable"]): d for d in json.loads(archive.read("data_dictionary.json"))}
     assert dictionary["subjects", "sex"]["suppressed_cells"] == "4"
     assert dictionary["subjects", "sex"]["allowed_values"] == f"female|male|other|{SUPPRESSED}"
-    assert dictionary["subjects", "age_years"]["banding"] == "10-year"
-    assert dictionary["subjects", "months_since_onset"]["banding"] == "12-month"
+    assert dictionary["subjects", "age_years"]["banding"] == "years"
+    assert dictionary["subjects", "months_since_onset"]["banding"] == "months"
+    assert dictionary["subjects", "baseline_house_brackmann"]["banding"] == "grade"
+    assert dictionary["subjects", "aetiology"]["banding"] == "cause"
+    assert dictionary["subjects", "sex"]["banding"] == ""
+    assert dictionary["subjects", "baseline_house_brackmann"]["allowed_values"] == f"1|2|3|4|5|6|1-3|4-6|{SUPPRESSED}"
+    assert dictionary["subjects", "aetiology"]["allowed_values"].endswith(f"|not_bells_palsy|{SUPPRESSED}")
     assert {dictionary["subjects", c.name]["k"] for c in SUBJECTS.quasi_identifiers} == {"4"}
     assert dictionary["subjects", "subject_id"]["role"] == "key"
     assert dictionary["outcomes", "value"]["role"] == "outcome"
@@ -383,6 +489,18 @@ def test_the_demo_trials_dataset_reaches_k_3_counted_from_its_own_csv(db, settin
     assert response["X-Dataset-Suppressed"] == ", ".join(f"{c}={n}" for c, n in suppressed.items())
     # Suppressed cells, never subjects, and never the arm.
     assert {r["arm"] for r in rows} == {"bont-a", "control"}
+    # The information kept (docs/api.md has the figures): the ladder ending at 10-year ages and
+    # 12-month bands, taken at its coarsest, suppressed 190 of the 304 suppressible cells, ages and
+    # months since onset for all 38; choosing among the longer ladder by fewest cells needs 130.
+    assert sum(suppressed.values()) <= 150, suppressed
+    assert all(n < len(rows) for n in suppressed.values()), suppressed
+    banding = {
+        "age_years": response["X-Dataset-Age-Banding"],
+        "months_since_onset": response["X-Dataset-Onset-Banding"],
+        "baseline_house_brackmann": response["X-Dataset-House-Brackmann-Banding"],
+        "aetiology": response["X-Dataset-Aetiology-Banding"],
+    }
+    assert banding in SUBJECT_LADDER
 
 
 def test_the_schema_documents_every_header_and_the_409(login, investigator):
