@@ -17,7 +17,8 @@ are quasi-identifiers is said once, beside the subjects table's columns (tables.
    replaced with "suppressed" for as few subjects as the greedy below finds, and the step
    needing the fewest suppressed cells is published (a tie goes to the finer step, the
    earlier one). So a coarser band is taken only when it saves cells, and a finer one is
-   never given up for nothing. A subject is never dropped, so the outcomes and injections
+   never given up for nothing. A step that cannot win (more subjects below min_k than the
+   best count so far) is not suppressed at all. A subject is never dropped, so the outcomes and injections
    keyed by its subject_id all stay.
 3. A column that may not be suppressed (the arm: without it a subject's outcomes drop out of
    every between-arm comparison) can make `min_k` unreachable; then `KAnonymityUnreachable`
@@ -203,21 +204,34 @@ def release(
         raise KAnonymityUnreachable(min_k=min_k, fixed_columns=fixed, short_groups=short, subjects=len(raw))
     suppressible = [i for i, q in enumerate(quasi) if q.suppressible]
     zero = {q.name: 0 for q in quasi if q.suppressible}
-    best: Release | None = None
-    for step in ladder:
-        records = generalised(raw, quasi, step)
-        k = smallest_group(records)
-        if k is None or k >= min_k:
-            # No cell suppressed: nothing later can do better, and this step is the finest such.
-            return Release(columns, records, dict(step), zero, k, min_k, fixed)
+    steps = [(dict(step), generalised(raw, quasi, step)) for step in ladder]
+    if not steps:
+        raise ValueError("the generalisation ladder has no step")
+    short_of_k = []
+    for step, records in steps:
+        counts = Counter(records)
+        if not counts or min(counts.values()) >= min_k:
+            # No cell suppressed: nothing can do better, and this is the finest such step.
+            return Release(columns, records, step, zero, smallest_group(records), min_k, fixed)
+        short_of_k.append(sum(n for n in counts.values() if n < min_k))
+
+    # Every step needs suppression; publish the one needing the fewest cells, a tie going to the
+    # finer (earlier) step. Each subject of a group below min_k loses at least one cell, so a step
+    # with more of them than the best count so far cannot win and is not suppressed at all; going
+    # from the coarsest step, which usually needs the fewest, skips most of the finer ones (the
+    # cost of a large cohort is then about one suppression, not one per step).
+    def suppressed_at(step: dict[str, str], records: list[tuple]) -> Release:
         records = suppress(records, suppressible, min_k)
         suppressed = {name: sum(r[i] == SUPPRESSED for r in records) for i, name in enumerate(columns) if name in zero}
-        candidate = Release(columns, records, dict(step), suppressed, smallest_group(records), min_k, fixed)
-        # Strictly fewer cells: a tie keeps the finer (earlier) step.
-        if best is None or candidate.suppressed_total < best.suppressed_total:
+        return Release(columns, records, step, suppressed, smallest_group(records), min_k, fixed)
+
+    best = suppressed_at(*steps[-1])
+    for (step, records), at_least in reversed(list(zip(steps[:-1], short_of_k[:-1]))):
+        if at_least > best.suppressed_total:
+            continue
+        candidate = suppressed_at(step, records)
+        if candidate.suppressed_total <= best.suppressed_total:  # <=: the finer step wins a tie
             best = candidate
-    if best is None:
-        raise ValueError("the generalisation ladder has no step")
     return best
 
 
