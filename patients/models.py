@@ -45,8 +45,10 @@ class Study(models.Model):
         "minimum group size (k) in exports",
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
-        help_text="The anonymized dataset bands age (5-year, then 10-year groups) until every "
-        "(age, sex, site, aetiology) group has at least this many subjects.",
+        help_text="The anonymized dataset bands ages, months since onset, House-Brackmann grades and "
+        "aetiologies, and suppresses single values (the fewest it finds), until every group of subjects "
+        "sharing all their quasi-identifiers has at least this many; it is refused "
+        "when an arm has fewer (docs/api.md, k-anonymity).",
     )
     # Closing a study locks its database: no data is entered or corrected until a data manager
     # reopens it (services.study_close / study_reopen, with a reason; never edited as a plain field).
