@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0007_study_close'),
+        ('patients', '0010_visit_free_text_adverse_events_read_only'),
     ]
 
     operations = [
