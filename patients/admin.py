@@ -19,8 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from analysis.dataset.pseudonyms import pseudonym_key_rotate
-
 from . import services
 from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
 from .audit import history_written_by
@@ -42,6 +40,7 @@ from .models import (
     TreatmentArm,
     Visit,
 )
+from .pseudonyms import pseudonym_key_rotate
 from .selectors import access_for
 from .services.common import REASON_REQUIRED, require_study_open
 

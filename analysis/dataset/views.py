@@ -16,11 +16,11 @@ from rest_framework.utils.urls import replace_query_param
 
 from analysis.selectors import metric_definitions
 from measurements.models import Expression
-from trialsite.api import DATASET_ROLES, CursorPagination
+from patients.api_plumbing import DATASET_ROLES, CursorPagination
+from patients.pseudonyms import pseudonyms_ensure
 
 from .files import bundle, table_csv
 from .outcomes import OUTCOMES
-from .pseudonyms import pseudonyms_ensure
 from .tables import INJECTIONS, SUBJECTS, Table, export_context
 
 FORMATS = ("json", "csv", "zip")

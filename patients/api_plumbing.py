@@ -6,6 +6,9 @@ a study the caller has no role in does not exist for them (404), an action their
 does not allow is refused (403). A token is issued for one study and carries only the
 holder's roles in that study; an API client's token reaches only views that declare
 `api_client_allowed = True` (the anonymized dataset and the summary).
+
+In patients, the lowest app, because it decides access through patients.selectors: trialsite,
+underneath every app, may not import them (tests/test_layers.py).
 """
 
 import hashlib
@@ -54,7 +57,7 @@ class StudyTokenAuthentication(TokenAuthentication):
 class StudyTokenScheme(OpenApiAuthenticationExtension):
     """Documents the token in the schema: `Authorization: Token <token>`."""
 
-    target_class = "trialsite.api.StudyTokenAuthentication"
+    target_class = "patients.api_plumbing.StudyTokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
