@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from measurements.selectors import scoring_progress
 from patients import services
 from patients.harms import harms_table
 from patients.selectors import access_for, require_role
@@ -59,7 +60,8 @@ def outcome_filters(request, study) -> dict:
 
 @login_required
 def study_outcomes(request, study_code):
-    study = study_for_analysis(access_for(request.user), study_code)
+    access = access_for(request.user)
+    study = study_for_analysis(access, study_code)
     filters = outcome_filters(request, study)
     choices = choices_for(study)
     context = {
@@ -67,6 +69,8 @@ def study_outcomes(request, study_code):
         "filters": filters,
         "choices": choices,
         "metrics": list(metric_definitions(study).values()),
+        # While photos wait to be scored (the demo's first minutes under make run), the page says so.
+        "scoring": next(iter(scoring_progress(access, study=study)), None),
     }
     try:
         summary = outcome_summary(
