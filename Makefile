@@ -14,6 +14,11 @@ VENV_STAMP := $(VENV)/.requirements-installed
 
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist: one test process per core. Each has its own test database (pytest-django adds
+# _gw0, _gw1 to its name), its own in-memory cache, and starts its servers (live server, Redis,
+# Celery worker) on free ports. loadfile keeps a module's tests on one process, so that what a
+# module builds once (a server, a worker, a demo) is built once.
+PYTEST_WORKERS ?= auto
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -82,7 +87,7 @@ chromium:
 
 test: lint services chromium
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every benchmark runs even when an earlier one misses a target; the exit status says if any did.
 BENCHMARKS := scripts/bench.py scripts/bench_analysis.py scripts/bench_dataset.py scripts/bench_demo.py \
