@@ -118,6 +118,9 @@ class Command(BaseCommand):
             except demo_scoring.ScoringAlreadyRunning as exc:
                 console.print(f"{exc} Serving only.")
                 return
+        if run.scored + run.failed == 0 and run.done == run.total:
+            console.print(f"All {run.total:,} demo photos are scored.")  # a later make run: nothing waited
+            return
         console.print(finished_line(study, run, seconds=time.monotonic() - started))
 
 
