@@ -15,6 +15,8 @@ import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+
 from measurements import synthetic
 
 
@@ -51,7 +53,7 @@ def _process_start(faces: dict[bool, tuple]) -> None:
 def draw_visit(drawing: VisitDrawing) -> list[bytes]:
     """The JPEG bytes of one visit's photos, in the order of `drawing.photos`."""
     face, reference = _faces[drawing.mirrored]
-    warped: dict[bool, object] = {}
+    warped: dict[bool, np.ndarray] = {}
     files = []
     for photo in drawing.photos:
         if photo.smile not in warped:

@@ -267,11 +267,13 @@ def scoring_progress(access: Access, *, study: Study | None = None) -> list[Scor
     progress = []
     for each in Study.objects.filter(pk__in=rows).order_by("code"):
         row = rows[each.pk]
-        recent = list(
-            photos.filter(patient__study=each, scored_at__gte=since)
+        recent = [
+            at
+            for at in photos.filter(patient__study=each, scored_at__gte=since)
             .order_by("-scored_at")
             .values_list("scored_at", flat=True)[:PACE_PHOTOS]
-        )
+            if at is not None
+        ]
         seconds_left = None
         if len(recent) >= 2 and recent[0] > recent[-1]:
             per_photo = (recent[0] - recent[-1]).total_seconds() / (len(recent) - 1)

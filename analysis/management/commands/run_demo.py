@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -20,6 +21,9 @@ from analysis import demo_scoring
 from measurements.models import Photo
 from patients.demo import DEMO_STUDY_CODE
 from patients.models import Study
+
+# runserver's exit status when Ctrl-C (SIGINT) stops it.
+STOPPED_BY_CTRL_C = (0, -signal.SIGINT, 128 + signal.SIGINT)
 
 
 class Command(BaseCommand):
@@ -49,7 +53,10 @@ class Command(BaseCommand):
 
         from rich.console import Console
 
-        console = Console(file=self.stdout, highlight=False, soft_wrap=True)
+        # Through the command's own stdout (the tests read it); rich needs only write, flush and isatty.
+        console = Console(file=cast(IO[str], self.stdout), highlight=False, soft_wrap=True)
+        self.stopping = threading.Event()
+        self.server_failed: int | None = None  # the server's exit status, when it stopped on its own
         # A closed terminal or a plain `kill` stops the demo as Ctrl-C does: the photos being scored go back.
         for stop in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(stop, _interrupt)
@@ -59,16 +66,18 @@ class Command(BaseCommand):
             if server is not None:
                 server.wait()  # serving until Ctrl-C
         except KeyboardInterrupt:
+            self.stopping.set()
             done, total = demo_scoring.scoring_counts(study)
             if done < total:
                 console.print(
                     f"Stopped: {done:,} of {total:,} demo photos scored. `make run` resumes where this stopped."
                 )
         finally:
+            self.stopping.set()
             if server is not None:
                 _stop(server)
-        if server is not None and server.returncode not in (0, None, -2, 130):
-            raise CommandError(f"The web server stopped with exit status {server.returncode}.")
+        if self.server_failed is not None:
+            raise CommandError(f"The web server stopped with exit status {self.server_failed}.")
 
     def _start_server(self, addrport: str, console) -> subprocess.Popen:
         manage = Path(settings.BASE_DIR) / "manage.py"
@@ -85,8 +94,12 @@ class Command(BaseCommand):
             assert server.stdout is not None
             for line in server.stdout:
                 console.print(line.rstrip("\n"), markup=False)
-            if server.wait() != 0:
-                _thread.interrupt_main()  # the server could not start (a port in use): stop the scoring too
+            # The server could not start (a port in use) or died: stop the scoring too. Not when Ctrl-C
+            # stopped it, which the main thread is already handling.
+            code = server.wait()
+            if code not in STOPPED_BY_CTRL_C and not self.stopping.is_set():
+                self.server_failed = code
+                _thread.interrupt_main()
 
         threading.Thread(target=forward, daemon=True).start()
         console.print(
@@ -144,10 +157,12 @@ def _interrupt(signum, frame) -> None:
 
 
 def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    """The server had the same Ctrl-C and is exiting: give it a moment, then make sure."""
+    for stop in (None, server.terminate, server.kill):
+        if stop is not None:
+            stop()
+        try:
+            server.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
