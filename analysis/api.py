@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
+from patients.api_plumbing import DATASET_ROLES, Role, request_access, roles_in_study
 
 from .dataset.tables import coded_sites
 from .selectors import require_results_visible
@@ -17,7 +17,7 @@ class StudySummaryApi(APIView):
     """Per-arm descriptives per visit and, at each follow-up, the between-arm comparison.
 
     Investigators and data managers (session or token) and API clients of the study: the
-    API's study-role permission (trialsite.api), its throttles and its one error shape.
+    API's study-role permission (patients.api_plumbing), its throttles and its one error shape.
     Coordinators pass the role check and then meet the outcomes page's own rule
     (analysis.selectors.require_results_visible): refused (403) unless the study is closed and its
     results opened to them.
@@ -42,7 +42,7 @@ class StudySummaryApi(APIView):
             ),
             OpenApiParameter("visit", str, required=False, description="Visit code; every visit when absent"),
         ],
-        responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (trialsite.api.document_errors)
+        responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (patients.api_plumbing.document_errors)
     )
     def get(self, request, study_code: str):
         study = request.study  # found, and the caller's role checked, by StudyRolePermission

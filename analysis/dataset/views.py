@@ -17,7 +17,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from analysis.selectors import metric_definitions
 from measurements.models import Expression
-from trialsite.api import DATASET_ROLES, ERROR_SCHEMA, CursorPagination
+from patients.api_plumbing import DATASET_ROLES, ERROR_SCHEMA, CursorPagination
+from patients.pseudonyms import pseudonyms_ensure
 
 from .anonymity import (
     AETIOLOGY_BANDINGS,
@@ -28,7 +29,6 @@ from .anonymity import (
 )
 from .files import bundle, table_csv
 from .outcomes import OUTCOMES
-from .pseudonyms import pseudonyms_ensure
 from .tables import INJECTIONS, SUBJECTS, ExportContext, Table, export_context, present
 
 FORMATS = ("json", "csv", "zip")

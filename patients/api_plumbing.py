@@ -7,6 +7,9 @@ does not allow is refused (403). A token is issued for one study, only to an acc
 role there is API client, and carries only that role; it reaches only views that declare
 `api_client_allowed = True` (the anonymized dataset and the summary). Staff use the API with
 their browser session.
+
+In patients, the lowest app, because it decides access through patients.selectors: trialsite,
+underneath every app, may not import them (tests/test_layers.py).
 """
 
 import hashlib
@@ -55,7 +58,7 @@ class StudyTokenAuthentication(TokenAuthentication):
 class StudyTokenScheme(OpenApiAuthenticationExtension):
     """Documents the token in the schema: `Authorization: Token <token>`."""
 
-    target_class = "trialsite.api.StudyTokenAuthentication"
+    target_class = "patients.api_plumbing.StudyTokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):

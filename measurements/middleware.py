@@ -1,8 +1,15 @@
-"""Middleware of the site as a whole (not of one app)."""
+"""The request size limit, for the whole site.
+
+It lives with the photos because the largest request any page sends is the visit form's photo
+set: the limit is counted from that form's expressions, and trialsite, the layer underneath
+every app, may not import them.
+"""
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+
+from .models import Expression
 
 # Multipart boundaries, the CSRF token and the other fields of the visit form.
 FORM_OVERHEAD_MB = 1
@@ -14,8 +21,6 @@ def request_body_limit_mb() -> int:
     docs/deployment.md configures the proxy with this same number (a test checks it), so
     an ordinary visit upload never meets a 413 from the proxy.
     """
-    from measurements.models import Expression
-
     return settings.PHOTO_MAX_UPLOAD_MB * len(Expression.choices) + FORM_OVERHEAD_MB
 
 
