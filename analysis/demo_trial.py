@@ -38,6 +38,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from analysis.grading.sunnybrook import COMPOSITE_MAX, COMPOSITE_MIN
 from measurements import services as photo_services
 from measurements.models import Expression, Photo
 from patients import services
@@ -353,7 +354,9 @@ class _Generator:
                 by=coordinator,
                 date_performed=performed,
                 house_brackmann=grade,
-                sunnybrook_composite=int(min(100, sunnybrook + round(improvement * 6 + rng.normal(0, 3)))),
+                sunnybrook_composite=int(
+                    min(COMPOSITE_MAX, max(COMPOSITE_MIN, sunnybrook + round(improvement * 6 + rng.normal(0, 3))))
+                ),
                 protocol_deviation_reason=deviation_reason,
             )
             # The patient-reported score rises about 4 points for each millimetre of droop removed.

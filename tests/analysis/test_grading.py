@@ -174,6 +174,15 @@ def test_house_brackmann_grades_as_data():
     assert house_brackmann.problem(True) is not None
 
 
+def test_visit_choices_come_from_the_grading_definitions():
+    from patients.models import HOUSE_BRACKMANN_CHOICES, Visit
+
+    assert HOUSE_BRACKMANN_CHOICES == house_brackmann.choices()
+    field = Visit._meta.get_field("sunnybrook_composite")
+    bounds = sorted(v.limit_value for v in field.validators if hasattr(v, "limit_value"))
+    assert bounds == [sunnybrook.COMPOSITE_MIN, sunnybrook.COMPOSITE_MAX]
+
+
 def test_grading_imports_nothing_from_django():
     code = "import sys, analysis.grading; sys.exit('django' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": "."}, check=False).returncode == 0
