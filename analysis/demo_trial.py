@@ -42,6 +42,7 @@ from measurements import services as photo_services
 from measurements.models import Expression, Photo
 from patients import services
 from patients.demo import DEMO_ELIGIBILITY_CRITERIA, DEMO_PASSWORD, DEMO_STUDY_CODE, DEMO_USERS, ensure_user
+from patients.grading.sunnybrook import COMPOSITE_MAX, COMPOSITE_MIN
 from patients.models import Aetiology, InjectionSide, Muscle, Patient, Product, Sex, Side, Study, StudyRole
 
 logger = logging.getLogger(__name__)
@@ -365,7 +366,9 @@ class _Generator:
                 by=coordinator,
                 date_performed=performed,
                 house_brackmann=grade,
-                sunnybrook_composite=int(min(100, sunnybrook + round(improvement * 6 + rng.normal(0, 3)))),
+                sunnybrook_composite=int(
+                    min(COMPOSITE_MAX, max(COMPOSITE_MIN, sunnybrook + round(improvement * 6 + rng.normal(0, 3))))
+                ),
                 protocol_deviation_reason=deviation_reason,
             )
             # The patient-reported score rises about 4 points for each millimetre of droop removed.

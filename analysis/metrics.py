@@ -82,7 +82,7 @@ def _build() -> tuple[AnalysisMetric, ...]:
                 )
             )
     out.append(AnalysisMetric(HOUSE_BRACKMANN, "House-Brackmann grade", "grade", "grade", ordinal=True, allowed="1-6"))
-    out.append(AnalysisMetric(SUNNYBROOK, "Sunnybrook composite score", "points", "grade", allowed="0-100"))
+    out.append(AnalysisMetric(SUNNYBROOK, "Sunnybrook composite score", "points", "grade", allowed="-15 to 100"))
     return tuple(out)
 
 

@@ -17,6 +17,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
 from patients.api_plumbing import ETagMixin, Role, request_access, roles_in_study
+from patients.grading import sunnybrook
 
 from . import forms, selectors, services
 from .api_shown import ShownModelSerializer
@@ -144,7 +145,9 @@ class VisitIn(serializers.Serializer):
     scheduled_visit = serializers.SlugField(help_text="The schedule's code, e.g. baseline, week-12.")
     date_performed = serializers.DateField()
     house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
-    sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    sunnybrook_composite = serializers.IntegerField(
+        required=False, allow_null=True, min_value=sunnybrook.COMPOSITE_MIN, max_value=sunnybrook.COMPOSITE_MAX
+    )
     notes = serializers.CharField(required=False, allow_blank=True)
     protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
 
@@ -237,7 +240,9 @@ class VisitCorrectionIn(serializers.Serializer):
     reason = serializers.CharField()
     date_performed = serializers.DateField(required=False)
     house_brackmann = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=6)
-    sunnybrook_composite = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    sunnybrook_composite = serializers.IntegerField(
+        required=False, allow_null=True, min_value=sunnybrook.COMPOSITE_MIN, max_value=sunnybrook.COMPOSITE_MAX
+    )
     notes = serializers.CharField(required=False, allow_blank=True)
     protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
 

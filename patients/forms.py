@@ -13,6 +13,7 @@ from django.db import models
 from . import schedule as visit_schedule
 from .adverse_event_models import AdverseEvent
 from .formatting import plain_decimal
+from .grading import sunnybrook
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -234,7 +235,9 @@ class VisitForm(TrialForm):
     )
     date_performed = model_field(Visit, "date_performed")
     house_brackmann = model_field(Visit, "house_brackmann")
-    sunnybrook_composite = model_field(Visit, "sunnybrook_composite", max_value=100)
+    sunnybrook_composite = model_field(
+        Visit, "sunnybrook_composite", min_value=sunnybrook.COMPOSITE_MIN, max_value=sunnybrook.COMPOSITE_MAX
+    )
     # Adverse events are records of their own (AdverseEventForm), no longer a free-text box here.
     notes = model_field(
         Visit, "notes", help_text="Adverse events are recorded on their own, one record each, from the patient page."

@@ -16,6 +16,7 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from .formatting import units_display
+from .grading import house_brackmann, sunnybrook
 
 
 class Study(models.Model):
@@ -201,7 +202,7 @@ class SeverityBand(models.TextChoices):
         return cls.MILD_MODERATE if grade <= 3 else cls.SEVERE
 
 
-HOUSE_BRACKMANN_CHOICES = [(1, "I"), (2, "II"), (3, "III"), (4, "IV"), (5, "V"), (6, "VI")]
+HOUSE_BRACKMANN_CHOICES = house_brackmann.choices()
 
 
 class Patient(models.Model):
@@ -344,12 +345,14 @@ class Visit(models.Model):
     house_brackmann = models.PositiveSmallIntegerField(
         "House-Brackmann grade", choices=HOUSE_BRACKMANN_CHOICES, null=True, blank=True
     )
-    sunnybrook_composite = models.PositiveSmallIntegerField(
+    # Typed in as one number (the item-level Sunnybrook form is patients.grading.sunnybrook). Signed:
+    # the composite is movement − rest − synkinesis and runs from −15, never clamped to 0.
+    sunnybrook_composite = models.SmallIntegerField(
         "Sunnybrook composite score",
         null=True,
         blank=True,
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="0 (complete paralysis) to 100 (normal).",
+        validators=[MinValueValidator(sunnybrook.COMPOSITE_MIN), MaxValueValidator(sunnybrook.COMPOSITE_MAX)],
+        help_text="−15 (worst) to 100 (normal): voluntary movement − resting symmetry − synkinesis.",
     )
     # The old free-text box. Adverse events are records of their own (AdverseEvent); migration 0005
     # carried every text into one ("other", the whole text as its description, from_free_text for
@@ -387,7 +390,11 @@ class Visit(models.Model):
                 name="visit_house_brackmann_range",
             ),
             models.CheckConstraint(
-                condition=Q(sunnybrook_composite__isnull=True) | Q(sunnybrook_composite__lte=100),
+                condition=Q(sunnybrook_composite__isnull=True)
+                | Q(
+                    sunnybrook_composite__gte=sunnybrook.COMPOSITE_MIN,
+                    sunnybrook_composite__lte=sunnybrook.COMPOSITE_MAX,
+                ),
                 name="visit_sunnybrook_range",
             ),
             models.CheckConstraint(condition=~Q(status="voided") | ~Q(void_reason=""), name="visit_void_has_reason"),
