@@ -11,7 +11,9 @@ holder's roles in that study; an API client's token reaches only views that decl
 import hashlib
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -19,8 +21,9 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
-from rest_framework import exceptions, pagination, permissions, throttling
+from rest_framework import exceptions, pagination, parsers, permissions, status, throttling
 from rest_framework.serializers import as_serializer_error
+from rest_framework.utils import json
 
 from patients.models import ApiToken, Study, StudyRole
 from patients.selectors import Access, access_for, access_for_study
@@ -180,6 +183,55 @@ class ETagMixin:
         return get_conditional_response(request._request, etag=etag, response=response)
 
 
+NOT_AN_OBJECT = "The body must be a JSON object: named fields, as the schema documents for this endpoint."
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+def json_body_limit_bytes() -> int:
+    """The largest JSON body accepted: Django's own limit for a request body held in memory."""
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def too_large_message(size: int | None = None) -> str:
+    limit_mb = json_body_limit_bytes() / 1024 / 1024
+    said = f"The body is {size / 1024 / 1024:.1f} MB; " if size is not None else "The body is too large; "
+    return (
+        f"{said}the API accepts at most {limit_mb:.1f} MB of JSON. Nothing was read or saved. "
+        f"Photos go as multipart/form-data to the visit's photos endpoint, "
+        f"up to {settings.PHOTO_MAX_UPLOAD_MB} MB each."
+    )
+
+
+class JSONObjectParser(parsers.JSONParser):
+    """JSON whose top level is an object, read up to the size limit, every failure a 400 (never a 500).
+
+    DRF reads the body stream itself, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE would never
+    apply: the limit is applied here (and, from Content-Length, already by
+    trialsite.middleware before any view). Deep nesting makes the JSON decoder recurse
+    until RecursionError, which DRF's parser lets through as a 500.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = json_body_limit_bytes()
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise RequestTooLarge(too_large_message())
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            data = json.loads(raw.decode(encoding))
+        except RecursionError:
+            raise exceptions.ParseError("The JSON body is nested too deeply.") from None
+        except ValueError as error:  # UnicodeDecodeError and json's errors both
+            raise exceptions.ParseError(f"The body is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise exceptions.ParseError(NOT_AN_OBJECT)
+        return data
+
+
 def exception_handler(exc, context):
     """Every 4xx as {"error": {"code", "message", "fields"}}; fields carry the forms' own messages."""
     # Imported here: rest_framework.views imports this module through the settings.
@@ -191,6 +243,12 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):  # a form body over Django's own limit
+        exc = RequestTooLarge(too_large_message())
+    elif isinstance(exc, RecursionError):
+        # Only input nested without bound recurses this deep here (the parsers turn their own
+        # into a ParseError; this is the net for any other parser): a bad request, not a crash.
+        exc = exceptions.ParseError("The body is nested too deeply.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -213,6 +271,13 @@ def error_body(exc, data) -> dict:
 
 
 ERROR_STATUSES = ("400", "401", "403", "404", "429")
+# Only operations that take a body: too large, or not JSON (an upload: not multipart).
+BODY_ERROR_STATUSES = ("413", "415")
+BODY_ERROR_DESCRIPTIONS = {
+    "400": "Fields that need correcting, or a body that is not valid JSON or not a JSON object.",
+    "413": "The body is over the size limit (docs/api.md); nothing was read.",
+    "415": "The body is not of the documented content type.",
+}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -236,8 +301,10 @@ def document_errors(result, generator, request, public):
     reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
-            for status in ERROR_STATUSES:
-                operation.setdefault("responses", {}).setdefault(status, {"description": "Error", **reference})
+            statuses = ERROR_STATUSES + (BODY_ERROR_STATUSES if "requestBody" in operation else ())
+            for code in statuses:
+                description = BODY_ERROR_DESCRIPTIONS.get(code, "Error") if "requestBody" in operation else "Error"
+                operation.setdefault("responses", {}).setdefault(code, {"description": description, **reference})
     return result
 
 

@@ -301,6 +301,9 @@ REST_FRAMEWORK = {
         "sustained": env_str("API_THROTTLE_SUSTAINED", "5000/day"),
     },
     "EXCEPTION_HANDLER": "trialsite.api.exception_handler",
+    # Bodies are JSON objects (size-limited, never a 500); the photo upload declares its own multipart parsers.
+    "DEFAULT_PARSER_CLASSES": ["trialsite.api.JSONObjectParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "trialsite.api.CursorPagination",
     "PAGE_SIZE": 100,
