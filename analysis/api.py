@@ -6,7 +6,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trialsite.api import DATASET_ROLES, Role, request_access, roles_in_study
+from measurements.models import Expression
+from trialsite.api import DATASET_ROLES, STUDY_ENUM, Role, request_access, roles_in_study
 
 from .dataset.tables import coded_sites
 from .selectors import require_results_visible
@@ -29,9 +30,19 @@ class StudySummaryApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "metric", str, required=True, description="Analysis metric, e.g. commissure_height_deviation_mm"
+                "metric",
+                str,
+                required=True,
+                description="Analysis metric, e.g. commissure_height_deviation_mm",
+                extensions={STUDY_ENUM: "metric"},  # the codes of the caller's studies (trialsite.api)
             ),
-            OpenApiParameter("expression", str, required=True, description="Photo expression, e.g. smile_closed"),
+            OpenApiParameter(
+                "expression",
+                str,
+                required=True,
+                enum=list(Expression.values),
+                description="Photo expression, e.g. smile_closed",
+            ),
             OpenApiParameter(
                 "site",
                 str,
@@ -40,7 +51,13 @@ class StudySummaryApi(APIView):
                 "API clients give its coded label (site-1, site-2, ...), as in the anonymized dataset, and get "
                 "that label back in `site`.",
             ),
-            OpenApiParameter("visit", str, required=False, description="Visit code; every visit when absent"),
+            OpenApiParameter(
+                "visit",
+                str,
+                required=False,
+                description="Visit code; every visit when absent",
+                extensions={STUDY_ENUM: "visit"},
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (trialsite.api.document_errors)
     )

@@ -343,7 +343,11 @@ SPECTACULAR_SETTINGS = {
         "PatientStatusEnum": "patients.models.Patient.Status",
         "PhotoStatusEnum": "measurements.models.Photo.Status",
     },
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "trialsite.api.document_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trialsite.api.document_errors",
+        "trialsite.api.document_parameters",
+    ],
 }
 
 # Security. Defaults are strict when DEBUG is off; each can be relaxed by
