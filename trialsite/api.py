@@ -210,7 +210,7 @@ class BurstThrottle(_CallerThrottle):
     """The per-minute rate, counted per pull: the pages after the first are not counted.
 
     A client following `next` through a large table at the largest page size (the demo's
-    outcomes take about 45 pages) must not meet 429 halfway; it is bounded by the daily
+    outcomes take more than 40 pages) must not meet 429 halfway; it is bounded by the daily
     sustained rate instead. A made-up cursor costs a 400, not a page.
     """
 
