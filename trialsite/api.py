@@ -410,7 +410,7 @@ ERROR_STATUSES = ("400", "401", "403", "404", "429")
 # Only operations that take a body: too large, or not JSON (an upload: not multipart).
 BODY_ERROR_STATUSES = ("413", "415")
 BODY_ERROR_DESCRIPTIONS = {
-    "400": "Fields that need correcting, or a body that is not valid JSON or not a JSON object.",
+    "400": "Fields that need correcting, or (not for photos) a body that is not valid JSON or not a JSON object.",
     "413": "The body is over the size limit (docs/api.md); nothing was read.",
     "415": "The body is not of the documented content type.",
 }
@@ -436,10 +436,12 @@ def document_errors(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            statuses = ERROR_STATUSES + (BODY_ERROR_STATUSES if "requestBody" in operation else ())
+        for method, operation in operations.items():
+            # A write that documents no body (randomize) still parses one if sent, and may refuse it.
+            takes_body = "requestBody" in operation or method in ("post", "put", "patch")
+            statuses = ERROR_STATUSES + (BODY_ERROR_STATUSES if takes_body else ())
             for code in statuses:
-                description = BODY_ERROR_DESCRIPTIONS.get(code, "Error") if "requestBody" in operation else "Error"
+                description = BODY_ERROR_DESCRIPTIONS.get(code, "Error") if takes_body else "Error"
                 operation.setdefault("responses", {}).setdefault(code, {"description": description, **reference})
     return result
 

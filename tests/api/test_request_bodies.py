@@ -106,9 +106,8 @@ def test_a_body_of_another_content_type_is_a_415(coordinator, study, treated):
 def test_the_schema_documents_the_body_errors():
     for method, path, operation in operations(WRITE_METHODS):
         responses = operation["responses"]
-        if "requestBody" in operation:
-            assert {"400", "413", "415"} <= set(responses), (method, path)
-            assert "not a JSON object" in responses["400"]["description"]
+        assert {"400", "413", "415"} <= set(responses), (method, path)
+        assert "not a JSON object" in responses["400"]["description"]
 
 
 # --- Size -----------------------------------------------------------------------------------------
