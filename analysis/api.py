@@ -39,9 +39,12 @@ class StudySummaryApi(APIView):
             OpenApiParameter(
                 "expression",
                 str,
-                required=True,
+                # Required by a photo metric only: a grade or study-defined outcome has none
+                # (analysis.summary.validate_inputs); without one a photo metric is a 400 naming it.
+                required=False,
                 enum=list(Expression.values),
-                description="Photo expression, e.g. smile_closed",
+                description="Photo expression, e.g. smile_closed; needed by a photo metric, "
+                "ignored for a grade or study-defined outcome (e.g. metric=house_brackmann)",
             ),
             OpenApiParameter(
                 "site",

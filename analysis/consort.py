@@ -13,9 +13,13 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from patients.models import InjectionSession, Patient, RecordStatus, Study
 
 
-def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict | None = None) -> dict:
+def consort_counts(
+    study: Study, *, site_code: str | None = None, analysed: dict | None = None, not_yet_due: dict | None = None
+) -> dict:
     """Registered, enrolled, randomized per arm (and how), received the allocated intervention,
-    withdrawn per arm by last visit attended, and analysed per arm (from the summary)."""
+    withdrawn per arm by last visit attended, and, at the chosen visit, analysed, follow-up in progress
+    (not yet due) and not analysed per arm, which add up to the allocated (analysed and not yet due come
+    from the summary, analysis.selectors.not_yet_due's rule)."""
     patients = Patient.objects.filter(study=study)
     if site_code:
         patients = patients.filter(site__code=site_code)
@@ -56,6 +60,9 @@ def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict
             for (code, last_day), n in sorted(withdrawals.items(), key=lambda w: (w[0][1] is not None, w[0][1] or 0))
             if code == row["arm__code"]
         ]
+        analysed_n = (analysed or {}).get(row["arm__code"])
+        in_progress = (not_yet_due or {}).get(row["arm__code"])
+        not_analysed = row["randomized"] - analysed_n - (in_progress or 0) if analysed_n is not None else None
         arms.append(
             {
                 "code": row["arm__code"],
@@ -67,7 +74,9 @@ def consort_counts(study: Study, *, site_code: str | None = None, analysed: dict
                 "withdrawn": row["withdrawn"],
                 "withdrawn_after": lost,
                 "completed": row["completed"],
-                "analysed": (analysed or {}).get(row["arm__code"]),
+                "analysed": analysed_n,
+                "follow_up_in_progress": in_progress,
+                "not_analysed": not_analysed,
             }
         )
     return {**totals, "not_enrolled": totals["registered"] - totals["enrolled"],

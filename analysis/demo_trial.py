@@ -41,7 +41,7 @@ from django.utils import timezone
 from measurements import services as photo_services
 from measurements.models import Expression, Photo
 from patients import services
-from patients.demo import DEMO_PASSWORD, DEMO_STUDY_CODE, DEMO_USERS, ensure_user
+from patients.demo import DEMO_ELIGIBILITY_CRITERIA, DEMO_PASSWORD, DEMO_STUDY_CODE, DEMO_USERS, ensure_user
 from patients.models import Aetiology, InjectionSide, Muscle, Patient, Product, Sex, Side, Study, StudyRole
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,8 @@ def seed_demo_trial(
             by=None,
             description="Facial Clinimetric Evaluation scale (patient-reported), 0 worst to 100 best.",
         )
+        for order, (kind, text) in enumerate(DEMO_ELIGIBILITY_CRITERIA):
+            services.eligibility_criterion_define(study=study, kind=kind, text=text, order=order, by=None)
         logins = demo_logins(study)
     result = DemoResult(study=study, logins=logins, created=True)
     generator = _Generator(
@@ -258,6 +260,7 @@ class _Generator:
             days_ago = int(rng.integers(100, 331)) if index < count - recent else int(rng.integers(16, 30))
             with transaction.atomic():
                 patient = self._register(index, site, days_ago)
+                self._answer_eligibility(patient, by=self.coordinators[site.pk])
                 arm = services.patient_randomize(patient=patient, by=self.coordinators[site.pk])
                 patient.refresh_from_db()
             self._follow(
@@ -267,6 +270,12 @@ class _Generator:
                 deviation=index == deviation_index,
             )
             self.progress(f"Demo patient {index + 1}/{count} ({patient.study_code}, {arm.name})")
+
+    def _answer_eligibility(self, patient: Patient, *, by) -> None:
+        """Every demo patient passes the checklist: built to (adult, palsy of grade II to V for 6 to
+        60 months), so the inclusion criteria hold and the exclusion criteria do not."""
+        answers = {c.pk: c.kind == "inclusion" for c in self.study.eligibility_criteria.filter(active=True)}
+        services.patient_eligibility_record(patient=patient, by=by, answers=answers)
 
     def _register(self, index: int, site, days_ago: int) -> Patient:
         rng = self.rng
@@ -287,7 +296,9 @@ class _Generator:
             months_since_onset=int(rng.integers(6, 61)),
             baseline_house_brackmann=int(rng.choice([2, 3, 4, 5], p=[0.15, 0.4, 0.3, 0.15])),
             full_name=f"{first} {last}",
-            date_of_birth=enrolled - timedelta(days=int(rng.integers(18 * 365, 80 * 365))),
+            # Two weeks more than 18 x 365 days: every demo patient is an adult on the consent day
+            # (up to a week before enrollment), as the checklist's first criterion asks.
+            date_of_birth=enrolled - timedelta(days=int(rng.integers(18 * 365, 80 * 365)) + 14),
             medical_record_number=f"{site.code}{700000 + index * 37:07d}",
             phone=f"07700 9{index:05d}",
             consent_date=enrolled - timedelta(days=int(rng.integers(0, 8))),

@@ -1,4 +1,7 @@
-"""Downloads: the summary and Table 1 as flat tables (CSV, XLSX), the long dataset streamed as CSV.
+"""Downloads: the summary and Table 1 as tidy tables (CSV, XLSX, a ZIP of CSVs), the long dataset streamed as CSV.
+
+Every file is one table with unique column names (a CSV, or one sheet of an XLSX), or a ZIP of such
+tables; tests/analysis/test_downloads.py opens every file the outcomes page links to and checks it.
 
 Pure formatting of analysis.summary's dicts; the XLSX stores full-precision numbers with the
 page's number format, so a cell shows exactly the page's digits.
@@ -9,34 +12,75 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterable, Iterator
 
 from .formatting import DECIMALS, fmt_number
 from .table1 import format_cell
 
-PER_ARM_COLUMNS = ["visit", "visit_day", "arm", "n", "missing", "mean", "sd", "ci_low", "ci_high", "median", "q1",
-                   "q3", "change_n", "change_mean", "change_sd", "not_estimable"]  # fmt: skip
-COMPARISON_COLUMNS = ["visit", "statistic", "estimate", "ci_low", "ci_high", "p", "not_estimable", "method"]
+PER_ARM_COLUMNS = ["visit_code", "visit", "visit_day", "arm", "n", "not_yet_due", "missing", "mean", "sd",
+                   "ci_low", "ci_high", "median", "q1", "q3", "change_n", "change_mean", "change_sd",
+                   "not_estimable"]  # fmt: skip
+COMPARISON_COLUMNS = ["visit_code", "visit", "statistic", "estimate", "ci_low", "ci_high", "p", "not_estimable",
+                      "method"]  # fmt: skip
+
+
+def per_arm_columns(summary: dict) -> list[str]:
+    """The per-arm table's columns: an ordinal grade has a count per grade instead of a mean and SD."""
+    if not summary["metric"].get("ordinal"):
+        return PER_ARM_COLUMNS
+    grades = [f"n_grade_{level['label']}" for level in summary["metric"]["levels"]]
+    return ["visit_code", "visit", "visit_day", "arm", "n", "not_yet_due", "missing", "median", "q1", "q3", *grades,
+            "change_n", "change_lower", "change_same", "change_higher", "not_estimable"]  # fmt: skip
 
 
 def per_arm_rows(summary: dict) -> list[list]:
+    ordinal = summary["metric"].get("ordinal")
     rows = []
     for visit in summary["visits"]:
         for arm in summary["arms"]:
             d = visit["arms"][arm["code"]]
             c = (visit["change"] or {}).get(arm["code"]) or {}
-            rows.append([visit["code"], visit["day"], arm["name"], d["n"], d["missing"], d["mean"], d["sd"],
-                         d["ci_low"], d["ci_high"], d["median"], d["q1"], d["q3"], c.get("n"), c.get("mean"),
-                         c.get("sd"), d.get("not_estimable") or ""])  # fmt: skip
+            start = [visit["code"], visit["name"], visit["day"], arm["name"], d["n"], d["not_yet_due"], d["missing"]]
+            if ordinal:
+                counts = [d["counts"].get(level["value"], d["counts"].get(str(level["value"]), 0))
+                          for level in summary["metric"]["levels"]]  # fmt: skip
+                rows.append([*start, d["median"], d["q1"], d["q3"], *counts, c.get("n"), c.get("lower"),
+                             c.get("same"), c.get("higher"), d.get("not_estimable") or ""])  # fmt: skip
+            else:
+                rows.append([*start, d["mean"], d["sd"], d["ci_low"], d["ci_high"], d["median"], d["q1"], d["q3"],
+                             c.get("n"), c.get("mean"), c.get("sd"), d.get("not_estimable") or ""])  # fmt: skip
     return rows
+
+
+def _arm_names(summary: dict) -> dict[str, str]:
+    """The statistics' a (BoNT-A) and b (control) as the study's arm names."""
+    treated = next((a["name"] for a in summary["arms"] if a["treated"]), "treated arm")
+    control = next((a["name"] for a in summary["arms"] if not a["treated"]), "control arm")
+    return {"a": treated, "b": control}
 
 
 def comparison_rows(summary: dict) -> list[list]:
     methods = summary["methods"]
+    names = _arm_names(summary)
     rows = []
+
+    def add(visit: dict, statistic: str, e: dict, method: str, p=None) -> None:
+        rows.append([visit["code"], visit["name"], statistic, e.get("estimate"), e.get("ci_low"), e.get("ci_high"),
+                     e.get("p") if p is None else p, e.get("not_estimable") or "", method])  # fmt: skip
+
     for visit in summary["visits"]:
         c = visit["comparison"]
         if not c:
+            continue
+        if summary["metric"].get("ordinal"):
+            add(visit, "Proportional-odds common odds ratio (primary)", c["proportional_odds"],
+                methods["proportional_odds"])  # fmt: skip
+            add(visit, "Mann-Whitney U of follow-up grades", c["mann_whitney"], methods["mann_whitney"])
+            for key in ("a", "b"):
+                i = c["improved_one_grade"][key]
+                add(visit, f"Improved by at least one grade, {names[key]} {i['improved']}/{i['n']}",
+                    {"estimate": i["proportion"]}, methods["improved_one_grade"])  # fmt: skip
             continue
         for key, label in (
             ("ancova", "ANCOVA arm effect (primary)"),
@@ -44,27 +88,22 @@ def comparison_rows(summary: dict) -> list[list]:
             ("hedges_g", "Hedges' g"),
             ("mann_whitney", "Mann-Whitney U"),
         ):
-            e = c[key]
-            rows.append([visit["code"], label, e["estimate"], e["ci_low"], e["ci_high"], e["p"],
-                         e["not_estimable"] or "", methods[key]])  # fmt: skip
+            add(visit, label, c[key], methods[key])
         if c.get("responders"):
             r = c["responders"]
-            rd = r["risk_difference"]
-            rows.append([visit["code"], f"Responders a {r['a']['responders']}/{r['a']['n']}, "
-                         f"b {r['b']['responders']}/{r['b']['n']}: risk difference", rd["estimate"], rd["ci_low"],
-                         rd["ci_high"], r["fisher_p"], rd["not_estimable"] or "", methods["responders"]])  # fmt: skip
-        for arm_key in ("a", "b"):
-            p = (c.get("percent_correction") or {}).get(arm_key)
+            add(visit, f"Responders {names['a']} {r['a']['responders']}/{r['a']['n']}, "
+                f"{names['b']} {r['b']['responders']}/{r['b']['n']}: risk difference", r["risk_difference"],
+                methods["responders"], p=r["fisher_p"])  # fmt: skip
+        for key in ("a", "b"):
+            p = (c.get("percent_correction") or {}).get(key)
             if p:
-                rows.append([visit["code"], f"Percent correction ({arm_key}): mean of patient percentages",
-                             p["mean_of_patient_percentages"], None, None, None, p["not_estimable"] or "",
-                             methods["percent_correction"]])  # fmt: skip
-                rows.append([visit["code"], f"Percent correction ({arm_key}): percent of mean change",
-                             p["percent_of_mean_change"], None, None, None, p["not_estimable"] or "",
-                             methods["percent_correction"]])  # fmt: skip
-    for visit, e in summary["mixed_model"]["estimates"].items():
-        rows.append([visit, "Mixed model arm x visit", e["estimate"], e["ci_low"], e["ci_high"], e["p"],
-                     e["not_estimable"] or "", methods["mixed_model"]])  # fmt: skip
+                for measure, label in (("mean_of_patient_percentages", "mean of patient percentages"),
+                                       ("percent_of_mean_change", "percent of mean change")):  # fmt: skip
+                    estimate = {"estimate": p[measure], "not_estimable": p["not_estimable"]}
+                    add(visit, f"Percent correction, {names[key]}: {label}", estimate, methods["percent_correction"])
+    visit_by_code = {v["code"]: v for v in summary["visits"]}
+    for code, e in summary["mixed_model"]["estimates"].items():
+        add(visit_by_code.get(code, {"code": code, "name": code}), "Mixed model arm x visit", e, methods["mixed_model"])
     return rows
 
 
@@ -81,8 +120,9 @@ def table_one_rows(table1: dict) -> tuple[list[str], list[list]]:
 
 def methods_rows(summary: dict) -> list[list]:
     rows = [["Study", summary["study"]], ["Metric", f"{summary['metric']['label']} ({summary['metric']['unit']})"],
-            ["Expression", summary["expression"]], ["Site", summary["site"] or "all sites"],
-            ["Engine version", summary["engine_version"] or "none"],
+            ["Expression", summary["expression_label"] or "none (recorded per visit)"],
+            ["Site", summary["site"] or "all sites"],
+            ["Engine version", summary["engine_version"] or "none"], ["Counted on", summary["today"]],
             ["Between-arm sign", summary["comparison_sign"] or "not compared"],
             ["Mixed model converged", str(summary["mixed_model"]["converged"])],
             ["Mixed model warning", summary["mixed_model"]["warning"] or ""],
@@ -102,28 +142,43 @@ def csv_bytes(header: list[str], rows: Iterable[list]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def summary_csv(summary: dict) -> bytes:
-    """Per-arm rows, then comparison rows, in one CSV with a `table` column."""
-    header = ["table", *PER_ARM_COLUMNS, *COMPARISON_COLUMNS]
-    rows = [["per_arm", *r, *[""] * len(COMPARISON_COLUMNS)] for r in per_arm_rows(summary)]
-    rows += [["comparison", *[""] * len(PER_ARM_COLUMNS), *r] for r in comparison_rows(summary)]
-    return csv_bytes(header, rows)
+def outcomes_zip(summary: dict, table1: dict) -> bytes:
+    """The outcome tables as a ZIP of tidy CSVs, one table each (per arm, comparison, Table 1, methods),
+    the same tables as the workbook's sheets."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, header, rows in outcome_tables(summary, table1):
+            archive.writestr(f"{name}.csv", csv_bytes(header, rows))
+    return buffer.getvalue()
 
 
-def workbook_bytes(summary: dict, table1: dict | None) -> bytes:
+def outcome_tables(summary: dict, table1: dict | None) -> list[tuple[str, list[str], list[list]]]:
+    """(name, header, rows) of every table the outcome files hold, each with unique column names."""
+    tables = [("per_arm", per_arm_columns(summary), per_arm_rows(summary)),
+              ("comparison", COMPARISON_COLUMNS, comparison_rows(summary))]  # fmt: skip
+    if table1 is not None:
+        tables.append(("table1", *table_one_rows(table1)))
+    tables.append(("methods_and_exclusions", ["item", "value"], methods_rows(summary)))
+    return tables
+
+
+SHEET_TITLES = {
+    "per_arm": "Per arm",
+    "comparison": "Comparison",
+    "table1": "Table 1",
+    "methods_and_exclusions": "Methods and exclusions",
+}
+
+
+def workbook_bytes(tables: list[tuple[str, list[str], list[list]]]) -> bytes:
+    """An XLSX with one sheet per table (outcome_tables' names), full precision under the page's format."""
     from openpyxl import Workbook
 
     number_format = "0." + "0" * DECIMALS
     book = Workbook()
-    sheets = [("Per arm", PER_ARM_COLUMNS, per_arm_rows(summary)),
-              ("Comparison", COMPARISON_COLUMNS, comparison_rows(summary))]  # fmt: skip
-    if table1 is not None:
-        header, rows = table_one_rows(table1)
-        sheets.append(("Table 1", header, rows))
-    sheets.append(("Methods and exclusions", ["item", "value"], methods_rows(summary)))
     book.remove(book.active)
-    for title, header, rows in sheets:
-        sheet = book.create_sheet(title)
+    for name, header, rows in tables:
+        sheet = book.create_sheet(SHEET_TITLES[name])
         sheet.append(header)
         for row in rows:
             sheet.append(row)

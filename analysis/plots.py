@@ -19,6 +19,8 @@ matplotlib.rcParams["svg.fonttype"] = "none"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
@@ -34,12 +36,30 @@ def _render(fig, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _dash(value) -> str:
+    return "–" if value is None else str(value)
+
+
 def _colour(index: int) -> str:
     return COLOURS[index % len(COLOURS)]
 
 
+def _grade_axis(axis, levels: list[dict]) -> None:
+    """A grade axis shows its grades (I to VI), never fractions of a grade."""
+    axis.set_ticks([level["value"] for level in levels])
+    axis.set_ticklabels([level["label"] for level in levels])
+
+
+def _whole_steps(axis) -> None:
+    """A change of grade moves in whole grades: integer ticks only."""
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def means_plot(summary: dict, fmt: str = "svg") -> bytes:
-    """Mean with 95% CI per arm across visits; n per arm under each visit."""
+    """Mean with 95% CI per arm across visits; for an ordinal grade the median with its IQR. n per arm
+    under each visit."""
+    ordinal = summary["metric"].get("ordinal", False)
+    centre, low_key, high_key = ("median", "q1", "q3") if ordinal else ("mean", "ci_low", "ci_high")
     fig, ax = plt.subplots(figsize=(7, 4.2))
     days = [v["day"] for v in summary["visits"]]
     for i, arm in enumerate(summary["arms"]):
@@ -47,12 +67,12 @@ def means_plot(summary: dict, fmt: str = "svg") -> bytes:
         xs, ys, lows, highs = [], [], [], []
         for visit in summary["visits"]:
             d = visit["arms"][arm["code"]]
-            if d["mean"] is None:
+            if d[centre] is None:
                 continue
             xs.append(visit["day"] + offset)
-            ys.append(d["mean"])
-            lows.append(d["mean"] - (d["ci_low"] if d["ci_low"] is not None else d["mean"]))
-            highs.append((d["ci_high"] if d["ci_high"] is not None else d["mean"]) - d["mean"])
+            ys.append(d[centre])
+            lows.append(d[centre] - (d[low_key] if d[low_key] is not None else d[centre]))
+            highs.append((d[high_key] if d[high_key] is not None else d[centre]) - d[centre])
         ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=4, color=_colour(i), label=arm["name"])
     ax.set_xticks(days)
     ax.set_xticklabels(
@@ -63,6 +83,9 @@ def means_plot(summary: dict, fmt: str = "svg") -> bytes:
         fontsize=8,
     )
     _labels(ax, summary, "Visit (days since enrollment; n per arm in legend order)")
+    if ordinal:
+        _grade_axis(ax.yaxis, summary["metric"]["levels"])
+        ax.set_ylabel(f"{summary['metric']['label']}: median and IQR")
     ax.legend(frameon=False)
     return _render(fig, fmt)
 
@@ -71,26 +94,39 @@ def _labels(ax, summary: dict, xlabel: str) -> None:
     metric = summary["metric"]
     ax.set_ylabel(f"{metric['label']} ({metric['unit']})")
     ax.set_xlabel(xlabel)
-    ax.set_title(f"{summary['study']}: {metric['label']}, {summary['expression']}", fontsize=10)
+    where = f", {summary['expression_label']}" if summary.get("expression_label") else ""
+    ax.set_title(f"{summary['study']}: {metric['label']}{where}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
 
 
 def waterfall_plot(summary: dict, changes: pd.DataFrame, visit_name: str, fmt: str = "svg") -> bytes:
-    """Per-patient change from baseline at a visit, sorted, coloured by arm (no patient labels)."""
+    """Per-patient change from baseline at a visit, sorted, coloured by arm (no patient labels).
+
+    Each bar and each legend swatch carries an SVG id naming its arm (`bar-<arm>-<n>`,
+    `legend-<arm>`), so a test can check that a swatch has its arm's colour."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ordered = changes.sort_values("change", ascending=False).reset_index(drop=True)
     codes = [a["code"] for a in summary["arms"]]
     colours = [_colour(codes.index(g)) if g in codes else "#777777" for g in ordered["group"]]
-    ax.bar(np.arange(len(ordered)), ordered["change"], color=colours)
+    bars = ax.bar(np.arange(len(ordered)), ordered["change"], color=colours)
+    for k, (bar, group) in enumerate(zip(bars, ordered["group"], strict=True)):
+        bar.set_gid(f"bar-{group}-{k}")
     ax.axhline(0, color="#333333", linewidth=0.8)
-    for i, arm in enumerate(summary["arms"]):
-        n = int((ordered["group"] == arm["code"]).sum())
-        ax.bar([], [], color=_colour(i), label=f"{arm['name']} (n={n})")
+    # Legend handles drawn from the arms' own colours: a handle taken from an empty bar container
+    # falls back to the first colour of the cycle, which painted every arm blue.
+    handles = [
+        Patch(facecolor=_colour(i), label=f"{arm['name']} (n={int((ordered['group'] == arm['code']).sum())})")
+        for i, arm in enumerate(summary["arms"])
+    ]
     ax.set_xticks([])
     metric = summary["metric"]
     _labels(ax, summary, f"Patients, sorted by change at {visit_name}")
     ax.set_ylabel(f"Change from baseline, {metric['label']} ({metric['unit']})")
-    ax.legend(frameon=False)
+    if metric.get("ordinal"):
+        _whole_steps(ax.yaxis)
+    legend = ax.legend(handles=handles, frameon=False)
+    for arm, swatch in zip(summary["arms"], legend.get_patches(), strict=True):
+        swatch.set_gid(f"legend-{arm['code']}")
     return _render(fig, fmt)
 
 
@@ -109,20 +145,29 @@ def strip_plot(summary: dict, values: pd.DataFrame, visit_name: str, fmt: str = 
     ax.set_xticklabels(labels)
     ax.set_xlim(-0.6, len(labels) - 0.4)
     _labels(ax, summary, f"Arm, at {visit_name}")
+    if summary["metric"].get("ordinal"):
+        _grade_axis(ax.yaxis, summary["metric"]["levels"])
     return _render(fig, fmt)
 
 
 def scatter_plot(x: pd.Series, y: pd.Series, groups: pd.Series, *, x_label: str, y_label: str, title: str,
-                 arms: list[dict], correlation: dict, fmt: str = "svg") -> bytes:  # fmt: skip
-    """Two outcomes at a visit, one point per patient coloured by arm, with Spearman's rho."""
+                 arms: list[dict], correlation: dict, fmt: str = "svg", x_levels: list[dict] | None = None,
+                 y_levels: list[dict] | None = None, whole_steps: bool = False) -> bytes:  # fmt: skip
+    """Two outcomes at a visit, one point per patient coloured by arm, with Spearman's rho. An axis with
+    `levels` is a grade axis (I to VI); `whole_steps` (changes of grade) keeps integer ticks."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for i, arm in enumerate(arms):
         mask = groups == arm["code"]
         ax.scatter(x[mask], y[mask], color=_colour(i), label=f"{arm['name']} (n={int(mask.sum())})", s=22)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
+    for axis, levels in ((ax.xaxis, x_levels), (ax.yaxis, y_levels)):
+        if levels and not whole_steps:
+            _grade_axis(axis, levels)
+        elif levels:
+            _whole_steps(axis)
     rho = correlation.get("estimate")
-    note = f"Spearman rho = {rho:.2f}, n = {correlation['n']}" if rho is not None else "rho not estimable"
+    note = f"Spearman rho = {rho:.2f}, n = {correlation['n']}" if rho is not None else "Spearman rho not estimable"
     ax.set_title(f"{title}\n{note}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False)
@@ -150,8 +195,10 @@ def consort_plot(flow: dict, visit_name: str, fmt: str = "svg") -> bytes:
                      f"(in system {arm['randomized_in_system']}, outside {arm['assigned_outside']})\n"
                      f"Received allocated intervention: {arm['received_allocated']}")  # fmt: skip
         lost = "\n".join(f"after {w['after']}: {w['n']}" for w in arm["withdrawn_after"]) or "none"
-        box(x, 0.33, f"Withdrawn: {arm['withdrawn']}\n{lost}")
+        box(x, 0.36, f"Withdrawn: {arm['withdrawn']}\n{lost}")
         analysed = arm["analysed"] if arm["analysed"] is not None else "–"
-        box(x, 0.12, f"Analysed at {visit_name}: n={analysed}")
+        box(x, 0.19, f"Follow-up in progress at {visit_name}\n(not yet due): n={_dash(arm['follow_up_in_progress'])}")
+        box(x, 0.04, f"Analysed at {visit_name}: n={analysed}\nNot analysed: n={_dash(arm['not_analysed'])}\n"
+                     "(missed, left before it, or excluded)")  # fmt: skip
     ax.set_title("CONSORT flow", fontsize=11)
     return _render(fig, fmt)

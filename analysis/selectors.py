@@ -9,21 +9,23 @@ their old scores stay valid for the engine version that produced them.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import CharField, F, FilteredRelation, IntegerField, Q, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404
 
 from measurements.engine import GATE_STATUSES
 from measurements.models import Expression, PhotoScore
-from patients.models import Patient, RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
-from patients.selectors import Access
+from patients import schedule
+from patients.models import Patient, RecordStatus, ScheduledVisit, Study, StudyOutcome, Visit, VisitOutcomeValue
+from patients.selectors import Access, enrolled_visit_window
 
 from .metrics import (
     ANALYSIS_METRICS_BY_NAME,
@@ -42,6 +44,8 @@ FAILED = "failed"  # reported as "failed:<gate>", e.g. failed:head_turned
 VOIDED = "voided_visit"
 WITHDRAWN = "after_withdrawal"
 NO_AFFECTED_SIDE = "no_affected_side"
+# The reasons that exclude a whole visit, and with it its grades and study-defined outcomes.
+VISIT_EXCLUSIONS = (VOIDED, WITHDRAWN)
 EXCLUSION_LABELS = {
     NO_PHOTO: "No current photo for this expression at a recorded visit",
     NOT_SCORED: "Photo not (yet) scored by the analysis engine version",
@@ -141,6 +145,10 @@ class OutcomeTable:
         counted as `no_affected_side`.
         """
         reasons = self.rows["exclusion"].copy()
+        if metric and self.definitions[metric].source != "photo":
+            # A grade or study outcome belongs to the visit: a photo's fate does not exclude it.
+            reasons[~reasons.isin(VISIT_EXCLUSIONS)] = ""
+            reasons = reasons.where(~self.rows.duplicated("visit_id"), "")
         if metric and self.definitions[metric].needs_side:
             reasons[(reasons == "") & ~self.rows["affected_side"].isin(["left", "right"])] = NO_AFFECTED_SIDE
         out = []
@@ -165,21 +173,20 @@ class OutcomeTable:
         return out
 
 
-def _exclusions(raw: pd.DataFrame, performed: pd.Series) -> np.ndarray:
-    """The exclusion reason of every slot, "" when it counts; the first rule that applies wins."""
+def _exclusions(raw: pd.DataFrame, performed: pd.Series, *, photos: bool = True) -> np.ndarray:
+    """The exclusion reason of every slot, "" when it counts; the first rule that applies wins.
+    Without `photos` (a table of visit-level outcomes only) only the visit's own rules apply."""
     withdrawn = pd.to_datetime(raw["withdrawn_on"])
     status = raw["score_status"]
-    return np.select(
-        [
-            (raw["visit_status"] != RecordStatus.RECORDED).to_numpy(),
-            (performed > withdrawn).to_numpy(),  # NaT compares False: no withdrawal, no date
-            raw["photo_id"].isna().to_numpy(),
-            status.isna().to_numpy(),
-            (status != "scored").to_numpy(),
-        ],
-        [VOIDED, WITHDRAWN, NO_PHOTO, NOT_SCORED, (FAILED + ":" + status.astype(object).fillna("")).to_numpy()],
-        default="",
-    ).astype(object)
+    conditions = [
+        (raw["visit_status"] != RecordStatus.RECORDED).to_numpy(),
+        (performed > withdrawn).to_numpy(),  # NaT compares False: no withdrawal, no date
+    ]
+    reasons: list = [VOIDED, WITHDRAWN]
+    if photos:
+        conditions += [raw["photo_id"].isna().to_numpy(), status.isna().to_numpy(), (status != "scored").to_numpy()]
+        reasons += [NO_PHOTO, NOT_SCORED, (FAILED + ":" + status.astype(object).fillna("")).to_numpy()]
+    return np.select(conditions, reasons, default="").astype(object)
 
 
 def _oriented(metric: AnalysisMetric, raw: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
@@ -197,6 +204,8 @@ def _slots(raw: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
     without a current photo, and such a slot still needs its row ("no photo", or "voided"
     when the visit was voided)."""
     photo_columns = ["photo_id", "expression", "score_status"] + [c for c in raw.columns if c.startswith("m__")]
+    if not expressions:  # visit-level outcomes only: one slot per visit, no photo
+        return raw.assign(expression="")
     visits = raw.drop(columns=photo_columns).drop_duplicates("visit_id")
     slots = visits.merge(pd.DataFrame({"expression": expressions}), how="cross")
     photos = raw.loc[raw["photo_id"].notna(), ["visit_id", *photo_columns]]
@@ -222,20 +231,16 @@ def frame_from_cursor(cursor) -> pd.DataFrame:
 def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], version: str | None, patients):
     """The one SQL query behind the table: every visit of the randomized `patients`, LEFT JOINed to
     its current photo of the expressions and that photo's score under `version`, with the engine
-    metrics `keys` extracted from the score's JSON. scripts/bench.py times it as the floor."""
-    visits = (
-        Visit.objects.filter(patient__in=patients.filter(arm__isnull=False))
-        .annotate(
-            current_photo=FilteredRelation(
-                "photos", condition=Q(photos__is_current=True, photos__expression__in=expressions)
-            ),
-        )
-        .annotate(
-            score=FilteredRelation(
-                "current_photo__scores", condition=Q(current_photo__scores__engine_version=version or "")
-            ),
-        )
-    )
+    metrics `keys` extracted from the score's JSON. scripts/bench.py times it as the floor. With no
+    `expressions` (grades and study-defined outcomes only) no photo is joined: one row per visit."""
+    visits = Visit.objects.filter(patient__in=patients.filter(arm__isnull=False))
+    photo_fields: dict = {
+        "photo_id": Value(None, output_field=IntegerField()),
+        "expression": Value(None, output_field=CharField()),
+        "score_status": Value(None, output_field=CharField()),
+    }
+    if expressions:
+        visits, photo_fields = _with_current_photos(visits, expressions=expressions, keys=keys, version=version)
     fields = {
         "site_code": F("patient__site__code"),
         "arm_code": F("patient__arm__code"),
@@ -250,14 +255,31 @@ def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], vers
         "visit_code": F("scheduled_visit__code"),
         "visit_name": F("scheduled_visit__name"),
         "day_offset": F("scheduled_visit__day_offset"),
+        **photo_fields,
+    }
+    return visits.values("patient_id", "house_brackmann", "sunnybrook_composite", **fields).order_by(
+        "patient_id", "scheduled_visit__day_offset", "id"
+    )
+
+
+def _with_current_photos(visits, *, expressions: list[str], keys: list[str], version: str | None):
+    """The visits LEFT JOINed to their current photo of the expressions and its score under `version`,
+    and the photo's fields to select."""
+    visits = visits.annotate(
+        current_photo=FilteredRelation(
+            "photos", condition=Q(photos__is_current=True, photos__expression__in=expressions)
+        ),
+    ).annotate(
+        score=FilteredRelation(
+            "current_photo__scores", condition=Q(current_photo__scores__engine_version=version or "")
+        ),
+    )
+    return visits, {
         "photo_id": F("current_photo__id"),
         "expression": F("current_photo__expression"),
         "score_status": F("score__status"),
         **{f"m__{key}": KeyTextTransform(key, "score__metrics") for key in keys},
     }
-    return visits.values("patient_id", "house_brackmann", "sunnybrook_composite", **fields).order_by(
-        "patient_id", "scheduled_visit__day_offset", "id"
-    )
 
 
 def outcome_table(
@@ -272,10 +294,11 @@ def outcome_table(
     """The records under the inclusion rules, in five queries whatever the number of patients.
 
     `metrics` are analysis metric names (analysis.metrics); None means all of them. With
-    `expressions` None every expression of the standard set is returned. `patient_ids` (and a
+    `expressions` None every expression of the standard set is returned; with an empty list none
+    (one row per visit, for the grades and study-defined outcomes). `patient_ids` (and a
     `version` already looked up) let the streamed dataset read the study a slice at a time.
     """
-    expressions = list(expressions or Expression.values)
+    expressions = list(Expression.values if expressions is None else expressions)
     definitions = metric_definitions(study)
     metrics = list(metrics) if metrics is not None else list(definitions)
     version = version or analysis_engine_version(study)
@@ -290,7 +313,7 @@ def outcome_table(
     raw = _slots(_fetch_frame(query), expressions)
 
     performed = pd.to_datetime(raw["performed"])
-    exclusion = _exclusions(raw, performed)
+    exclusion = _exclusions(raw, performed, photos=bool(expressions))
     counts = exclusion == ""
     # Grades belong to the visit: they count when the visit counts, whatever its photos.
     visit_counts = ~np.isin(exclusion, [VOIDED, WITHDRAWN])
@@ -300,7 +323,7 @@ def outcome_table(
     for name in metrics:
         definition = definitions[name]
         if definition.source == "photo":
-            values[name] = _oriented(definition, raw, counts)
+            values[name] = _oriented(definition, raw, counts) if expressions else np.full(len(raw), np.nan)
             continue
         if name in GRADE_METRIC_NAMES:
             recorded = pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=float)
@@ -311,7 +334,7 @@ def outcome_table(
         {
             **{name: raw[name] for name in ROW_COLUMNS if name in raw.columns},
             "day_since_enrollment": days.astype(object).where(days.notna(), None),
-            "engine_version": pd.Series(version, index=raw.index, dtype=object).where(counts, None),
+            "engine_version": pd.Series(version, index=raw.index, dtype=object).where(counts & bool(expressions), None),
             "exclusion": exclusion,
             **values,
         },
@@ -324,6 +347,7 @@ def outcome_table(
         patients.values(
             "arm_assignment",
             "status",
+            "enrollment_date",
             "affected_side",
             "sex",
             "aetiology",
@@ -355,6 +379,57 @@ def outcome_table(
         side_missing_patients=side_missing,
         definitions=definitions,
     )
+
+
+def study_schedule(study: Study) -> list[ScheduledVisit]:
+    """The study's scheduled visits in order, with their windows (one query)."""
+    return list(study.schedule.order_by("day_offset"))
+
+
+# Randomized patients without a counted value at a visit are either "not yet due" (the visit's window
+# has not closed: it may still be done) or "missing" (the window closed with nothing recorded, the
+# patient left the study before it, or the recorded visit has no value that counts).
+NOT_YET_DUE = "not_yet_due"
+MISSING = "missing"
+NOT_YET_DUE_STATES = frozenset({schedule.UPCOMING, schedule.DUE, schedule.OVERDUE})
+
+
+def not_yet_due(table: OutcomeTable, visits: list[ScheduledVisit], *, today: date) -> dict[str, set[int]]:
+    """{visit code: the randomized patients for whom that visit is not yet due on `today`}.
+
+    The one rule for "not yet due" of the page, the downloads, the summary API and the CONSORT
+    diagram: the patient has no recorded (unvoided) visit of that code, is still in the study
+    (neither withdrawn nor completed), and the visit's window (patients.schedule) has not closed.
+    `visits` is study_schedule's list. Pure over the table: no query. (A recorded visit is done and a
+    closed patient's visit is closed under that rule; only the others need their window asked.)
+    """
+    out: dict[str, set[int]] = {v.code: set() for v in visits}
+    patients = table.patients
+    if patients.empty:
+        return out
+    # Plain Python over the columns: pandas' string operations cost more than the rule at 10,000 patients.
+    closed = {Patient.Status.WITHDRAWN.value, Patient.Status.COMPLETED.value}
+    by_enrollment: dict[date, list[int]] = defaultdict(list)
+    for pid, status, enrolled in zip(
+        patients["patient_id"].tolist(), patients["status"].tolist(), patients["enrollment_date"].tolist(), strict=True
+    ):
+        if status not in closed and isinstance(enrolled, date):  # no enrollment date: no window
+            by_enrollment[enrolled].append(int(pid))
+    recorded: dict[str, set[int]] = defaultdict(set)
+    for pid, code, exclusion in zip(
+        table.rows["patient_id"].tolist(), table.rows["visit_code"].tolist(), table.rows["exclusion"].tolist(),
+        strict=True,
+    ):  # fmt: skip
+        if exclusion != VOIDED:
+            recorded[code].add(int(pid))
+    # The window depends only on the enrollment date: the rule is asked once per date and visit, not
+    # once per patient.
+    for visit in visits:
+        for enrolled, ids in by_enrollment.items():
+            state = schedule.visit_state(window=enrolled_visit_window(visit, enrolled), recorded=False, today=today)
+            if state in NOT_YET_DUE_STATES:
+                out[visit.code].update(pid for pid in ids if pid not in recorded[visit.code])
+    return out
 
 
 def metric_definitions(study: Study) -> dict[str, AnalysisMetric]:

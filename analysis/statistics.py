@@ -63,10 +63,10 @@ def _variance_reason(*groups: np.ndarray) -> str | None:
 # --- Descriptives -----------------------------------------------------------------------------
 
 
-def describe(values, *, missing: int = 0) -> dict:
-    """n, mean, SD, median, quartiles, the t-based 95% CI of the mean, and the missing count."""
+def describe(values, *, missing: int = 0, not_yet_due: int = 0) -> dict:
+    """n, mean, SD, median, quartiles, the t-based 95% CI of the mean, and the missing and not-yet-due counts."""
     x = _clean(values)
-    out: dict = {"n": int(len(x)), "missing": int(missing)}
+    out: dict = {"n": int(len(x)), "missing": int(missing), "not_yet_due": int(not_yet_due)}
     if len(x) == 0:
         return {**out, "mean": None, "sd": None, "median": None, "q1": None, "q3": None, "ci_low": None,
                 "ci_high": None, "not_estimable": "no values"}  # fmt: skip
@@ -208,8 +208,78 @@ def responders(change_a, change_b, *, threshold: float) -> dict:
     return {**out, "fisher_p": float(p), "risk_difference": difference.to_dict()}
 
 
+def describe_ordinal(values, *, levels, missing: int = 0, not_yet_due: int = 0) -> dict:
+    """An ordinal outcome per arm and visit: n, the count at every level, median and quartiles.
+
+    No mean, SD or CI: the distance between grade II and III is not that between V and VI.
+    `levels` are the outcome's values in order (House-Brackmann 1-6); the counts are keyed by level.
+    """
+    x = _clean(values)
+    counts = {int(level): int((x == level).sum()) for level in levels}
+    out: dict = {"n": int(len(x)), "missing": int(missing), "not_yet_due": int(not_yet_due), "counts": counts}
+    if len(x) == 0:
+        return {**out, "median": None, "q1": None, "q3": None, "not_estimable": "no values"}
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    return {**out, "median": float(median), "q1": float(q1), "q3": float(q3), "not_estimable": None}
+
+
+def describe_ordinal_change(change) -> dict:
+    """Grade change from baseline per arm: how many patients moved to a lower grade, stayed or moved higher."""
+    x = _clean(change)
+    out = {"n": int(len(x)), "lower": int((x < 0).sum()), "same": int((x == 0).sum()), "higher": int((x > 0).sum())}
+    if len(x) == 0:
+        return {**out, "median": None, "q1": None, "q3": None}
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    return {**out, "median": float(median), "q1": float(q1), "q3": float(q3)}
+
+
+def proportional_odds(changes: pd.DataFrame) -> Estimate:
+    """The ordinal counterpart of the ANCOVA: a proportional-odds (cumulative logit) model of the follow-up
+    grade on the arm and the baseline grade (statsmodels OrderedModel). The estimate is the common odds
+    ratio, treated against control, of a higher grade at follow-up, with its Wald 95% CI and p: below 1
+    the treated arm's grades are lower.
+
+    `changes` has columns treated, baseline, follow_up. The baseline is left out of the model when every
+    patient had the same one (it would duplicate the thresholds).
+    """
+    import warnings
+
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+    data = changes.dropna(subset=["follow_up"]).copy()
+    data["treated"] = data["treated"].astype(int)
+    counts = data["treated"].value_counts()
+    if counts.get(1, 0) < 2 or counts.get(0, 0) < 2:
+        return not_estimable("fewer than two patients in an arm")
+    if data["follow_up"].nunique() < 2:
+        return not_estimable("every follow-up grade is the same")
+    data = data.dropna(subset=["baseline"])
+    covariates = ["treated"] + (["baseline"] if data["baseline"].nunique() > 1 else [])
+    if len(data) <= len(covariates) + data["follow_up"].nunique() - 1:
+        return not_estimable("too few patients for the model's thresholds and coefficients")
+    endog = pd.Series(pd.Categorical(data["follow_up"], ordered=True), index=data.index)
+    with warnings.catch_warnings():
+        for category in (ConvergenceWarning, HessianInversionWarning, RuntimeWarning):
+            warnings.simplefilter("error", category)
+        try:
+            fit = OrderedModel(endog, data[covariates].astype(float), distr="logit").fit(method="bfgs", disp=False)
+        except (ConvergenceWarning, HessianInversionWarning, RuntimeWarning, np.linalg.LinAlgError) as warning:
+            return not_estimable(f"the proportional-odds model did not fit: {warning}")
+    se = float(fit.bse["treated"])
+    # Complete separation (every treated grade below every control grade) drives the coefficient
+    # towards infinity; the optimizer stops somewhere with a huge standard error.
+    if not fit.mle_retvals.get("converged", False) or not math.isfinite(se) or se > 10:
+        return not_estimable("the proportional-odds model did not converge (the arms' grades may not overlap)")
+    low, high = fit.conf_int(alpha=1 - CONFIDENCE).loc["treated"]
+    beta = float(fit.params["treated"])
+    return Estimate(math.exp(beta), math.exp(float(low)), math.exp(float(high)), _finite(fit.pvalues["treated"]))
+
+
 def ordinal_comparison(changes: pd.DataFrame) -> dict:
-    """House-Brackmann: Mann-Whitney on follow-up grades, and the share improved by at least one grade.
+    """An ordinal outcome (House-Brackmann) between arms at a follow-up visit: the proportional-odds
+    model's common odds ratio (the headline), Mann-Whitney on the follow-up grades, and the share of
+    patients whose grade fell by at least one.
 
     `changes` has columns treated, baseline, follow_up (grades 1-6, lower is better).
     """
@@ -220,8 +290,12 @@ def ordinal_comparison(changes: pd.DataFrame) -> dict:
         n = len(arm)
         k = int((arm["baseline"] - arm["follow_up"] >= 1).sum())
         improved[key] = {"improved": k, "n": n, "proportion": k / n if n else None}
+    rank = mann_whitney(a["follow_up"], b["follow_up"])
     return {
-        "mann_whitney": mann_whitney(a["follow_up"], b["follow_up"]).to_dict(),
+        "n": {"a": int(len(a)), "b": int(len(b))},
+        "proportional_odds": proportional_odds(changes).to_dict(),
+        "mann_whitney": rank.to_dict(),
+        "mann_whitney_p": rank.p,
         "improved_one_grade": improved,
     }
 

@@ -33,11 +33,14 @@ def _continuous(values: pd.Series) -> dict:
     }
 
 
-def table_one(patients: pd.DataFrame, *, arms: list[str], labels: dict | None = None) -> list[dict]:
+def table_one(
+    patients: pd.DataFrame, *, arms: list[str], labels: dict | None = None, ordinal_baseline: bool = False
+) -> list[dict]:
     """Rows of Table 1: per characteristic (and level), one cell per arm code plus "all".
 
     `patients` has one row per randomized patient with arm_code and the CONTINUOUS and
-    CATEGORICAL columns; `labels` maps a (column, value) to a display label.
+    CATEGORICAL columns; `labels` maps a (column, value) to a display label. With
+    `ordinal_baseline` the chosen metric is a grade: its baseline is printed as median [IQR], no mean.
     """
     labels = labels or {}
     groups = {arm: patients[patients["arm_code"] == arm] for arm in arms}
@@ -53,7 +56,7 @@ def table_one(patients: pd.DataFrame, *, arms: list[str], labels: dict | None = 
             {
                 "characteristic": label,
                 "level": "",
-                "kind": "continuous",
+                "kind": "ordinal" if ordinal_baseline and column == "baseline_value" else "continuous",
                 "cells": {k: _continuous(g[column]) for k, g in groups.items()},
             }
         )
@@ -78,7 +81,7 @@ def table_one(patients: pd.DataFrame, *, arms: list[str], labels: dict | None = 
 
 
 def format_cell(row: dict, cell: dict) -> str:
-    """The printed form of a Table 1 cell: mean (SD); median [IQR] or n (%)."""
+    """The printed form of a Table 1 cell: mean (SD); median [IQR], median [IQR] alone for a grade, or n (%)."""
     from .formatting import fmt_number
 
     if row["kind"] == "count":
@@ -87,6 +90,8 @@ def format_cell(row: dict, cell: dict) -> str:
         return f"{cell['n']} ({fmt_number(cell['percent'], 1)}%)" if cell["percent"] is not None else "0"
     if cell["n"] == 0:
         return "–"
+    if row["kind"] == "ordinal":  # a grade: no mean of grades
+        return f"{fmt_number(cell['median'], 1)} [{fmt_number(cell['q1'], 1)}–{fmt_number(cell['q3'], 1)}]"
     return (
         f"{fmt_number(cell['mean'], 1)} ({fmt_number(cell['sd'], 1)}); "
         f"{fmt_number(cell['median'], 1)} [{fmt_number(cell['q1'], 1)}–{fmt_number(cell['q3'], 1)}]"

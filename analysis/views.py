@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
@@ -19,6 +20,7 @@ from . import downloads, plots
 from . import statistics as st
 from .consort import consort_counts
 from .long_format import COLUMN_NAMES, data_dictionary, study_rows
+from .metrics import ANALYSIS_METRICS_BY_NAME, HOUSE_BRACKMANN
 from .models import AnalysisDownload
 from .plots import PLOTS
 from .selectors import metric_definitions, outcome_table, studies_for_analysis, study_for_analysis
@@ -27,6 +29,8 @@ from .summary import (
     baseline_table,
     choices_for,
     correlation,
+    grade_levels,
+    is_visit_level,
     outcome_summary,
     validate_inputs,
     values_frame,
@@ -66,7 +70,7 @@ def study_outcomes(request, study_code):
         "study": study,
         "filters": filters,
         "choices": choices,
-        "metrics": list(metric_definitions(study).values()),
+        "options": {field: choices.options(field) for field in ("metrics", "expressions", "visits", "sites")},
     }
     try:
         summary = outcome_summary(
@@ -81,7 +85,7 @@ def study_outcomes(request, study_code):
     selected = visits[filters["visit"]]
     table1 = baseline_table(study, metric=filters["metric"], expression=filters["expression"], site=filters["site"])
     header, rows = downloads.table_one_rows(table1)
-    flow = consort_counts(study, site_code=filters["site"], analysed={c: d["n"] for c, d in selected["arms"].items()})
+    flow = _consort(study, filters["site"], selected)
     query = urlencode({k: v for k, v in filters.items() if v})
     harms = harms_table(study)
     context.update(
@@ -93,9 +97,49 @@ def study_outcomes(request, study_code):
         harms=harms,
         harms_rows=[{"label": row.label, "cells": row.cells(harms.arms)} for row in harms.terms],
         query=query,
-        plots=[(name, PLOT_TITLES[name]) for name in PLOTS],
+        plots=[(name, plot_title(name, summary)) for name in PLOTS],
+        downloads=download_links(study, query),
     )
     return render(request, "analysis/outcomes.html", context)
+
+
+def _consort(study, site, selected: dict) -> dict:
+    """The CONSORT counts at the chosen visit: analysed and not yet due from the summary, so the boxes add up."""
+    analysed = {code: d["n"] for code, d in selected["arms"].items()}
+    waiting = {code: d["not_yet_due"] for code, d in selected["arms"].items()}
+    return consort_counts(study, site_code=site, analysed=analysed, not_yet_due=waiting)
+
+
+def download_links(study, query: str) -> list[dict]:
+    """Every table download the page offers: what the link says and the file it gives (figures are
+    linked under each figure). Each file is one tidy table or a ZIP of them (analysis.downloads)."""
+
+    def url(what, ext, filtered=True):
+        base = reverse("outcome_file", args=[study.code, what, ext])
+        return f"{base}?{query}" if filtered and query else base
+
+    return [
+        {"label": "Outcome tables", "note": "per arm, comparison, Table 1, methods and exclusions",
+         "files": [("XLSX, one sheet each", url("outcomes", "xlsx")), ("ZIP of CSVs", url("outcomes", "zip"))]},
+        {"label": "Per arm and visit", "note": "", "files": [("CSV", url("per_arm", "csv"))]},
+        {"label": "Between-arm comparison", "note": "", "files": [("CSV", url("comparison", "csv"))]},
+        {"label": "Table 1", "note": "baseline characteristics",
+         "files": [("XLSX", url("table1", "xlsx")), ("CSV", url("table1", "csv"))]},
+        {"label": "Long-format dataset", "note": "every metric and expression",
+         "files": [("CSV", url("dataset", "csv", filtered=False))]},
+        {"label": "Data dictionary", "note": "of the dataset",
+         "files": [("CSV", url("dictionary", "csv", filtered=False)),
+                   ("JSON", url("dictionary", "json", filtered=False))]},
+    ]  # fmt: skip
+
+
+def plot_title(name: str, summary: dict) -> str:
+    """A figure's caption on the page; a grade has its median figure and is plotted against the primary outcome."""
+    if name == "means" and summary["metric"].get("ordinal"):
+        return "Median and IQR per arm across visits"
+    if name == "scatter" and summary["metric"]["name"] == HOUSE_BRACKMANN:
+        return f"Against the {ANALYSIS_METRICS_BY_NAME[DEFAULT_METRIC].label.lower()} (Spearman)"
+    return PLOT_TITLES[name]
 
 
 PLOT_TITLES = {
@@ -108,7 +152,9 @@ PLOT_TITLES = {
 
 
 FILE_KINDS = {
-    "outcomes": ("csv", "xlsx"),
+    "outcomes": ("xlsx", "zip"),
+    "per_arm": ("csv",),
+    "comparison": ("csv",),
     "table1": ("csv", "xlsx"),
     "dataset": ("csv",),
     "dictionary": ("csv", "json"),
@@ -116,11 +162,14 @@ FILE_KINDS = {
 }
 
 
-def file_name(study, what: str, filters: dict, ext: str) -> str:
-    """STUDY_what_metric_expression_YYYY-MM-DD.ext (the dataset and dictionary hold every metric)."""
+def file_name(study, what: str, filters: dict, ext: str, *, visit_level: bool = False) -> str:
+    """STUDY_what_metric_expression_YYYY-MM-DD.ext (the dataset and dictionary hold every metric; a grade
+    or study-defined outcome has no expression)."""
     today = timezone.localdate().isoformat()
     if what in ("dataset", "dictionary"):
         return f"{study.code}_{what}_{today}.{ext}"
+    if visit_level:
+        return f"{study.code}_{what}_{filters['metric']}_{today}.{ext}"
     return f"{study.code}_{what}_{filters['metric']}_{filters['expression']}_{today}.{ext}"
 
 
@@ -135,14 +184,14 @@ def outcome_file(request, study_code, what, ext):
     filters = outcome_filters(request, study)
     inline = what in PLOTS and "download" not in request.GET
     try:
-        validate_inputs(study, **{k: filters[k] for k in ("metric", "expression", "site", "visit")})
+        choices = validate_inputs(study, **{k: filters[k] for k in ("metric", "expression", "site", "visit")})
         if what == "dataset":
             response = _dataset_response(study)
         else:
             response = HttpResponse(_file_bytes(study, what, ext, filters, request), content_type=CONTENT_TYPES[ext])
     except SummaryInputError as error:
         return HttpResponseBadRequest(str(error))
-    name = file_name(study, what, filters, ext)
+    name = file_name(study, what, filters, ext, visit_level=is_visit_level(choices.definitions[filters["metric"]]))
     if not inline:
         AnalysisDownload.objects.create(
             user=request.user, study=study, what=what, file_format=ext, filters=filters, file_name=name
@@ -153,6 +202,7 @@ def outcome_file(request, study_code, what, ext):
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
+    "zip": "application/zip",
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "svg": "image/svg+xml",
@@ -178,22 +228,25 @@ def _file_bytes(study, what, ext, filters, request) -> bytes:
         header, rows = downloads.table_one_rows(table1)
         if ext == "csv":
             return downloads.csv_bytes(header, rows)
-        summary = outcome_summary(study, metric=metric, expression=expression, site=site)
-        return downloads.workbook_bytes(summary, table1)
+        return downloads.workbook_bytes([("table1", header, rows)])
     summary = outcome_summary(study, metric=metric, expression=expression, site=site)
+    if what == "per_arm":
+        return downloads.csv_bytes(downloads.per_arm_columns(summary), downloads.per_arm_rows(summary))
+    if what == "comparison":
+        return downloads.csv_bytes(downloads.COMPARISON_COLUMNS, downloads.comparison_rows(summary))
     if what == "outcomes":
-        if ext == "csv":
-            return downloads.summary_csv(summary)
         table1 = baseline_table(study, metric=metric, expression=expression, site=site)
-        return downloads.workbook_bytes(summary, table1)
+        if ext == "zip":
+            return downloads.outcomes_zip(summary, table1)
+        return downloads.workbook_bytes(downloads.outcome_tables(summary, table1))
     selected = next(v for v in summary["visits"] if v["code"] == visit)
     if what == "means":
         return plots.means_plot(summary, ext)
     if what == "consort":
-        analysed = {code: d["n"] for code, d in selected["arms"].items()}
-        flow = consort_counts(study, site_code=site, analysed=analysed)
-        return plots.consort_plot(flow, selected["name"], ext)
-    table = outcome_table(study, expressions=[expression], metrics=[metric], site_code=site)
+        return plots.consort_plot(_consort(study, site, selected), selected["name"], ext)
+    table = outcome_table(
+        study, expressions=[summary["expression"]] if summary["expression"] else [], metrics=[metric], site_code=site
+    )
     frame = values_frame(table, metric)
     if what == "strip":
         return plots.strip_plot(summary, frame[frame["visit"] == visit], selected["name"], ext)
@@ -201,8 +254,9 @@ def _file_bytes(study, what, ext, filters, request) -> bytes:
         baseline = summary["visits"][0]["code"]
         changes = st.paired_changes(frame, baseline_visit=baseline, visit=visit)
         return plots.waterfall_plot(summary, changes, selected["name"], ext)
-    # scatter: the chosen metric against a second outcome (default the House-Brackmann grade)
-    other = request.GET.get("other") or "house_brackmann"
+    # scatter: the chosen metric against a second outcome (default the House-Brackmann grade; for the
+    # grade itself, the primary photo outcome)
+    other = request.GET.get("other") or (DEFAULT_METRIC if metric == HOUSE_BRACKMANN else HOUSE_BRACKMANN)
     change = request.GET.get("change") == "1"
     result = correlation(study, metric=metric, other=other, expression=expression, visit=visit, site=site,
                          change=change)  # fmt: skip
@@ -214,7 +268,15 @@ def _file_bytes(study, what, ext, filters, request) -> bytes:
         pairs[metric], pairs[other], pairs["group"],
         x_label=f"{prefix}{x_def.label} ({x_def.unit})", y_label=f"{prefix}{y_def.label} ({y_def.unit})",
         title=f"{study.code}, {selected['name']}", arms=summary["arms"], correlation=result["result"], fmt=ext,
+        x_levels=_levels(x_def, metric), y_levels=_levels(y_def, other), whole_steps=change,
     )  # fmt: skip
+
+
+def _levels(definition, name: str) -> list[dict] | None:
+    """An ordinal outcome's grades for a figure's axis (None for a measurement)."""
+    if not definition.ordinal:
+        return None
+    return [{"value": value, "label": label} for value, label in grade_levels(name)]
 
 
 MAX_IMPORT_BYTES = 2_000_000

@@ -16,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from patients.api import RECORD_ROLES, _editable_patient, patient_of_study, require_coordinator
+from patients.api_shown import ShownModelSerializer
 from patients.models import RecordStatus
 from trialsite.api import ETagMixin
 
@@ -26,13 +27,13 @@ from .models import Expression, Photo, PhotoScore
 from .views import _upload_one
 
 
-class ScoreOut(serializers.ModelSerializer):
+class ScoreOut(ShownModelSerializer):
     class Meta:
         model = PhotoScore
         fields = ["engine_version", "model_version", "status", "reason", "mm_per_px", "metrics"]
 
 
-class PhotoOut(serializers.ModelSerializer):
+class PhotoOut(ShownModelSerializer):
     visit = serializers.IntegerField(source="visit_id")
     visit_code = serializers.CharField(source="visit.scheduled_visit.code")
     scores = ScoreOut(many=True, source="score_rows")
@@ -134,4 +135,5 @@ class VisitPhotosUpload(GenericAPIView):
             done = f"{len(stored)} photo(s) stored and queued for scoring; " if stored else ""
             raise ValidationError({"non_field_errors": [f"{done}{len(errors)} refused."], **errors})
         photos = _photos(patient).filter(pk__in=stored).order_by("pk")
-        return Response(UploadOut({"photos": photos}).data, status=status.HTTP_201_CREATED)
+        body = UploadOut({"photos": photos}, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)

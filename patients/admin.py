@@ -6,26 +6,24 @@ either: they are withdrawn or voided; users are deactivated. Each data manager r
 the studies where they hold the role (`admin_scope`).
 """
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
-from django.urls import reverse
-from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from analysis.dataset.pseudonyms import pseudonym_key_rotate
 
-from . import services
+from . import (
+    admin_tokens,  # noqa: F401  (registers the API-token admin)
+    services,
+)
 from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
 from .audit import history_written_by
+from .eligibility_models import EligibilityCriterion
 from .models import (
-    ApiToken,
     InjectionPoint,
     InjectionSession,
     Patient,
@@ -591,121 +589,7 @@ class StudyOutcomeAdmin(AuditedAdmin):
     list_filter = ["study"]
 
 
-# --- API tokens and pseudonym keys -------------------------------------------------------
-
-
-class ApiTokenCreateForm(forms.ModelForm):
-    expires_in_days = forms.IntegerField(
-        min_value=1, max_value=730, initial=90, help_text="The token stops working after this many days."
-    )
-
-    class Meta:
-        model = ApiToken
-        fields = ["client_name", "study", "user"]
-        help_texts = {"user": "The account the client acts as: it needs a role in the study (usually API client)."}
-
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        studies = (
-            Study.objects.all()
-            if request.user.is_superuser
-            else Study.objects.filter(pk__in=access_for(request.user).data_manager_study_ids)
-        )
-        self.fields["study"].queryset = studies
-        self.fields["user"].queryset = User.objects.filter(study_roles__study__in=studies, is_active=True).distinct()
-
-    def clean(self):
-        cleaned = super().clean()
-        study, user = cleaned.get("study"), cleaned.get("user")
-        if study and user and not StudyRole.objects.filter(user=user, study=study).exists():
-            self.add_error("user", "This account has no role in the study; give it one first.")
-        return cleaned
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Data managers issue tokens for their own studies; the token is shown once, then only its hash is kept."""
-
-    list_display = ["client_name", "token_key", "study", "user", "created", "expiry", "last_used_at", "revoked_at"]
-    list_filter = ["study"]
-    actions = ["revoke"]
-    readonly_fields = [
-        "client_name",
-        "study",
-        "user",
-        "token_key",
-        "created",
-        "created_by",
-        "expiry",
-        "last_used_at",
-        "revoked_at",
-        "revoked_by",
-    ]
-
-    def get_queryset(self, request):
-        tokens = super().get_queryset(request).select_related("study", "user")
-        if request.user.is_superuser:
-            return tokens
-        return tokens.filter(study_id__in=access_for(request.user).data_manager_study_ids)
-
-    def has_module_permission(self, request):
-        return is_data_manager(request)
-
-    def has_view_permission(self, request, obj=None):
-        return is_data_manager(request)
-
-    def has_add_permission(self, request):
-        return is_data_manager(request)
-
-    def has_change_permission(self, request, obj=None):
-        return is_data_manager(request) and obj is None  # the list page (for the revoke action); no edits
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoked, never deleted: the record of who held a token stays
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, **kwargs)
-
-        class BoundForm(ApiTokenCreateForm):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, request=request, **kw)
-
-        return BoundForm
-
-    def get_fields(self, request, obj=None):
-        return self.readonly_fields if obj else ["client_name", "study", "user", "expires_in_days"]
-
-    def save_model(self, request, obj, form, change):
-        instance, token = ApiToken.objects.create(
-            user=form.cleaned_data["user"],
-            expiry=timedelta(days=form.cleaned_data["expires_in_days"]),
-            client_name=form.cleaned_data["client_name"],
-            study=form.cleaned_data["study"],
-            created_by=request.user,
-        )
-        form.instance = instance
-        obj.pk = instance.pk
-        self.message_user(
-            request,
-            f"Token for {instance.client_name}: {token} — copy it now: only its hash is stored, "
-            "it will not be shown again.",
-            messages.WARNING,
-        )
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return HttpResponseRedirect(reverse("admin:patients_apitoken_changelist"))
-
-    def log_addition(self, request, obj, message):
-        return None  # knox's create() made the row; the token's own fields record who and when
-
-    @admin.action(description="Revoke the selected tokens (effective on their next request)")
-    def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=request.user)
-        self.message_user(request, f"{count} token(s) revoked.")
+# --- Pseudonym keys (API tokens: patients/admin_tokens.py) ----------------------------------
 
 
 class PseudonymKeyForm(forms.ModelForm):
@@ -758,3 +642,23 @@ class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
         rotated = pseudonym_key_rotate(study=obj.study, by=request.user, reason=form.cleaned_data["reason"])
         obj.pk = rotated.pk
         self.message_user(request, f"{obj.study}: every subject has a new subject_id.")
+
+
+# --- Eligibility checklist --------------------------------------------------------------------------
+
+
+@admin.register(EligibilityCriterion)
+class EligibilityCriterionAdmin(AuditedAdmin):
+    """Data managers define each study's inclusion and exclusion criteria; coordinators answer them
+    per patient before randomization (`services.patient_eligibility_record`). Once a patient has
+    answered a criterion its wording is fixed (the answer was given to those words): retire it
+    (untick Active) and add a new one instead."""
+
+    list_display = ["study", "kind", "order", "text", "active"]
+    list_filter = ["study", "kind", "active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.answers.exists():
+            readonly += ["study", "kind", "text"]
+        return readonly

@@ -36,6 +36,8 @@ STUDY_LOOKUPS: dict[str, str] = {
     "patients.studyoutcome": "study",
     "patients.visitoutcomevalue": "visit__patient__study",
     "patients.adverseevent": "patient__study",
+    "patients.eligibilitycriterion": "study",
+    "patients.eligibilityanswer": "patient__study",
     "patients.apitoken": "study",
     "patients.pseudonymkey": "study",
     "analysis.analysisdownload": "study",

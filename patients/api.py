@@ -19,12 +19,13 @@ from rest_framework.response import Response
 from trialsite.api import ETagMixin, Role, request_access, roles_in_study
 
 from . import forms, selectors, services
+from .api_shown import ShownModelSerializer
 from .models import Aetiology, Patient, PatientIdentifiers, Sex, Side, Visit
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
 
-class IdentifiersOut(serializers.ModelSerializer):
+class IdentifiersOut(ShownModelSerializer):
     # Optional: often blank, which an `email`-format string in the schema would not allow.
     email = serializers.CharField()
 
@@ -33,7 +34,7 @@ class IdentifiersOut(serializers.ModelSerializer):
         fields = ["full_name", "date_of_birth", "medical_record_number", "phone", "email", "address"]
 
 
-class PatientOut(serializers.ModelSerializer):
+class PatientOut(ShownModelSerializer):
     site = serializers.CharField(source="site.code")
     arm = serializers.CharField(source="arm.code", allow_null=True, default=None)
     identifiers = serializers.SerializerMethodField()
@@ -61,7 +62,7 @@ class PatientOut(serializers.ModelSerializer):
         # Only for roles that see them in the browser; null for everyone else.
         if not request_access(self.context["request"]).can_see_identifiers(patient):
             return None
-        return IdentifiersOut(patient.identifiers).data
+        return IdentifiersOut(patient.identifiers, context=self.context).data
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -148,7 +149,7 @@ class VisitIn(serializers.Serializer):
     protocol_deviation_reason = serializers.CharField(required=False, allow_blank=True)
 
 
-class VisitOut(serializers.ModelSerializer):
+class VisitOut(ShownModelSerializer):
     scheduled_visit = serializers.CharField(source="scheduled_visit.code")
 
     class Meta:
@@ -227,7 +228,7 @@ class VisitCreate(GenericAPIView):
         visit = services.visit_record(
             patient=patient, by=request.user, scheduled_visit=form.cleaned_data["scheduled_visit"], **form.values()
         )
-        return Response(VisitOut(visit).data, status=status.HTTP_201_CREATED)
+        return Response(VisitOut(visit, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class VisitCorrectionIn(serializers.Serializer):
@@ -264,7 +265,7 @@ class VisitCorrect(GenericAPIView):
             visit = services.visit_update(
                 visit=visit, by=request.user, reason=form.cleaned_data["reason"], **form.changes()
             )
-        return Response(VisitOut(visit).data)
+        return Response(VisitOut(visit, context={"request": request}).data)
 
 
 class VisitVoid(GenericAPIView):
@@ -280,7 +281,7 @@ class VisitVoid(GenericAPIView):
         if not form.is_valid():
             raise _form_errors(form)
         visit = services.visit_void(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
-        return Response(VisitOut(visit).data)
+        return Response(VisitOut(visit, context={"request": request}).data)
 
 
 class EnrollIn(serializers.Serializer):

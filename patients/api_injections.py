@@ -18,6 +18,7 @@ from trialsite.api import ETagMixin, Role
 
 from . import forms, services
 from .api import RECORD_ROLES, ReasonIn, _editable_patient, _form_errors, patient_of_study, require_coordinator
+from .api_shown import ShownModelSerializer
 from .models import InjectionPoint, InjectionSession, InjectionSide, Muscle, Product, RecordStatus
 
 _choices = {"product": Product.choices, "muscle": Muscle.choices, "side": InjectionSide.choices}
@@ -30,7 +31,19 @@ class PointIO(serializers.Serializer):
     units = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
 
 
-class SessionOut(serializers.ModelSerializer):
+class PointOut(ShownModelSerializer):
+    units = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
+
+    class Meta:
+        model = InjectionPoint
+        fields = ["muscle", "muscle_other", "side", "units"]
+
+
+class SessionOut(ShownModelSerializer):
+    """A session as the caller may see it: the injector, notes, void reason and each point's other
+    muscle are identifying (patients/identifiers.py), shown only to those who see the patient's
+    identifiers, as on the patient page."""
+
     visit = serializers.IntegerField(source="visit_id", allow_null=True)
     diluent_ml_per_100_units = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
     points = serializers.SerializerMethodField()
@@ -38,11 +51,11 @@ class SessionOut(serializers.ModelSerializer):
     class Meta:
         model = InjectionSession
         fields = ["id", "visit", "date", "product", "product_other", "lot_number", "diluent_ml_per_100_units",
-                  "injector", "notes", "status", "points"]  # fmt: skip
+                  "injector", "notes", "status", "void_reason", "points"]  # fmt: skip
 
-    @extend_schema_field(PointIO(many=True))
+    @extend_schema_field(PointOut(many=True))
     def get_points(self, session) -> list[dict]:
-        return list(PointIO(session.recorded_points, many=True).data)
+        return list(PointOut(session.recorded_points, many=True, context=self.context).data)
 
 
 class SessionIn(serializers.Serializer):
@@ -139,7 +152,7 @@ class InjectionSessions(ETagMixin, GenericAPIView):
     def get(self, request, study_code, pk):
         # Cursor pages, as every list of the API (the schema documents it so).
         page = self.paginate_queryset(_sessions(patient_of_study(request, pk)))
-        return self.get_paginated_response(SessionOut(page, many=True).data)
+        return self.get_paginated_response(SessionOut(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=SessionIn, responses={201: SessionOut})
     def post(self, request, study_code, pk):
@@ -152,7 +165,10 @@ class InjectionSessions(ETagMixin, GenericAPIView):
             form,
             points,
         )
-        return Response(SessionOut(_session_of(patient, session.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SessionOut(_session_of(patient, session.pk), context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class InjectionSessionCorrect(GenericAPIView):
@@ -181,7 +197,7 @@ class InjectionSessionCorrect(GenericAPIView):
             form,
             points,
         )
-        return Response(SessionOut(_session_of(patient, session.pk)).data)
+        return Response(SessionOut(_session_of(patient, session.pk), context={"request": request}).data)
 
 
 class InjectionSessionVoid(GenericAPIView):
@@ -198,4 +214,4 @@ class InjectionSessionVoid(GenericAPIView):
         if not form.is_valid():
             raise _form_errors(form)
         services.injection_session_void(session=session, by=request.user, reason=form.cleaned_data["reason"])
-        return Response(SessionOut(_session_of(patient, session.pk)).data)
+        return Response(SessionOut(_session_of(patient, session.pk), context={"request": request}).data)

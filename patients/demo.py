@@ -22,6 +22,19 @@ DEMO_USERS = (
 )
 DATA_MANAGERS_GROUP = "Data managers"
 
+# The demo study's eligibility checklist, modelled on the published adult trial; every demo
+# patient is built to pass it (inclusion criteria met, exclusion criteria absent).
+DEMO_ELIGIBILITY_CRITERIA = (
+    ("inclusion", "Aged 18 or over at consent"),
+    ("inclusion", "Unilateral facial nerve palsy with House–Brackmann grade II to V"),
+    ("inclusion", "Facial asymmetry or synkinesis for at least 6 months since onset"),
+    ("inclusion", "Written informed consent to the study and to facial photographs"),
+    ("exclusion", "Botulinum toxin injected into the face in the last 3 months"),
+    ("exclusion", "Pregnant or breastfeeding"),
+    ("exclusion", "Neuromuscular junction disorder (e.g. myasthenia gravis) or current aminoglycoside treatment"),
+    ("exclusion", "Known allergy to botulinum toxin or to any excipient"),
+)
+
 
 def data_managers_group() -> Group:
     """Django-admin permissions for data managers: the trial's records, users and API tokens."""

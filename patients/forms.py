@@ -12,6 +12,7 @@ from django.db import models
 
 from . import schedule as visit_schedule
 from .adverse_event_models import AdverseEvent
+from .formatting import plain_decimal
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -69,13 +70,17 @@ class TrialForm(forms.Form):
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: beside the field it names, else at the top."""
+    """Show a service's ValidationError on the form: beside the field it names, else at the top.
+
+    A field the form already refused keeps its own message only: the service saw it missing, and
+    saying so twice would bury the other errors."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error.messages)
         return
     for field, errors in error.error_dict.items():
         if field in form.fields:
-            form.add_error(field, errors)
+            if field not in form.errors:
+                form.add_error(field, errors)
         elif field == NON_FIELD_ERRORS:
             form.add_error(None, errors)
         else:
@@ -236,33 +241,50 @@ class VisitForm(TrialForm):
     )
     protocol_deviation_reason = model_field(Visit, "protocol_deviation_reason")
 
-    def __init__(self, *args, schedule, windows=None, outcomes=(), **kwargs):
+    def __init__(self, *args, schedule, windows=None, outcomes=(), refusals=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.windows = windows or {}
         # The study's own outcomes (StudyOutcome), one optional number each, within its range.
         self.outcomes = {f"outcome_{o.code}": o for o in outcomes}
         for name, o in self.outcomes.items():
+            low, high = plain_decimal(o.min_value), plain_decimal(o.max_value)
             self.fields[name] = forms.DecimalField(
-                label=f"{o.name} ({o.unit})", required=False, min_value=o.min_value, max_value=o.max_value,
-                help_text=f"{o.min_value.normalize()} to {o.max_value.normalize()}",
+                label=f"{o.name} ({o.unit})", required=False, min_value=low, max_value=high,
+                help_text=f"{low} to {high}",
             )  # fmt: skip
         if "scheduled_visit" not in self.fields:
             return
+        self.refusals = refusals or {}
         field = self.fields["scheduled_visit"]
-        field.queryset = schedule
+        field.queryset = schedule  # every visit resolves, so that a refused one gets its reason
+        # Offered: the visits `schedule.may_record` allows now (not those done or not yet open).
+        field.choices = [("", field.empty_label)] + [(s.pk, str(s)) for s in schedule if s.pk not in self.refusals]
         field.widget.windows = self.windows
         # Stated on the first render too (the timeline's ?scheduled= link), without JavaScript.
         chosen = _chosen_pk(self._raw("scheduled_visit"))
         window = self.windows.get(chosen)
-        if window is not None:
-            self.window_warning = self._outside_warning(window)
-            field.help_text = " ".join(filter(None, [visit_schedule.window_text(window), self.window_warning]))
+        if chosen in self.refusals:
+            field.warning = self.refusals[chosen]  # the timeline's link to a visit no longer offered
+            field.help_text = "Choose a visit to see its target date and window."
+        elif window is not None:
+            field.help_text = visit_schedule.window_text(window)
+            # Shown beside the date, once: templates/partials/field.html leaves it out when the
+            # date already carries the service's out-of-window error.
+            self.fields["date_performed"].warning = self._outside_warning(window)
+        elif len(field.choices) == 1:
+            field.help_text = "No visit can be recorded now."
         elif self.windows:
             field.help_text = "Choose a visit to see its target date and window."
         else:
             field.help_text = "The windows start at enrollment."
 
-    window_warning = ""
+    refusals: dict[int, str] = {}
+
+    def clean_scheduled_visit(self):
+        scheduled = self.cleaned_data["scheduled_visit"]
+        if scheduled is not None and scheduled.pk in self.refusals:
+            raise ValidationError(self.refusals[scheduled.pk])
+        return scheduled
 
     def _raw(self, name: str):
         # Read without building the bound field, which would freeze the help text set here.
@@ -462,3 +484,47 @@ class AdverseEventEditForm(AdverseEventForm):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+
+
+# --- Eligibility ----------------------------------------------------------------------------------
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class EligibilityForm(TrialForm):
+    """One yes/no question per active criterion of the study; a correction of an answer needs a reason."""
+
+    def __init__(self, *args, eligibility, **kwargs):
+        initial = {
+            f"criterion_{row.criterion.pk}": "yes" if row.answer.holds else "no"
+            for row in eligibility.rows
+            if row.answer is not None
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.fieldsets = [
+            ("Inclusion criteria: each must be met", []),
+            ("Exclusion criteria: none may apply", []),
+        ]
+        for row in eligibility.rows:
+            name = f"criterion_{row.criterion.pk}"
+            self.fields[name] = forms.ChoiceField(
+                label=row.criterion.text,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+                error_messages={"required": "Answer yes or no."},
+            )
+            self.fieldsets[0 if row.criterion.kind == row.criterion.Kind.INCLUSION else 1][1].append(name)
+        if initial:
+            self.fields["reason"] = reason_field("Reason for changing an answer")
+            self.fields["reason"].required = False
+            self.fields[
+                "reason"
+            ].help_text = "Needed only if you change an answer already given; kept in the audit trail."
+            self.fieldsets.append(("Why", ["reason"]))
+
+    def answers(self) -> dict[int, bool]:
+        return {
+            int(name.removeprefix("criterion_")): value == "yes"
+            for name, value in self.cleaned_data.items()
+            if name.startswith("criterion_")
+        }

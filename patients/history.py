@@ -16,7 +16,16 @@ from django.utils.text import capfirst
 
 from . import identifiers
 from .formatting import units_display
-from .models import AdverseEvent, InjectionPoint, InjectionSession, Patient, PatientIdentifiers, Visit
+from .models import (
+    AdverseEvent,
+    EligibilityAnswer,
+    EligibilityCriterion,
+    InjectionPoint,
+    InjectionSession,
+    Patient,
+    PatientIdentifiers,
+    Visit,
+)
 
 
 @dataclass
@@ -58,6 +67,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         (InjectionSession, session_history),
         (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
         (AdverseEvent, AdverseEvent.history.filter(patient_id=patient.pk)),
+        (EligibilityAnswer, EligibilityAnswer.history.filter(patient_id=patient.pk)),
     ]
     if with_identifiers:
         sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
@@ -71,11 +81,12 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         r.id: f"{schedule.get(r.scheduled_visit_id, 'visit')} of {r.date_performed:%Y-%m-%d}" for r in records[Visit]
     }
     sessions = {r.id: f"session of {r.date:%Y-%m-%d}" for r in records[InjectionSession]}
+    criteria = dict(EligibilityCriterion.objects.filter(study_id=patient.study_id).values_list("pk", "text"))
     user_ids = {
         getattr(r, name)
-        for model in (Patient, Visit, InjectionSession, AdverseEvent)
+        for model in (Patient, Visit, InjectionSession, AdverseEvent, EligibilityAnswer)
         for r in records[model]
-        for name in ("arm_assigned_by_id", "created_by_id")
+        for name in ("arm_assigned_by_id", "created_by_id", "answered_by_id")
         if getattr(r, name, None)
     }
     User = get_user_model()
@@ -89,6 +100,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         "patients.scheduledvisit": schedule,
         "patients.visit": visits,
         "patients.injectionsession": sessions,
+        "patients.eligibilitycriterion": criteria,
         User._meta.label_lower: {u.pk: user_label(u) for u in User.objects.filter(pk__in=user_ids)},
     }
 
@@ -103,6 +115,8 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             return f"Injection {sessions[record.id]}"
         if model is AdverseEvent:
             return f"Adverse event: {record.get_term_display()} from {record.onset_date:%Y-%m-%d}"
+        if model is EligibilityAnswer:
+            return f"Eligibility: {criteria.get(record.criterion_id, 'criterion')}"
         point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
         return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
 

@@ -7,7 +7,9 @@ may see the patient's identifiers (`Access.shown`, the `{% shown %}` template ta
 Every free-text field of a clinical model is classified here, as identifying or in
 `NOT_IDENTIFYING`: tests/patients/test_identifier_classification.py fails on a new
 field until it is. tests/patients/test_identifiers_hidden.py walks every page an
-investigator can open with a canary string in each listed field.
+investigator can open with a canary string in each listed field, and
+tests/api/test_identifier_walk.py every GET path of the API as every role
+(the API's serializers: patients/api_shown.py).
 """
 
 # (app_label, model_name) -> field names that identify a patient, hold free text
@@ -67,6 +69,7 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "site"): frozenset({"code", "name"}),
     ("patients", "treatmentarm"): frozenset({"code", "name", "description"}),
     ("patients", "scheduledvisit"): frozenset({"code", "name"}),
+    ("patients", "eligibilitycriterion"): frozenset({"text"}),  # the study's protocol, not a patient's words
     ("patients", "patient"): frozenset({"study_code"}),  # the pseudonym
     ("patients", "injectionsession"): frozenset({"product_other", "lot_number"}),
     ("measurements", "photo"): frozenset({"content_type", "failure_code", "failure_reason"}),
@@ -75,8 +78,10 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "studyoutcome"): frozenset({"code", "name", "unit", "description"}),
     # The client's name says which script holds a token; the token key is the first characters of
     # the token that knox stores in clear to find it (and the admin lists, to tell tokens apart).
-    # The rest of the token is what authenticates, and only its digest is kept.
-    ("patients", "apitoken"): frozenset({"client_name", "token_key"}),
+    # The rest of the token is what authenticates, and only its digest is kept, under a surrogate
+    # primary key so that no admin URL or checkbox prints it. The revocation reason is written by the
+    # system (migration 0008), naming roles, never a patient.
+    ("patients", "apitoken"): frozenset({"client_name", "token_key", "revocation_reason"}),
     ("patients", "subjectpseudonym"): frozenset({"subject_id"}),  # the exported pseudonym itself
     # The download audit, written by the download views: what was downloaded, as what, and how filtered.
     ("analysis", "analysisdownload"): frozenset({"what", "file_format", "filters", "file_name"}),

@@ -131,11 +131,16 @@ def access_for(user) -> Access:
     return access
 
 
-def access_for_study(user, study_id: int) -> Access:
-    """The user's access narrowed to one study: what a token issued for that study may do."""
+def access_for_token(token) -> Access:
+    """What a request carrying this API token may do: read the token's study as an API client, and
+    nothing else. Tokens are issued only to accounts whose one role in the study is API client
+    (`ApiToken.clean`); should such an account be given another role later, or hold roles in other
+    studies, its token still carries only this one."""
+    user = token.user
     if not user.is_authenticated or not user.is_active:
         return Access()
-    return _access_from_roles(StudyRole.objects.filter(user=user, study_id=study_id))
+    roles = StudyRole.objects.filter(user=user, study_id=token.study_id, role=StudyRole.Role.API_CLIENT)
+    return _access_from_roles(roles)
 
 
 def _access_from_roles(roles: QuerySet[StudyRole]) -> Access:
@@ -343,6 +348,36 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
     return rows
 
 
+def visit_record_refusals(patient: Patient, timeline: list[TimelineRow] | None = None) -> dict[int, str]:
+    """Why each scheduled visit the timeline does not offer to record (`schedule.may_record`)
+    cannot be recorded now, by scheduled visit id. The visit form offers only the others and
+    answers a request for one of these with its reason."""
+    timeline = patient_timeline(patient) if timeline is None else timeline
+    baseline_recorded = any(row.scheduled.is_baseline and row.visit is not None for row in timeline)
+    refusals = {}
+    for row in timeline:
+        if row.can_record:
+            continue
+        name = row.scheduled.name
+        if row.visit is not None:
+            reason = (
+                f"{name} was already recorded on {row.visit.date_performed:%Y-%m-%d}; correct it with Edit on "
+                "the patient page (or void it to record it again)."
+            )
+        elif not patient.accepts_new_data:
+            reason = f"{patient.study_code} is {patient.get_status_display().lower()}; no visit can be recorded."
+        elif not patient.is_randomized:
+            reason = f"Randomize {patient.study_code} before recording visits."
+        elif row.state == schedule.UPCOMING and row.earliest is not None:
+            reason = f"The window of {name} opens on {row.earliest:%Y-%m-%d}; it can be recorded from that day."
+        elif not row.scheduled.is_baseline and not baseline_recorded:
+            reason = "Record the baseline visit before any follow-up."
+        else:
+            reason = f"{name} cannot be recorded now ({row.state_label.lower()})."
+        refusals[row.scheduled.pk] = reason
+    return refusals
+
+
 def visit_windows(patient: Patient) -> dict[int, schedule.Window]:
     """The window of each scheduled visit for this patient (none before enrollment), for the visit form."""
     if not patient.enrollment_date:
@@ -368,12 +403,17 @@ SERIOUS_EVENTS_SHOWN = 50
 
 
 def serious_adverse_events(access: Access) -> list[AdverseEvent]:
-    """Serious adverse events in the studies whose data this user manages, newest onset first."""
-    if not access.data_manager_study_ids:
+    """Serious adverse events in the studies whose data this user manages and at the sites they
+    coordinate, newest onset first: the dashboard's list (each is also e-mailed when recorded,
+    `patients.notifications`)."""
+    if not (access.data_manager_study_ids or access.coordinator_site_ids):
         return []
     return list(
         AdverseEvent.objects.filter(
-            patient__study_id__in=access.data_manager_study_ids, serious=True, status=RecordStatus.RECORDED
+            Q(patient__study_id__in=access.data_manager_study_ids)
+            | Q(patient__site_id__in=access.coordinator_site_ids),
+            serious=True,
+            status=RecordStatus.RECORDED,
         )
         .select_related("patient__site", "patient__arm")
         .order_by("-onset_date", "-id")[:SERIOUS_EVENTS_SHOWN]

@@ -6,10 +6,12 @@ from . import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("patients/", views.patient_list, name="patient_list"),
+    path("missing-data/", views.missing_data, name="missing_data"),
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/enroll/", views.patient_enroll, name="patient_enroll"),
+    path("patients/<int:pk>/eligibility/", views.patient_eligibility, name="patient_eligibility"),
     path("patients/<int:pk>/randomize/", views.patient_randomize, name="patient_randomize"),
     path("patients/<int:pk>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
     path("patients/<int:pk>/complete/", views.patient_complete, name="patient_complete"),

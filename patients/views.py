@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
 from .adverse_event_models import accepts_adverse_events
+from .missing_data import missing_data_report
 from .models import (
     AdverseEvent,
     InjectionSession,
@@ -63,7 +64,7 @@ def _enrollment_tables(board) -> list[dict]:
         rows = [
             (
                 site,
-                [board.enrolled.get((site.pk, arm.pk), 0) for arm in arms],
+                [(board.enrolled.get((site.pk, arm.pk), 0), arm) for arm in arms],
                 board.enrolled.get((site.pk, None), 0),
                 board.site_totals.get(site.pk, 0),
             )
@@ -75,7 +76,7 @@ def _enrollment_tables(board) -> list[dict]:
                 "study": study,
                 "arms": arms,
                 "rows": rows,
-                "totals": [board.arm_totals.get(arm.pk, 0) for arm in arms],
+                "totals": [(board.arm_totals.get(arm.pk, 0), arm) for arm in arms],
                 "not_randomized": sum(row[2] for row in rows),
                 "total": sum(row[3] for row in rows),
             }
@@ -120,6 +121,21 @@ def patient_list(request):
     )
 
 
+MISSING_VISITS_PER_PAGE = 50
+
+
+@login_required
+def missing_data(request):
+    """The visits recorded without every form and photo, for the coordinator to complete."""
+    access = selectors.require_role(request.user)
+    sites = list(selectors.sites_visible(access).order_by("code"))
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), None)
+    report = missing_data_report(access, site_id=site.pk if site else None)
+    page = Paginator(report.visits, MISSING_VISITS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"report": report, "page": page, "sites": sites, "site": site}
+    return render(request, "patients/missing_data.html", context)
+
+
 def _full_name(access, patient) -> str:
     if not access.can_see_identifiers(patient):
         return ""
@@ -127,6 +143,17 @@ def _full_name(access, patient) -> str:
         return patient.identifiers.full_name
     except PatientIdentifiers.DoesNotExist:
         return ""
+
+
+def _validate_all(form, validate) -> bool:
+    """The form's own checks and the service's rules in one round: `validate(**fields)` sees the
+    fields that passed the form, so every problem is shown after one save. True if all passed."""
+    form_valid = form.is_valid()
+    try:
+        validate(**form.cleaned_data)
+    except ValidationError as error:
+        forms.add_service_errors(form, error)
+    return form_valid and not form.errors
 
 
 @login_required
@@ -138,7 +165,7 @@ def patient_create(request):
     if not sites.exists():
         raise PermissionDenied("Your studies are closed (their databases are locked); no patient can be registered.")
     form = forms.PatientCreateForm(_data(request), sites=sites)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _validate_all(form, services.patient_register_validate):
         try:
             patient = services.patient_register(by=request.user, **form.cleaned_data)
         except ValidationError as error:
@@ -171,7 +198,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         "can_edit": can_edit,
         "can_record": accepts_data,
         "can_record_visit": accepts_data and any(row.can_record for row in timeline),
-        "can_inject": accepts_data and patient.arm is not None and patient.arm.receives_injections,
+        "can_inject": accepts_data and not injection_refusal(patient),
         "can_randomize": can_edit and _randomizable(patient),
         "can_withdraw": can_edit and not patient.is_withdrawn,
         "can_complete": can_edit and patient.status == patient.Status.ENROLLED,
@@ -180,6 +207,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         and not patient.is_randomized
         and not patient.is_screening,
         "timeline": timeline,
+        "eligibility": services.patient_eligibility(patient),
         "sessions": selectors.patient_injection_sessions(patient),
         "adverse_events": selectors.patient_adverse_events(patient),
         "can_report_adverse_event": can_edit and accepts_adverse_events(patient),
@@ -194,10 +222,12 @@ def _randomizable(patient) -> bool:
     )
 
 
-def _form_page(request, patient, form, *, save, title: str, done: str, warning: str = ""):
+def _form_page(request, patient, form, *, save, title: str, done: str, warning: str = "", validate=None):
     """The shape of every small patient form: valid -> service -> message and back to the patient;
-    a refusal from the service is shown beside its field."""
-    if request.method == "POST" and form.is_valid():
+    a refusal from the service is shown beside its field. With `validate`, the service's rules run
+    with the form's own checks, so one save shows every problem (`_validate_all`)."""
+    posted = request.method == "POST"
+    if posted and (_validate_all(form, validate) if validate is not None else form.is_valid()):
         try:
             save(form.cleaned_data)
         except ValidationError as error:
@@ -248,6 +278,26 @@ def patient_enroll(request, pk):
 
 
 @login_required
+def patient_eligibility(request, pk):
+    patient = _editable_patient(request, pk)
+    eligibility = services.patient_eligibility(patient)
+    title = "Eligibility checklist"
+    if not eligibility.required:
+        reason = "This study defines no eligibility criteria; a data manager adds them in the admin (the study's page)."
+        return render(request, "patients/not_offered.html", {"patient": patient, "title": title, "reason": reason})
+    form = forms.EligibilityForm(_data(request), eligibility=eligibility)
+
+    def save(data):
+        answers = form.answers()
+        services.patient_eligibility_record(
+            patient=patient, by=request.user, answers=answers, reason=data.get("reason", "")
+        )
+
+    done = f"Eligibility checklist of {patient.study_code} saved."
+    return _form_page(request, patient, form, save=save, title=title, done=done)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def patient_randomize(request, pk):
     patient = _editable_patient(request, pk)
@@ -261,10 +311,21 @@ def patient_randomize(request, pk):
         else:
             messages.success(request, f"{patient.study_code} was randomized to {arm.name}.")
             return redirect(patient)
+    eligibility = services.patient_eligibility(patient)
+    if refusal is None and _randomizable(patient):
+        try:
+            services.require_eligible(patient)
+        except ValidationError as error:
+            refusal = " ".join(error.messages)
     return render(
         request,
         "patients/patient_randomize.html",
-        {"patient": patient, "refusal": refusal, "can_randomize": _randomizable(patient)},
+        {
+            "patient": patient,
+            "refusal": refusal,
+            "can_randomize": _randomizable(patient) and (not eligibility.required or eligibility.passed),
+            "eligibility": eligibility,
+        },
     )
 
 
@@ -340,9 +401,18 @@ def visit_create(request, pk):
         schedule=patient.study.schedule.all(),
         outcomes=patient.study.outcomes.all(),
         windows=selectors.visit_windows(patient),
+        refusals=selectors.visit_record_refusals(patient),
         initial={"scheduled_visit": request.GET.get("scheduled")},
     )
-    if request.method == "POST" and form.is_valid():
+
+    def validate(*, scheduled_visit=None, date_performed=None, **fields):
+        if scheduled_visit is None:
+            return
+        values = {name: value for name, value in fields.items() if name in services.VISIT_FIELDS}
+        visit = Visit(patient=patient, scheduled_visit=scheduled_visit, date_performed=date_performed, **values)
+        services.visit_validate(patient=patient, scheduled_visit=scheduled_visit, visit=visit)
+
+    if request.method == "POST" and _validate_all(form, validate):
         try:
             with transaction.atomic():
                 visit = services.visit_record(
@@ -439,25 +509,51 @@ def _injection_form(request, patient, *, form_class, session=None):
     )
 
 
-def _save_injection(form, formset, save) -> bool:
-    """Validate the forms, call `save(points=..., **fields)`, map the service's errors back. True if saved."""
+def _save_injection(form, formset, save, *, patient, session=None) -> bool:
+    """Validate the forms and the service's rules in one round (every row's errors, the ceilings
+    and the arm together), call `save(points=..., **fields)`, map its errors back. True if saved."""
     form_valid, formset_valid = form.is_valid(), formset.is_valid()  # both, so that every row shows its errors
-    if not (form_valid and formset_valid):
-        return False
     rows = [row for row in formset if not row.is_blank()]
+    if not (form_valid and formset_valid):
+        # What passed the form, through the service's rules, so the ceilings are not a second round.
+        fields = {name: value for name, value in form.cleaned_data.items() if name in services.SESSION_FIELDS}
+        draft = InjectionSession(patient=patient, **{**_session_values(session), **fields})
+        points = [getattr(row, "cleaned_data", {}) for row in rows]
+        try:
+            services.injection_session_validate(patient=patient, session=draft, points=points)
+        except services.InjectionValidationError as error:
+            _show_injection_errors(form, rows, error)
+        return False
     try:
         save(points=[row.point() for row in rows], **form.values())
     except services.InjectionValidationError as error:
-        for field, messages_ in error.session_errors.items():
-            form.add_error(field if field in form.fields else None, messages_)
-        for index, fields in error.point_errors.items():
-            for field, messages_ in fields.items():
-                rows[index].add_error(field if field in rows[index].fields else None, messages_)
+        _show_injection_errors(form, rows, error)
         return False
     except ValidationError as error:
         forms.add_service_errors(form, error)
         return False
     return True
+
+
+def _session_values(session) -> dict:
+    return {name: getattr(session, name) for name in services.SESSION_FIELDS} if session is not None else {}
+
+
+def _show_injection_errors(form, rows, error) -> None:
+    """The service's errors beside their fields and rows; a field the form refused keeps its own message."""
+    for field, messages_ in error.session_errors.items():
+        if field in form.fields:
+            if field not in form.errors:
+                form.add_error(field, messages_)
+        else:
+            form.add_error(None, messages_)
+    for index, fields in error.point_errors.items():
+        row = rows[index]
+        for field, messages_ in fields.items():
+            if field not in row.fields:
+                row.add_error(None, messages_)
+            elif field not in row.errors:
+                row.add_error(field, messages_)
 
 
 def _injection_context(patient, form, formset, title, **extra):
@@ -474,15 +570,32 @@ def _injection_context(patient, form, formset, title, **extra):
     }
 
 
+def injection_refusal(patient) -> str:
+    """Why no injection session can be recorded for this patient at all, or "" if one can: the
+    patient page offers no link then, and the form's address answers with this instead of a form."""
+    if patient.arm is None:
+        return f"Randomize {patient.study_code} before recording an injection session."
+    if not patient.arm.receives_injections:
+        return (
+            f"{patient.study_code} is in the {patient.arm.name} arm, which receives no injections: "
+            "no injection session is recorded for this patient."
+        )
+    return ""
+
+
 @login_required
 def injection_create(request, pk):
     patient = _editable_patient(request, pk)
+    refusal = injection_refusal(patient)
+    if refusal:
+        context = {"patient": patient, "title": "Record an injection session", "reason": refusal}
+        return render(request, "patients/not_offered.html", context, status=409)
     form, formset, bound = _injection_form(request, patient, form_class=forms.InjectionSessionForm)
 
     def save(**fields):
         return services.injection_session_record(patient=patient, by=request.user, **fields)
 
-    if bound and _save_injection(form, formset, save):
+    if bound and _save_injection(form, formset, save, patient=patient):
         messages.success(request, f"Injection session recorded for {patient.study_code}.")
         return redirect(patient)
     return render(
@@ -504,7 +617,7 @@ def injection_edit(request, pk, session_pk):
         reason = form.cleaned_data["reason"]
         return services.injection_session_update(session=session, by=request.user, reason=reason, **fields)
 
-    if bound and _save_injection(form, formset, save):
+    if bound and _save_injection(form, formset, save, patient=patient, session=session):
         messages.success(request, f"Injection session of {session.date:%Y-%m-%d} updated.")
         return redirect(patient)
     title = f"Edit the injection session of {session.date:%Y-%m-%d}"
@@ -541,8 +654,12 @@ def adverse_event_create(request, pk):
     def save(data):
         services.adverse_event_record(patient=patient, by=request.user, **form.values())
 
+    def validate(**fields):
+        values = {name: fields[name] for name in services.ADVERSE_EVENT_FIELDS if name in fields}
+        services.adverse_event_validate(patient=patient, event=AdverseEvent(patient=patient, **values))
+
     done = f"Adverse event recorded for {patient.study_code}."
-    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done)
+    return _form_page(request, patient, form, save=save, title="Record an adverse event", done=done, validate=validate)
 
 
 @login_required

@@ -3,9 +3,10 @@ throttles, the one error shape, pagination. Apps' api.py modules hold views only
 
 Who may call what is decided the same way as in the browser (patients.selectors):
 a study the caller has no role in does not exist for them (404), an action their role
-does not allow is refused (403). A token is issued for one study and carries only the
-holder's roles in that study; an API client's token reaches only views that declare
-`api_client_allowed = True` (the anonymized dataset and the summary).
+does not allow is refused (403). A token is issued for one study, only to an account whose one
+role there is API client, and carries only that role; it reaches only views that declare
+`api_client_allowed = True` (the anonymized dataset and the summary). Staff use the API with
+their browser session.
 """
 
 import base64
@@ -29,7 +30,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.utils import json
 
 from patients.models import ApiToken, Study, StudyRole
-from patients.selectors import Access, access_for, access_for_study
+from patients.selectors import Access, access_for, access_for_token
 
 # Writing last_used_at on every request would turn every read into a write; a minute's
 # resolution is what an auditor needs ("was this token used after it leaked?").
@@ -120,12 +121,13 @@ class StudyTokenScheme(OpenApiAuthenticationExtension):
 
 
 def request_access(request) -> Access:
-    """The caller's access: all their roles in a browser session, one study's roles with a token."""
+    """The caller's access: all their roles in a browser session; with a token, its study's API-client
+    role only (`access_for_token`)."""
     cached = getattr(request, "_trial_api_access", None)
     if cached is not None:
         return cached
     if isinstance(request.auth, ApiToken):
-        access = access_for_study(request.user, request.auth.study_id)
+        access = access_for_token(request.auth)
     else:
         access = access_for(request.user)
     request._trial_api_access = access

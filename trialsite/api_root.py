@@ -26,7 +26,7 @@ class StudyLinks(serializers.Serializer):
     dataset = serializers.URLField(required=False, help_text="Outcomes, long format (also ?format=csv, zip).")
     subjects = serializers.URLField(required=False)
     injections = serializers.URLField(required=False)
-    summary = serializers.URLField(required=False, help_text="Needs ?metric=&expression=.")
+    summary = serializers.URLField(required=False, help_text="Needs ?metric= (and &expression= for a photo metric).")
     patients = serializers.URLField(required=False, help_text="Trial records, for the study's staff.")
 
 

@@ -73,6 +73,19 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_ROOT = env_str("SITE_ROOT", "http://127.0.0.1:8000")
 
+# E-mail: the serious adverse event notices (patients/notifications.py). Printed to the console
+# unless a backend is named, e.g. EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend with
+# EMAIL_HOST and its credentials. SAE_NOTIFY_ALSO: addresses told of every serious event besides the
+# study's investigators and data managers (a pharmacovigilance desk).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "trial@localhost")
+SAE_NOTIFY_ALSO = env_list("SAE_NOTIFY_ALSO")
+
 INSTALLED_APPS = [
     "trialsite.apps.TrialAdminConfig",  # django.contrib.admin with the data-manager gate
     "django.contrib.auth",
@@ -105,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Nothing rendered for a signed-in caller stays in a browser's or proxy's cache.
+    "trialsite.cache_control.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",

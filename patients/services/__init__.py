@@ -23,6 +23,7 @@ One module per concept; everything is re-exported here, so callers write
 - `study_lock`: closing a study (its database locked: `common.require_study_open`) and reopening it
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
+- `eligibility`: the eligibility checklist, its answers, and the rule randomization applies
 - `common`: the audited save and the rules the others share
 """
 
@@ -32,6 +33,12 @@ from .adverse_events import (
     adverse_event_update,
     adverse_event_validate,
     adverse_event_void,
+)
+from .eligibility import (
+    eligibility_criterion_define,
+    patient_eligibility,
+    patient_eligibility_record,
+    require_eligible,
 )
 from .injections import (
     SESSION_FIELDS,
@@ -48,6 +55,7 @@ from .patients import (
     patient_complete,
     patient_enroll,
     patient_register,
+    patient_register_validate,
     patient_update,
     patient_update_validate,
     patient_withdraw,
@@ -81,6 +89,10 @@ __all__ = [
     "adverse_event_update",
     "adverse_event_validate",
     "adverse_event_void",
+    "eligibility_criterion_define",
+    "patient_eligibility",
+    "patient_eligibility_record",
+    "require_eligible",
     "injection_session_record",
     "injection_session_update",
     "injection_session_validate",
@@ -90,6 +102,7 @@ __all__ = [
     "patient_enroll",
     "patient_randomize",
     "patient_register",
+    "patient_register_validate",
     "patient_update",
     "patient_update_validate",
     "patient_withdraw",

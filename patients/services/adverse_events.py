@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from ..adverse_event_models import RESOLVED_OUTCOMES, AdverseEvent, AdverseEventTerm, accepts_adverse_events
 from ..models import Patient, RecordStatus
+from ..notifications import notify_on_commit
 from .common import require_open_to_corrections, require_reason, require_study_open, save_audited, void_record
 
 ADVERSE_EVENT_FIELDS = (
@@ -85,6 +86,8 @@ def adverse_event_record(*, patient: Patient, by, onset_date: date, term: str, *
     event = AdverseEvent(patient=patient, created_by=by, onset_date=onset_date, term=term, **fields)
     adverse_event_validate(patient=patient, event=event)
     save_audited(event, by=by, reason="Recorded")
+    if event.serious:
+        notify_on_commit(event)
     return event
 
 
@@ -99,10 +102,13 @@ def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> 
     if event.status == RecordStatus.VOIDED:
         raise ValidationError("This adverse event has been voided and cannot be edited.")
     require_open_to_corrections(event.patient)
+    was_serious = event.serious
     for name, value in changes.items():
         setattr(event, name, value)
     adverse_event_validate(patient=event.patient, event=event)
     save_audited(event, by=by, reason=reason)
+    if event.serious and not was_serious:
+        notify_on_commit(event)
     return event
 
 

@@ -67,14 +67,13 @@ def patient_register(
     """Register a patient at a site; enrolled at once when consent and enrollment dates are given."""
     # Lock the site row so that two coordinators registering at once get consecutive numbers.
     site = Site.objects.select_for_update(of=("self",)).select_related("study").get(pk=site.pk)
-    require_study_open(site.study_id)
-    _check_duplicate_record_number(site=site, medical_record_number=medical_record_number)
-    require_not_future(date_of_birth, "date_of_birth")
-    require_not_future(consent_date, "consent_date")
-    require_not_future(enrollment_date, "enrollment_date")
-    if enrollment_date and not consent_date:
-        raise ValidationError({"consent_date": "A patient is enrolled only after consent: give the consent date."})
-    require_consent_not_after_enrollment(consent_date, enrollment_date)
+    patient_register_validate(
+        site=site,
+        date_of_birth=date_of_birth,
+        medical_record_number=medical_record_number,
+        consent_date=consent_date,
+        enrollment_date=enrollment_date,
+    )
 
     sequence = (site.patients.aggregate(m=Max("site_sequence"))["m"] or 0) + 1
     patient = Patient(
@@ -103,6 +102,43 @@ def patient_register(
     )
     save_audited(identifiers, by=by, reason="Registered")
     return patient
+
+
+def patient_register_validate(
+    *,
+    site: Site | None = None,
+    date_of_birth: date | None = None,
+    medical_record_number: str = "",
+    consent_date: date | None = None,
+    enrollment_date: date | None = None,
+    **_other_fields,
+) -> None:
+    """Every rule of `patient_register` at once, over whichever fields are given: the registration
+    form calls it with the fields that passed its own checks, so that one save shows every problem
+    (a missing sex beside a duplicate record number beside a future consent date)."""
+    errors: dict = {}
+
+    def check(rule, *args) -> None:
+        try:
+            rule(*args)
+        except ValidationError as error:
+            error.update_error_dict(errors)
+
+    if site is not None:
+        check(require_study_open, site.study_id)
+        if medical_record_number:
+            check(lambda: _check_duplicate_record_number(site=site, medical_record_number=medical_record_number))
+    check(require_not_future, date_of_birth, "date_of_birth")
+    check(require_not_future, consent_date, "consent_date")
+    check(require_not_future, enrollment_date, "enrollment_date")
+    if enrollment_date and not consent_date and "consent_date" not in errors:
+        errors.setdefault("consent_date", []).append(
+            ValidationError("A patient is enrolled only after consent: give the consent date.")
+        )
+    if "consent_date" not in errors:
+        check(require_consent_not_after_enrollment, consent_date, enrollment_date)
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic

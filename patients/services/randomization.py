@@ -13,6 +13,7 @@ from ..audit import set_history_reason, set_history_user
 from ..keyed_random import allocation_block
 from ..models import Patient, RandomizationSlot, RandomizationStratum, SeverityBand, Study, TreatmentArm
 from .common import require_reason, require_study_open, save_audited
+from .eligibility import require_eligible
 
 BLOCKS_GENERATED_AT_SET_UP = 25
 
@@ -106,6 +107,7 @@ def patient_randomize(*, patient: Patient, by: User) -> TreatmentArm:
             )
         if patient.status != Patient.Status.ENROLLED or not patient.consent_date:
             raise ValidationError(f"Only an enrolled, consented patient can be randomized; {patient} is not.")
+        require_eligible(patient)
         # The stratum comes from the locked row, not the caller's copy (whose grade may be stale),
         # and only once the patient is eligible, so that a refusal leaves nothing behind.
         stratum = _stratum_for(patient)

@@ -1,5 +1,6 @@
-// Injection form: live total of the units, and "More rows" adds a row in place
-// instead of submitting. Without this script the form works the same, by submit.
+// Injection form: live total of the units, a warning as soon as a point or the total passes the
+// study's ceiling, and "More rows" adds a row in place instead of submitting. Without this script
+// the form works the same, by submit; the server refuses a dose above a ceiling either way.
 (function () {
   "use strict";
   var table = document.querySelector("[data-points]");
@@ -11,14 +12,36 @@
   var template = document.getElementById("point-row-template");
   var addButton = document.querySelector("[data-add-row]");
 
-  function updateTotal() {
+  var ceilingWarning = document.getElementById("points-ceiling-warning");
+  var maxPerPoint = parseFloat(table.getAttribute("data-max-units-per-point"));
+  var maxPerSession = parseFloat(table.getAttribute("data-max-units-per-session"));
+
+  // warn: false on the first render, where the server has already said what it refused (its
+  // checks run with every save), so that a ceiling is stated once.
+  function updateTotal(warn) {
     var hundredths = 0;
-    body.querySelectorAll('input[name$="-units"]').forEach(function (input) {
+    var warnings = [];
+    body.querySelectorAll('input[name$="-units"]').forEach(function (input, index) {
       var value = parseFloat(input.value);
       // Sum in hundredths of a unit so that 2.1 + 0.2 shows 2.3, not 2.3000000000000003.
       if (!isNaN(value) && value > 0) hundredths += Math.round(value * 100);
+      var over = !isNaN(value) && value > maxPerPoint;
+      input.classList.toggle("over-ceiling", over);
+      if (over) {
+        warnings.push("Point " + (index + 1) + ": " + value + " U is above this study's ceiling of " +
+          maxPerPoint + " U per point.");
+      }
     });
-    output.textContent = String(hundredths / 100);
+    var total = hundredths / 100;
+    output.textContent = String(total);
+    if (total > maxPerSession) {
+      warnings.push("Total " + total + " U is above this study's ceiling of " + maxPerSession +
+        " U per session.");
+    }
+    if (ceilingWarning && warn !== false) {
+      ceilingWarning.textContent = warnings.join(" ");
+      ceilingWarning.hidden = warnings.length === 0;
+    }
   }
 
   function addRow(event) {
@@ -38,5 +61,5 @@
     addButton.textContent = "Add a row";
     addButton.addEventListener("click", addRow);
   }
-  updateTotal();
+  updateTotal(false);
 })();

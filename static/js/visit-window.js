@@ -1,6 +1,7 @@
 // Visit form: state the chosen visit's target date and window as soon as it is chosen, and warn
-// beside the date when it falls outside. The server states the same on the first render and
-// refuses an out-of-window date without a protocol-deviation reason; this only says it sooner.
+// beside the date when it falls outside. The server states the same on the first render (its
+// warning, or its out-of-window error, beside the date) and refuses an out-of-window date without
+// a protocol-deviation reason; this only says it sooner, in the same element, so it shows once.
 (function () {
   "use strict";
   var select = document.querySelector("select[data-visit-window]");
@@ -14,12 +15,19 @@
     select.insertAdjacentElement("afterend", help);
   }
   help.setAttribute("aria-live", "polite");
-  var warning = document.createElement("p");
-  warning.className = "warning";
-  warning.id = "date-window-warning";
-  warning.setAttribute("role", "status");
-  warning.hidden = true;
-  if (date) date.parentNode.appendChild(warning);
+  var warning = document.getElementById("id_date_performed_warning");
+  if (!warning) {
+    warning = document.createElement("p");
+    warning.className = "warning";
+    warning.id = "id_date_performed_warning";
+    warning.setAttribute("role", "status");
+    warning.hidden = true;
+    if (date) date.parentNode.appendChild(warning);
+  }
+
+  function serverErrors() {
+    return date ? date.parentNode.querySelectorAll("p.error") : [];
+  }
 
   function update() {
     var option = select.options[select.selectedIndex];
@@ -37,10 +45,23 @@
     }
   }
 
-  select.addEventListener("change", update);
-  if (date) {
-    date.addEventListener("change", update);
-    date.addEventListener("input", update);
+  function changed() {
+    // The server's errors beside the date were about the value before this change; the server
+    // checks the new one again on save.
+    serverErrors().forEach(function (error) { error.hidden = true; });
+    update();
   }
-  update();
+
+  select.addEventListener("change", changed);
+  if (date) {
+    date.addEventListener("change", changed);
+    date.addEventListener("input", changed);
+  }
+  // On the first render the server has said it already: repeat nothing beside a refused date.
+  if (serverErrors().length) {
+    var option = select.options[select.selectedIndex];
+    help.textContent = (option && option.getAttribute("data-window-text")) || help.textContent;
+  } else {
+    update();
+  }
 })();

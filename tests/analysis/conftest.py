@@ -63,9 +63,9 @@ def trial(study, site_a, coordinator_a, data_manager):
     """Builds patients in a chosen arm with baseline and week-12 values of one metric."""
 
     class Trial:
-        def patient(self, arm_code, *, side="left", site=None, **fields):
+        def patient(self, arm_code, *, side="left", site=None, enrolled_days_ago=ENROLLED_DAYS_AGO, **fields):
             patient = make_patient(
-                site or site_a, coordinator_a, enrolled_days_ago=ENROLLED_DAYS_AGO, affected_side=side, **fields
+                site or site_a, coordinator_a, enrolled_days_ago=enrolled_days_ago, affected_side=side, **fields
             )
             arm = study.arms.get(code=arm_code)
             return services.patient_assign_arm_externally(

@@ -33,15 +33,18 @@ def test_xlsx_opens_and_shows_the_page_digits(login, investigator, measured):
     assert book.sheetnames == ["Per arm", "Comparison", "Table 1", "Methods and exclusions"]
     summary = client.get("/api/v1/studies/FACE-1/summary/", QUERY).json()
     week12 = next(v for v in summary["visits"] if v["code"] == "week-12")
-    per_arm = {(r[0], r[2]): r for r in book["Per arm"].iter_rows(min_row=2, values_only=True)}
-    mean_cell = per_arm[("week-12", "BoNT-A")][5]
+    header, *rows = book["Per arm"].iter_rows(values_only=True)
+    per_arm = {(r[header.index("visit_code")], r[header.index("arm")]): r for r in rows}
+    mean_cell = per_arm[("week-12", "BoNT-A")][header.index("mean")]
     # Excel keeps 15 significant digits; the digits shown are the page's.
     assert mean_cell == pytest.approx(week12["arms"]["bont-a"]["mean"], rel=1e-12)
     page = client.get("/studies/FACE-1/outcomes/", QUERY).content.decode()
     assert fmt_number(mean_cell) in page
-    ancova = next(r for r in book["Comparison"].iter_rows(min_row=2, values_only=True) if r[0] == "week-12")
-    assert fmt_number(ancova[2]) == fmt_number(week12["comparison"]["ancova"]["estimate"])
-    assert fmt_number(ancova[2]) in page
+    header, *rows = book["Comparison"].iter_rows(values_only=True)
+    ancova = next(r for r in rows if r[0] == "week-12" and r[header.index("statistic")].startswith("ANCOVA"))
+    estimate = ancova[header.index("estimate")]
+    assert fmt_number(estimate) == fmt_number(week12["comparison"]["ancova"]["estimate"])
+    assert fmt_number(estimate) in page
     methods = dict(book["Methods and exclusions"].iter_rows(min_row=2, values_only=True))
     assert methods["Engine version"] == summary["engine_version"]
     audit = AnalysisDownload.objects.get()
@@ -49,7 +52,7 @@ def test_xlsx_opens_and_shows_the_page_digits(login, investigator, measured):
     assert audit.filters["metric"] == QUERY["metric"] and audit.filters["visit"] == "week-12"
 
 
-@pytest.mark.parametrize("path", ["outcomes.csv", "table1.csv", "table1.xlsx", "dictionary.csv"])
+@pytest.mark.parametrize("path", ["per_arm.csv", "comparison.csv", "table1.csv", "table1.xlsx", "dictionary.csv"])
 def test_tables_download_and_are_audited(login, investigator, measured, path):
     response = _get(login(investigator), path)
     assert NAME.match(response["Content-Disposition"])
@@ -97,6 +100,29 @@ def test_coordinator_cannot_download(login, coordinator_a, measured):
 def test_unknown_file_and_bad_filter(login, investigator, study):
     client = login(investigator)
     assert client.get(BASE + "outcomes.pdf").status_code == 404
-    response = client.get(BASE + "outcomes.csv", {**QUERY, "metric": "nose"})
+    assert client.get(BASE + "outcomes.csv").status_code == 404, "two tables side by side are no longer offered"
+    response = client.get(BASE + "comparison.csv", {**QUERY, "metric": "nose"})
     assert response.status_code == 400 and b"commissure_height_deviation_mm" in response.content
     assert not AnalysisDownload.objects.exists()
+
+
+def test_waterfall_legend_swatch_has_its_arms_bar_colour(login, investigator, measured):
+    svg = ET.fromstring(_get(login(investigator), "waterfall.svg").content)
+    fills = _fills_by_id(svg)
+    for arm in ("bont-a", "control"):
+        bars = {fill for id_, fill in fills.items() if id_.startswith(f"bar-{arm}-")}
+        assert len(bars) == 1, bars
+        assert fills[f"legend-{arm}"] == bars.pop()
+    assert fills["legend-bont-a"] != fills["legend-control"]
+
+
+def _fills_by_id(svg) -> dict[str, str]:
+    """The fill of the first path inside every element with an id (matplotlib's gid)."""
+    out = {}
+    for element in svg.iter():
+        path = next((p for p in element.iter() if p.tag.endswith("path")), None)
+        if element.get("id") and path is not None:
+            match = re.search(r"fill:\s*(#[0-9a-fA-F]{6})", path.get("style", ""))
+            if match:
+                out[element.get("id")] = match.group(1).lower()
+    return out

@@ -166,6 +166,21 @@ def test_grades_count_once_per_visit_whatever_the_photo(study, trial, coordinato
     assert list(table.rows["house_brackmann"]) == [4.0]
 
 
+def test_a_grade_is_counted_per_visit_whatever_the_photos(study, trial, coordinator_a):
+    patient = trial.patient("bont-a")
+    baseline = record_visit(patient, "baseline", by=coordinator_a, house_brackmann=4)
+    add_scored_photo(baseline, by=coordinator_a, status="head_turned")  # the photo failed; the grade counts
+    week2 = record_visit(patient, "week-2", by=coordinator_a, house_brackmann=3)
+    services.visit_void(visit=week2, by=coordinator_a, reason="Wrong patient")
+    with_photos = outcome_table(study, expressions=["smile_closed", "rest"], metrics=["house_brackmann"])
+    reasons = {e["reason"]: e["rows"] for e in with_photos.exclusions("house_brackmann")}
+    assert reasons == {"voided_visit": 1}, "a photo's fate never excludes a grade; a voided visit once"
+    visits_only = outcome_table(study, expressions=[], metrics=["house_brackmann"])
+    assert list(visits_only.rows["visit_code"]) == ["baseline", "week-2"], "one row per visit, no photo"
+    assert visits_only.rows["house_brackmann"].tolist()[0] == 4.0
+    assert {e["reason"] for e in visits_only.exclusions()} == {"voided_visit"}
+
+
 def test_query_count_does_not_grow_with_patients(study, trial):
     for _ in range(2):
         trial.measured("bont-a", {"baseline": 2.0, "week-12": 1.0})

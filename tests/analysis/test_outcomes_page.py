@@ -95,3 +95,55 @@ def test_the_outcomes_page_shows_harms_per_arm_without_free_text(login, investig
     assert ">1 (33.3%)<" in bont_row, "one of the three BoNT-A patients had an event"
     assert "Serious adverse events" in page and patient.study_code in page
     assert "HARMS-CANARY" not in page, "the event's free text is never on this page"
+
+
+def test_choices_and_tables_show_the_apps_labels_not_codes(login, investigator, measured):
+    page = login(investigator).get(PAGE, QUERY).content.decode()
+    assert '<option value="smile_closed" selected>Closed-lip smile</option>' in page
+    assert '<option value="week-12" selected>Week 12</option>' in page
+    assert ">smile_closed<" not in page and ">week-12<" not in page
+    table1 = page.split('id="table1-table"')[1].split("</table>")[0]
+    assert "<td>III</td>" in table1 and "Grade 3" not in table1, "House-Brackmann grades as the app writes them"
+    assert "Closed-lip smile" in table1
+
+
+def test_responders_are_labelled_by_arm_name_in_the_files(login, investigator, measured):
+    import csv
+    import io
+
+    body = login(investigator).get("/studies/FACE-1/outcomes/files/comparison.csv", QUERY).content.decode()
+    statistics = [row["statistic"] for row in csv.DictReader(io.StringIO(body))]
+    responders = [s for s in statistics if s.startswith("Responders")]
+    assert responders and all("BoNT-A" in s and "Control" in s for s in responders)
+    assert not any(" (a)" in s or " (b)" in s or "Responders a " in s for s in statistics)
+
+
+def test_a_grade_page_has_counts_per_grade_and_the_odds_ratio_headline(login, investigator, trial, coordinator_a):
+    from .conftest import record_visit
+
+    for arm, grades in (("bont-a", (4, 2)), ("bont-a", (4, 3)), ("bont-a", (3, 3)), ("control", (4, 4)),
+                        ("control", (3, 4)), ("control", (4, 3))):  # fmt: skip
+        patient = trial.patient(arm)
+        record_visit(patient, "baseline", by=coordinator_a, house_brackmann=grades[0])
+        record_visit(patient, "week-12", by=coordinator_a, house_brackmann=grades[1])
+    client = login(investigator)
+    page = client.get(PAGE, {**QUERY, "metric": "house_brackmann"}).content.decode()
+    per_arm = page.split('id="per-arm-table"')[1].split("</table>")[0]
+    assert ">VI</th>" in per_arm and ">Mean<" not in per_arm and ">SD<" not in per_arm
+    assert "Proportional-odds model, common odds ratio" in page and "ANCOVA" not in page
+    svg = client.get(
+        "/studies/FACE-1/outcomes/files/scatter.svg", {**QUERY, "metric": "commissure_height_deviation_mm"}
+    )
+    ticks = _tick_labels(svg.content, "ytick_")
+    assert ticks and set(ticks) <= {"I", "II", "III", "IV", "V", "VI"}, ticks
+
+
+def _tick_labels(svg: bytes, prefix: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    labels = []
+    for element in root.iter():
+        if (element.get("id") or "").startswith(prefix):
+            labels += [t.text.strip() for t in element.iter() if t.tag.endswith("text") and t.text and t.text.strip()]
+    return labels

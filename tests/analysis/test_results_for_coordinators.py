@@ -10,7 +10,7 @@ from patients import services
 PAGE = "/studies/FACE-1/outcomes/"
 API = "/api/v1/studies/FACE-1/summary/"
 QUERY = {"metric": "commissure_height_deviation_mm", "expression": "smile_closed", "visit": "week-12"}
-DOWNLOADS = ["/studies/FACE-1/outcomes/files/outcomes.csv", "/studies/FACE-1/outcomes/files/means.svg"]
+DOWNLOADS = ["/studies/FACE-1/outcomes/files/comparison.csv", "/studies/FACE-1/outcomes/files/means.svg"]
 
 
 def _set_results_open(study, by, value: bool):

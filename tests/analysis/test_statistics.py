@@ -189,3 +189,54 @@ def test_statistics_import_nothing_from_django():
 
     code = "import sys, analysis.statistics; sys.exit('django' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": "."}, check=False).returncode == 0
+
+
+# Grades at baseline and follow-up for a proportional-odds model with overlapping arms.
+ORDINAL = pd.DataFrame(
+    {
+        "treated": [1] * 8 + [0] * 8,
+        "baseline": [4, 3, 5, 4, 3, 4, 5, 2, 4, 3, 5, 4, 3, 4, 5, 2],
+        "follow_up": [2, 3, 3, 2, 2, 4, 4, 2, 4, 3, 4, 3, 3, 5, 5, 2],
+    }
+)
+
+
+def test_proportional_odds_is_statsmodels_ordered_model():
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    result = st.proportional_odds(ORDINAL)
+    endog = pd.Series(pd.Categorical(ORDINAL["follow_up"], ordered=True))
+    fit = OrderedModel(endog, ORDINAL[["treated", "baseline"]].astype(float), distr="logit").fit(
+        method="bfgs", disp=False
+    )
+    low, high = fit.conf_int(alpha=0.05).loc["treated"]
+    assert result.not_estimable is None
+    assert (result.estimate, result.ci_low, result.ci_high, result.p) == pytest.approx(
+        (math.exp(fit.params["treated"]), math.exp(low), math.exp(high), fit.pvalues["treated"]), rel=1e-4
+    )
+    assert result.estimate < 1, "the treated arm's grades are lower here"
+
+
+def test_proportional_odds_without_overlap_is_not_estimable():
+    separated = pd.DataFrame({"treated": [1, 1, 1, 0, 0, 0], "baseline": [4] * 6, "follow_up": [2, 2, 3, 4, 4, 5]})
+    assert "did not converge" in st.proportional_odds(separated).not_estimable
+    one_grade = separated.assign(follow_up=3)
+    assert st.proportional_odds(one_grade).not_estimable == "every follow-up grade is the same"
+
+
+def test_ordinal_descriptives_count_each_grade_without_a_mean():
+    result = st.describe_ordinal([2, 3, 3, 4, float("nan")], levels=range(1, 7), missing=1, not_yet_due=2)
+    assert result["counts"] == {1: 0, 2: 1, 3: 2, 4: 1, 5: 0, 6: 0}
+    assert (result["n"], result["median"], result["missing"], result["not_yet_due"]) == (4, 3.0, 1, 2)
+    assert "mean" not in result and "sd" not in result
+    change = st.describe_ordinal_change([-2, 0, 0, 1])
+    assert (change["lower"], change["same"], change["higher"]) == (1, 2, 1)
+
+
+def test_ordinal_comparison_headline_is_the_common_odds_ratio():
+    result = st.ordinal_comparison(ORDINAL)
+    assert result["proportional_odds"] == st.proportional_odds(ORDINAL).to_dict()
+    a, b = ORDINAL[ORDINAL["treated"] == 1], ORDINAL[ORDINAL["treated"] == 0]
+    assert result["mann_whitney_p"] == pytest.approx(
+        stats.mannwhitneyu(a["follow_up"], b["follow_up"], alternative="two-sided").pvalue
+    )

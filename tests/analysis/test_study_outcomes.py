@@ -120,7 +120,13 @@ def test_study_outcomes_enter_the_summary(login, investigator, coordinator_a, tr
         .get("/api/v1/studies/FACE-1/summary/", {"metric": "outcome:qol", "expression": "rest"})
         .json()
     )
-    assert body["metric"] == {"name": "outcome:qol", "label": "Quality of life", "unit": "points"}
+    assert {k: body["metric"][k] for k in ("name", "label", "unit", "ordinal")} == {
+        "name": "outcome:qol",
+        "label": "Quality of life",
+        "unit": "points",
+        "ordinal": False,
+    }
+    assert body["expression"] is None, "a study-defined outcome belongs to the visit: the expression is ignored"
     week12 = next(v for v in body["visits"] if v["code"] == "week-12")
     assert week12["arms"]["bont-a"]["mean"] == 72.5
     assert week12["comparison"]["difference_in_change"]["estimate"] == pytest.approx(27.5 - 1)

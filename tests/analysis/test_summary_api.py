@@ -146,13 +146,64 @@ def test_empty_study_never_errors(login, investigator, study):
     assert body["mixed_model"]["not_estimable"]
 
 
-def test_grades_get_the_ordinal_comparison(login, investigator, trial, coordinator_a):
+def _graded(trial, coordinator_a, patients):
     from .conftest import record_visit
 
-    for arm, grades in (("bont-a", (4, 2)), ("bont-a", (4, 3)), ("control", (4, 4)), ("control", (3, 3))):
+    for arm, (baseline, week12) in patients:
         patient = trial.patient(arm)
-        record_visit(patient, "baseline", by=coordinator_a, house_brackmann=grades[0])
-        record_visit(patient, "week-12", by=coordinator_a, house_brackmann=grades[1])
-    body = login(investigator).get(URL, {"metric": "house_brackmann", "expression": "rest"}).json()
+        record_visit(patient, "baseline", by=coordinator_a, house_brackmann=baseline)
+        record_visit(patient, "week-12", by=coordinator_a, house_brackmann=week12)
+
+
+GRADED = [
+    ("bont-a", (4, 2)), ("bont-a", (4, 3)), ("bont-a", (3, 3)), ("bont-a", (5, 3)), ("bont-a", (4, 4)),
+    ("control", (4, 4)), ("control", (3, 3)), ("control", (4, 3)), ("control", (5, 5)), ("control", (3, 4)),
+]  # fmt: skip
+
+
+def test_a_grade_needs_no_expression_and_gets_ordinal_methods(login, investigator, trial, coordinator_a):
+    from scipy import stats
+
+    _graded(trial, coordinator_a, GRADED)
+    response = login(investigator).get(URL, {"metric": "house_brackmann"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["metric"]["ordinal"] and [level["label"] for level in body["metric"]["levels"]] == [
+        "I", "II", "III", "IV", "V", "VI",
+    ]  # fmt: skip
     week12 = next(v for v in body["visits"] if v["code"] == "week-12")
-    assert week12["comparison"]["ordinal"]["improved_one_grade"]["a"]["improved"] == 2
+    bont = week12["arms"]["bont-a"]
+    assert bont["counts"] == {"1": 0, "2": 1, "3": 3, "4": 1, "5": 0, "6": 0}
+    assert "mean" not in bont and "sd" not in bont, "no mean or SD of a grade"
+    comparison = week12["comparison"]
+    assert "ancova" not in comparison and "difference_in_change" not in comparison
+    follow = {arm: [after for a, (_, after) in GRADED if a == arm] for arm in ("bont-a", "control")}
+    assert comparison["mann_whitney"]["p"] == pytest.approx(
+        stats.mannwhitneyu(follow["bont-a"], follow["control"], alternative="two-sided").pvalue
+    )
+    odds = comparison["proportional_odds"]
+    assert odds["not_estimable"] is None and odds["ci_low"] < odds["estimate"] < odds["ci_high"]
+    assert comparison["improved_one_grade"]["a"]["improved"] == 3
+    assert body["mixed_model"]["not_estimable"]
+
+
+def test_a_grade_with_an_expression_is_the_same_summary(login, investigator, trial, coordinator_a):
+    _graded(trial, coordinator_a, GRADED)
+    client = login(investigator)
+    without = client.get(URL, {"metric": "house_brackmann"}).json()
+    assert client.get(URL, {"metric": "house_brackmann", "expression": "rest"}).json() == without
+    # A photo metric still needs its expression.
+    assert client.get(URL, {"metric": "commissure_height_deviation_mm"}).status_code == 400
+
+
+def test_the_schema_documents_the_expression_as_optional_with_its_values(login, investigator, study):
+    """As the endpoint reads it: a grade needs no expression, so a client generated from the schema
+    must be able to leave it out; the values a photo metric takes are still listed."""
+    from measurements.models import Expression
+
+    schema = login(investigator).get("/api/schema/", {"format": "json"}).json()
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/studies/{study_code}/summary/"]["get"]["parameters"]}
+
+    assert parameters["metric"]["required"] is True
+    assert parameters["expression"].get("required", False) is False
+    assert sorted(parameters["expression"]["schema"]["enum"]) == sorted(Expression.values)

@@ -4,12 +4,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from patients import services
-from patients.models import ApiToken, StudyRole
+from patients.api_tokens import api_token_issue
+from patients.models import StudyRole
 from tests.conftest import _persona, make_patient
 
 
@@ -23,9 +26,11 @@ def _fresh_throttle_counters():
 
 @pytest.fixture
 def issue_token(data_manager):
+    """A token as the admin issues it (`api_token_issue`): only for an API-client account."""
+
     def _issue(user, study, *, days=90, client_name="Statistician's script"):
-        _, token = ApiToken.objects.create(
-            user=user, study=study, expiry=timedelta(days=days), client_name=client_name, created_by=data_manager
+        _, token = api_token_issue(
+            user=user, study=study, lifetime=timedelta(days=days), client_name=client_name, by=data_manager
         )
         return token
 
@@ -37,6 +42,26 @@ def token_client():
     def _client(token):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def session_client():
+    """Staff (coordinators, investigators, data managers) use the API with their sign-in; tokens are
+    for API-client accounts only."""
+
+    def _client(user, *, csrf=False):
+        client = APIClient()
+        client.force_login(user)
+        if csrf:
+            # As a browser's script writes: the API's session authentication checks the CSRF pair
+            # (the test client would otherwise skip the check), so a write must pass it to be tested.
+            client.handler.enforce_csrf_checks = True
+            secret = get_random_string(32)
+            client.cookies[settings.CSRF_COOKIE_NAME] = secret
+            client.credentials(HTTP_X_CSRFTOKEN=secret)
         return client
 
     return _client

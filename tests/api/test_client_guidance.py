@@ -96,12 +96,12 @@ def test_the_docs_page_without_a_login_links_the_login(client):
 
 
 def test_paging_through_a_table_is_not_throttled_into_failure(
-    investigator, study, site_a, coordinator_a, issue_token, token_client, throttle_rates
+    investigator, study, site_a, coordinator_a, session_client, throttle_rates
 ):
     throttle_rates("2/min")
     for _ in range(5):
         make_subject(site_a, coordinator_a)
-    client = token_client(issue_token(investigator, study))
+    client = session_client(investigator)  # counted per user, as a token is per token
     url = f"/api/v1/studies/{study.code}/patients/"
     statuses, pages = [], 0
     response = client.get(url, {"page_size": 1})
@@ -119,12 +119,12 @@ def test_paging_through_a_table_is_not_throttled_into_failure(
 
 
 def test_pages_still_count_against_the_daily_rate(
-    investigator, study, site_a, coordinator_a, issue_token, token_client, throttle_rates
+    investigator, study, site_a, coordinator_a, session_client, throttle_rates
 ):
     throttle_rates("100/min", "3/day")
     for _ in range(5):
         make_subject(site_a, coordinator_a)
-    client = token_client(issue_token(investigator, study))
+    client = session_client(investigator)  # counted per user, as a token is per token
     response = client.get(f"/api/v1/studies/{study.code}/patients/", {"page_size": 1})
     statuses = [response.status_code]
     while response.status_code == 200 and response.json()["next"]:

@@ -24,9 +24,9 @@ def treated(site_a, coordinator_a, data_manager, bont_arm):
 
 
 @pytest.fixture
-def reader(data_manager, study, issue_token, token_client):
-    """A data manager's token: it reads every paginated endpoint (records and dataset)."""
-    return token_client(issue_token(data_manager, study))
+def reader(data_manager, study, session_client):
+    """A data manager, signed in: it reads every paginated endpoint (records and dataset)."""
+    return session_client(data_manager)
 
 
 def paginated_urls(study, patient, parameter):

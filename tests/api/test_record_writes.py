@@ -27,13 +27,13 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture
-def coordinator(coordinator_a, study, issue_token, token_client):
-    return token_client(issue_token(coordinator_a, study))
+def coordinator(coordinator_a, study, session_client):
+    return session_client(coordinator_a)
 
 
 @pytest.fixture
-def investigator_client(investigator, study, issue_token, token_client):
-    return token_client(issue_token(investigator, study))
+def investigator_client(investigator, study, session_client):
+    return session_client(investigator)
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_coordinator_of_another_site_gets_404_everywhere(study, patient_b, coord
     assert coordinator.get(url(study, f"{patient_b.pk}/photos/")).status_code == 404
 
 
-def test_investigator_token_cannot_write_and_api_client_reaches_nothing(
+def test_investigator_cannot_write_over_the_api_and_api_client_reaches_nothing(
     study, patient_a, baseline, investigator_client, api_client
 ):
     writes = [

@@ -17,10 +17,8 @@ def test_coordinator_lists_own_site_with_identifiers(login, coordinator_a, study
     assert rows[0]["identifiers"]["full_name"] == "Ada Example"
 
 
-def test_coordinator_token_cannot_reach_another_sites_patient(
-    coordinator_a, study, patient_b, issue_token, token_client
-):
-    client = token_client(issue_token(coordinator_a, study))
+def test_coordinator_cannot_reach_another_sites_patient(coordinator_a, study, patient_b, session_client):
+    client = session_client(coordinator_a)
     assert client.get(f"{patients_url(study)}{patient_b.pk}/").status_code == 404
 
 
@@ -66,8 +64,8 @@ def visits_url(study, patient):
     return f"{patients_url(study)}{patient.pk}/visits/"
 
 
-def test_coordinator_records_a_visit_through_the_service(coordinator_a, study, patient_a, issue_token, token_client):
-    client = token_client(issue_token(coordinator_a, study))
+def test_coordinator_records_a_visit_through_the_service(coordinator_a, study, patient_a, session_client):
+    client = session_client(coordinator_a)
     body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat(), "notes": "ok"}
     response = client.post(visits_url(study, patient_a), body, format="json")
     assert response.status_code == 201, response.content
@@ -77,8 +75,8 @@ def test_coordinator_records_a_visit_through_the_service(coordinator_a, study, p
     assert (record.history_user, record.history_change_reason) == (coordinator_a, "Recorded")
 
 
-def test_visit_errors_are_the_forms_messages(coordinator_a, study, patient_a, issue_token, token_client):
-    client = token_client(issue_token(coordinator_a, study))
+def test_visit_errors_are_the_forms_messages(coordinator_a, study, patient_a, session_client):
+    client = session_client(coordinator_a)
     follow_up = {"scheduled_visit": "week-2", "date_performed": patient_a.enrollment_date.isoformat()}
     response = client.post(visits_url(study, patient_a), follow_up, format="json")
     assert response.status_code == 400
@@ -88,9 +86,9 @@ def test_visit_errors_are_the_forms_messages(coordinator_a, study, patient_a, is
     assert not patient_a.visits.exists()
 
 
-def test_the_old_adverse_event_text_is_refused_not_dropped(coordinator_a, study, patient_a, issue_token, token_client):
+def test_the_old_adverse_event_text_is_refused_not_dropped(coordinator_a, study, patient_a, session_client):
     # Adverse events are records of their own; a script sending the visit's old free-text field is told so.
-    client = token_client(issue_token(coordinator_a, study))
+    client = session_client(coordinator_a)
     body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat(),
             "adverse_events": "Mild ptosis"}  # fmt: skip
     response = client.post(visits_url(study, patient_a), body, format="json")
@@ -107,14 +105,14 @@ def test_the_old_adverse_event_text_is_refused_not_dropped(coordinator_a, study,
     assert patched.status_code == 400 and patient_a.visits.get().history.count() == 1
 
 
-def test_coordinator_cannot_record_at_another_site(coordinator_a, study, patient_b, issue_token, token_client):
-    client = token_client(issue_token(coordinator_a, study))
+def test_coordinator_cannot_record_at_another_site(coordinator_a, study, patient_b, session_client):
+    client = session_client(coordinator_a)
     body = {"scheduled_visit": "baseline", "date_performed": patient_b.enrollment_date.isoformat()}
     assert client.post(visits_url(study, patient_b), body, format="json").status_code == 404
 
 
-def test_investigator_token_cannot_write(investigator, study, patient_a, issue_token, token_client):
-    client = token_client(issue_token(investigator, study))
+def test_investigator_cannot_write_over_the_api(investigator, study, patient_a, session_client):
+    client = session_client(investigator)
     body = {"scheduled_visit": "baseline", "date_performed": patient_a.enrollment_date.isoformat()}
     assert client.post(visits_url(study, patient_a), body, format="json").status_code == 403
     assert not patient_a.visits.exists()
@@ -130,8 +128,8 @@ def baseline(patient_a, coordinator_a, study):
     )
 
 
-def test_correction_needs_a_reason_and_is_audited(coordinator_a, study, patient_a, baseline, issue_token, token_client):
-    client = token_client(issue_token(coordinator_a, study))
+def test_correction_needs_a_reason_and_is_audited(coordinator_a, study, patient_a, baseline, session_client):
+    client = session_client(coordinator_a)
     url = f"{visits_url(study, patient_a)}{baseline.pk}/"
     refused = client.patch(url, {"notes": "late entry"}, format="json")
     assert refused.status_code == 400
@@ -146,8 +144,8 @@ def test_correction_needs_a_reason_and_is_audited(coordinator_a, study, patient_
     )
 
 
-def test_void_keeps_the_visit_with_its_reason(coordinator_a, study, patient_a, baseline, issue_token, token_client):
-    client = token_client(issue_token(coordinator_a, study))
+def test_void_keeps_the_visit_with_its_reason(coordinator_a, study, patient_a, baseline, session_client):
+    client = session_client(coordinator_a)
     url = f"{visits_url(study, patient_a)}{baseline.pk}/void/"
     assert client.post(url, {}, format="json").status_code == 400
     assert client.post(url, {"reason": "Wrong patient"}, format="json").json()["status"] == "voided"
@@ -155,20 +153,16 @@ def test_void_keeps_the_visit_with_its_reason(coordinator_a, study, patient_a, b
     assert (baseline.status, baseline.void_reason) == ("voided", "Wrong patient")
 
 
-def test_coordinator_cannot_correct_another_sites_visit(
-    coordinator_b, study, patient_a, baseline, issue_token, token_client
-):
-    client = token_client(issue_token(coordinator_b, study))
+def test_coordinator_cannot_correct_another_sites_visit(coordinator_b, study, patient_a, baseline, session_client):
+    client = session_client(coordinator_b)
     url = f"{visits_url(study, patient_a)}{baseline.pk}/"
     assert client.patch(url, {"notes": "x", "reason": "y"}, format="json").status_code == 404
 
 
-def test_a_void_without_a_reason_gets_the_forms_message(
-    coordinator_a, study, patient_a, baseline, issue_token, token_client
-):
+def test_a_void_without_a_reason_gets_the_forms_message(coordinator_a, study, patient_a, baseline, session_client):
     from patients.services.common import REASON_REQUIRED
 
-    client = token_client(issue_token(coordinator_a, study))
+    client = session_client(coordinator_a)
     url = f"{visits_url(study, patient_a)}{baseline.pk}/void/"
     for body in ({}, {"reason": ""}):
         response = client.post(url, body, format="json")

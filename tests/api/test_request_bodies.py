@@ -31,8 +31,9 @@ def treated(site_a, coordinator_a, data_manager, bont_arm):
 
 
 @pytest.fixture
-def coordinator(coordinator_a, study, issue_token, token_client):
-    return token_client(issue_token(coordinator_a, study))
+def coordinator(coordinator_a, study, session_client):
+    """Signed in, as staff use the API (tokens are for API clients), with the CSRF pair a write needs."""
+    return session_client(coordinator_a, csrf=True)
 
 
 def write_urls(study, treated):

@@ -19,6 +19,7 @@ from measurements import services as photo_services
 from measurements.models import Photo, PhotoScore
 from patients import services
 from patients.admin_scope import STUDY_LOOKUPS, ScopedAdminMixin
+from patients.eligibility_models import EligibilityCriterion
 from patients.models import (
     InjectionPoint,
     InjectionSession,
@@ -59,7 +60,9 @@ def other_study(db, settings, tmp_path):
     )
     coordinator = _persona(study, "coord_rome", StudyRole.Role.COORDINATOR, "ROM")
     manager = _persona(study, "dm_rome", StudyRole.Role.DATA_MANAGER, is_staff=True)
+    criterion = services.eligibility_criterion_define(study=study, kind="inclusion", text="Aged 18 or over", by=manager)
     patient = make_patient(study.sites.get(), coordinator, mrn="ROMA-1")
+    services.patient_eligibility_record(patient=patient, by=coordinator, answers={criterion.pk: True})
     services.patient_randomize(patient=patient, by=coordinator)
     patient.refresh_from_db()
     arm = patient.arm
@@ -106,6 +109,7 @@ def _records_of(study: Study) -> dict:
         PhotoScore: list(PhotoScore.objects.filter(photo__patient__study=study)),
         get_user_model(): [role.user for role in study.roles.select_related("user")],
         AnalysisDownload: list(AnalysisDownload.objects.filter(study=study)),
+        EligibilityCriterion: list(study.eligibility_criteria.all()),
     }
 
 

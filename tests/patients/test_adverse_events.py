@@ -161,13 +161,18 @@ def test_investigator_sees_the_event_but_not_its_free_text(login, coordinator_a,
     assert "Mrs Smith" in login(coordinator_a).get(f"/patients/{patient_a.pk}/history/").content.decode()
 
 
-def test_serious_events_are_flagged_on_the_data_managers_dashboard(login, coordinator_a, data_manager, patient_a):
+def test_serious_events_are_flagged_on_the_data_managers_and_the_sites_coordinators_dashboard(
+    client, coordinator_a, coordinator_b, data_manager, patient_a
+):
     record(patient_a, coordinator_a, serious=True, seriousness_criterion="hospitalisation", term="dysphagia")
     record(patient_a, coordinator_a, term="headache")
-    board = login(data_manager).get("/")
-    assert [e.get_term_display() for e in board.context["dashboard"].serious_events] == ["Dysphagia"]
-    assert "Serious adverse events" in board.content.decode()
-    assert "Serious adverse events" not in login(coordinator_a).get("/").content.decode()
+    for user in (data_manager, coordinator_a):
+        client.force_login(user)
+        board = client.get("/")
+        assert [e.get_term_display() for e in board.context["dashboard"].serious_events] == ["Dysphagia"], user
+        assert "Serious adverse events" in board.content.decode()
+    client.force_login(coordinator_b)  # another site's coordinator: not theirs
+    assert client.get("/").context["dashboard"].serious_events == []
 
 
 # --- Harms per arm --------------------------------------------------------------------------------

@@ -63,7 +63,15 @@ def _fill_with_canaries(django_apps) -> list[str]:
 
 @pytest.fixture
 def trial_with_canaries(
-    django_capture_on_commit_callbacks, settings, tmp_path, study, site_a, site_b, coordinator_a, coordinator_b
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
+    study,
+    site_a,
+    site_b,
+    coordinator_a,
+    coordinator_b,
+    api_client_user,
 ):
     from django.apps import apps
 
@@ -113,7 +121,7 @@ def trial_with_canaries(
     event = services.adverse_event_record(**event_fields, description="Noticed at home, twice")
     services.patient_withdraw(patient=withdrawn, by=coordinator_a, reason=f"{CANARY}-withdrawal-reason")
     # The API's secrets: a token for a script and the study's pseudonym key.
-    ApiToken.objects.create(user=manager, study=study, client_name="Analysis script", created_by=manager)
+    ApiToken.objects.create(user=api_client_user, study=study, client_name="Analysis script", created_by=manager)
     pseudonym_key_rotate(study=study, by=manager, reason="Key rotated")
 
     other = make_patient(site_b, coordinator_b, mrn="CAN-2")

@@ -148,6 +148,12 @@ def _write_paths(locked, *, study, site_a, coordinator_a, data_manager, bont_arm
         ),
         "patient_withdraw": lambda: services.patient_withdraw(patient=t, by=coordinator_a, reason="Moved away"),
         "patient_complete": lambda: services.patient_complete(patient=t, by=coordinator_a),
+        "eligibility_criterion_define": lambda: services.eligibility_criterion_define(
+            study=study, kind="inclusion", text="Aged 18 or over", by=data_manager
+        ),
+        "patient_eligibility_record": lambda: services.patient_eligibility_record(
+            patient=locked["unrandomized"], by=coordinator_a, answers={}
+        ),
         "visit_record": lambda: services.visit_record(
             patient=t, scheduled_visit=week_2, by=coordinator_a, date_performed=t.enrollment_date + timedelta(14)
         ),
@@ -200,6 +206,9 @@ NOT_PATIENT_WRITES = {
     "adverse_event_validate",
     "injection_session_validate",
     "patient_update_validate",
+    "patient_register_validate",
+    "patient_eligibility",
+    "require_eligible",
     "visit_validate",
     "randomization_block",
     "randomization_list_generate",

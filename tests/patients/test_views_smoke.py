@@ -327,7 +327,9 @@ def test_injection_errors_land_on_their_rows(login, coordinator_a, randomized_a)
 
 def test_injection_refused_before_randomization_shows_at_top(login, coordinator_a, patient_a):
     response = login(coordinator_a).post(f"/patients/{patient_a.pk}/injections/new/", _session_post())
-    assert "Randomize the patient before recording an injection." in response.context["form"].non_field_errors()
+    assert response.status_code == 409  # no form is offered: nothing typed there could be saved
+    assert f"Randomize {patient_a.study_code} before recording an injection session." in response.content.decode()
+    assert not InjectionSession.objects.exists()
 
 
 def test_injection_form_adds_rows_without_javascript(login, coordinator_a, randomized_a):
