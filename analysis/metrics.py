@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from measurements.engine import BILATERAL_MEASURES, METRIC_DEFINITIONS
+from measurements.engine.metrics import MIN_RATIO_DENOMINATOR, measure_name
 
 # The clinician grades recorded on the visit form: one value per visit, whatever the expression.
 HOUSE_BRACKMANN = "house_brackmann"
@@ -23,7 +24,7 @@ SUNNYBROOK = "sunnybrook_composite"
 class AnalysisMetric:
     name: str
     label: str
-    unit: str  # "mm", "deg", "%", "grade" or "points"
+    unit: str  # "mm", "deg", "%", "ratio", "grade" or "points"
     # "photo": from the photo's score; "grade": from the visit form.
     source: str
     # Needs the patient's affected side (affected, unaffected, signed).
@@ -40,15 +41,15 @@ class AnalysisMetric:
 def _build() -> tuple[AnalysisMetric, ...]:
     out: list[AnalysisMetric] = []
     for d in METRIC_DEFINITIONS:
-        if d.side == "signed":
+        if d.side in ("signed", "ratio"):
             continue  # recomputed below from right and left, so one rule covers both
         out.append(AnalysisMetric(d.name, d.label, d.unit, "photo", is_deviation=d.side == "deviation", allowed="real"))
     for m in BILATERAL_MEASURES:
-        right, left = f"{m.base}_right_{m.unit}", f"{m.base}_left_{m.unit}"
+        right, left = measure_name(m, "right"), measure_name(m, "left")
         for role, label in (("affected", "affected side"), ("unaffected", "unaffected side")):
             out.append(
                 AnalysisMetric(
-                    f"{m.base}_{role}_{m.unit}",
+                    measure_name(m, role),
                     f"{m.label}, {label}",
                     m.unit,
                     "photo",
@@ -59,7 +60,7 @@ def _build() -> tuple[AnalysisMetric, ...]:
             )
         out.append(
             AnalysisMetric(
-                f"{m.base}_signed_{m.unit}",
+                measure_name(m, "signed"),
                 f"{m.label}, signed ({m.signed_rule})",
                 m.unit,
                 "photo",
@@ -68,6 +69,18 @@ def _build() -> tuple[AnalysisMetric, ...]:
                 allowed="real",
             )
         )
+        if m.ratio:
+            out.append(
+                AnalysisMetric(
+                    measure_name(m, "ratio"),
+                    f"{m.label}, affected / unaffected",
+                    "ratio",
+                    "photo",
+                    needs_side=True,
+                    orientation=(right, left, m.droop_sign, "ratio"),
+                    allowed="real",
+                )
+            )
     out.append(AnalysisMetric(HOUSE_BRACKMANN, "House-Brackmann grade", "grade", "grade", ordinal=True, allowed="1-6"))
     out.append(AnalysisMetric(SUNNYBROOK, "Sunnybrook composite score", "points", "grade", allowed="0-100"))
     return tuple(out)
@@ -115,6 +128,10 @@ def oriented_values(
         values = affected
     elif role == "unaffected":
         values = unaffected
+    elif role == "ratio":
+        # The engine's rule (measurements.engine.metrics): undefined over a near-zero unaffected value.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(unaffected >= MIN_RATIO_DENOMINATOR, affected / unaffected, np.nan)
     else:
         values = droop_sign * (affected - unaffected)
     return np.where(on_left | (affected_side == "right"), values, np.nan)

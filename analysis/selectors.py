@@ -54,6 +54,8 @@ EXCLUSION_LABELS = {
     NO_AFFECTED_SIDE: "No affected side on record (oriented metrics only)",
     "failed:unreadable": "Photo could not be read",
     **{f"failed:{gate}": f"Failed the quality gate: {gate.replace('_', ' ')}" for gate in GATE_STATUSES},
+    # docs/metrics.md, "A visit-level frame and scale": an eye closure is never given a guessed scale.
+    "failed:no_reference": "No millimetres: the visit has no usable open-eye photo to take the scale from",
 }
 
 ROW_COLUMNS = [

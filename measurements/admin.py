@@ -7,9 +7,19 @@ from .models import Photo, PhotoScore
 
 class ScoreInline(ScopedInlineMixin, admin.TabularInline):
     model = PhotoScore
+    fk_name = "photo"
     extra = 0
     can_delete = False
-    fields = ["engine_version", "model_version", "status", "reason", "mm_per_px", "created_at"]
+    fields = [
+        "engine_version",
+        "model_version",
+        "status",
+        "reason",
+        "mm_per_px",
+        "scale_photo",
+        "scale_note",
+        "created_at",
+    ]
     readonly_fields = fields
 
 

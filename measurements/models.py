@@ -124,7 +124,25 @@ class PhotoScore(models.Model):
     landmarks = models.JSONField(default=list, help_text="478 x 2 landmark positions in original-image pixels.")
     image_width = models.PositiveIntegerField(null=True, blank=True)
     image_height = models.PositiveIntegerField(null=True, blank=True)
+    # Which photo's irises set the frame and the millimetre scale: the photo itself, or the visit's
+    # open-eye reference for an eye closure or a photo with doubtful irises (docs/metrics.md,
+    # "A visit-level frame and scale"). Empty when the photo failed before it was measured.
+    scale_photo = models.ForeignKey(
+        Photo,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The photo whose irises set this score's frame and millimetre scale.",
+    )
+    # Why the photo's own irises were not used (empty when they were): the engine's scale_note.
+    scale_note = models.CharField(max_length=200, blank=True)
+    # What the quality gates looked at (yaw, roll, eye openings, iris size, passes).
+    quality = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A score is replaced only when the reference its scale came from changes (the visit's open-eye
+    # photo retaken, or scored after this one); the replaced values stay in this history, with why.
+    history = HistoricalRecords(excluded_fields=["landmarks"])
 
     class Meta:
         ordering = ["photo", "-created_at"]
@@ -143,3 +161,7 @@ class PhotoScore(models.Model):
     @property
     def passed(self) -> bool:
         return self.status == "scored"
+
+    @property
+    def scaled_from_reference(self) -> bool:
+        return self.scale_photo_id is not None and self.scale_photo_id != self.photo_id

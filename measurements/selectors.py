@@ -33,7 +33,9 @@ def derived_image_name(photo: Photo, kind: str, score: PhotoScore | None = None)
     if kind == "overlay":
         if score is None:
             raise ValueError("An overlay belongs to a score.")
-        return f"derived/overlays/{photo.sha256}-{score.engine_version}.jpg"
+        # A photo framed from its visit's reference is drawn again when the reference changes.
+        scaled = f"-scale{score.scale_photo_id}" if score.scaled_from_reference else ""
+        return f"derived/overlays/{photo.sha256}-{score.engine_version}{scaled}.jpg"
     if kind not in DERIVED_KINDS:
         raise ValueError(f"No derived image {kind!r}.")
     return f"derived/{kind}/{photo.sha256}.jpg"
@@ -142,6 +144,7 @@ class MetricTableRow:
     left: float | None = None
     deviation: float | None = None
     signed: float | None = None
+    ratio: float | None = None  # affected / unaffected (the eye measures)
     value: float | None = None  # whole-face measures
 
 

@@ -300,15 +300,30 @@ def photo_score(*, photo_id: int) -> str:
     token = photo_claim(photo_id=photo_id)
     if token is None:
         return "skipped"
+    from .visit_scale import reference_geometry, score_needs_redo, visit_scale_reference
+
     photo = Photo.objects.select_related("patient").get(pk=photo_id)
     existing = photo.scores.filter(engine_version=engine.ENGINE_VERSION).first()
-    if existing is None:
+    # The visit's open-eye reference, for a photo whose own irises cannot set its frame and scale.
+    reference = visit_scale_reference(visit_id=photo.visit_id, exclude_photo_id=photo.pk)
+    if score_needs_redo(existing, reference):
         with photo.original.open("rb") as handle:  # through the storage API: works on shared storage
             data = handle.read()
-        result = engine.score_image_bytes(data, expression=photo.expression, affected_side=photo.patient.affected_side)
+        result = engine.score_image_bytes(
+            data,
+            expression=photo.expression,
+            affected_side=photo.patient.affected_side,
+            reference=reference_geometry(reference),
+        )
     else:
         result = None  # scored before a crash lost the status update
-    return _photo_save_result(photo=photo, token=token, result=result)
+    outcome = _photo_save_result(photo=photo, token=token, result=result, reference=reference)
+    if photo.is_current and result is not None:
+        from .visit_scale import visit_rescore_dependants
+
+        with transaction.atomic():  # queued on commit
+            visit_rescore_dependants(visit_id=photo.visit_id)
+    return outcome
 
 
 def _score_as_result(score: PhotoScore):
@@ -383,25 +398,50 @@ def photo_derive_images(*, photo_id: int) -> list[str]:
     return wanted
 
 
+def _score_fields(*, photo: Photo, result, reference: PhotoScore | None) -> dict:
+    scale_photo: Photo | None = None
+    if result.scale_source == "reference" and reference is not None:
+        scale_photo = reference.photo
+    elif result.scale_source == "own":
+        scale_photo = photo
+    return {
+        "engine_version": result.engine_version,
+        "model_version": result.model_version,
+        "status": result.status,
+        "reason": result.reason or "",
+        "mm_per_px": result.mm_per_px,
+        "metrics": result.metrics or {},
+        "landmarks": _landmarks_list(result),
+        "image_width": (result.image_size or (None, None))[0],
+        "image_height": (result.image_size or (None, None))[1],
+        "scale_photo": scale_photo,
+        "scale_note": (result.scale_note or "")[:200],
+        "quality": {k: float(v) for k, v in (result.quality or {}).items()},
+    }
+
+
 @transaction.atomic
-def _photo_save_result(*, photo: Photo, token: uuid.UUID, result) -> str:
+def _photo_save_result(*, photo: Photo, token: uuid.UUID, result, reference: PhotoScore | None = None) -> str:
     locked = Photo.objects.select_for_update().get(pk=photo.pk)
     if locked.claim_token != token or locked.status != Photo.Status.PROCESSING:
         return "superseded"  # another worker reclaimed it after we stalled; its result wins
     score = locked.scores.filter(engine_version=engine.ENGINE_VERSION).first()
     if score is None:
-        score = PhotoScore.objects.create(
-            photo=locked,
-            engine_version=result.engine_version,
-            model_version=result.model_version,
-            status=result.status,
-            reason=result.reason or "",
-            mm_per_px=result.mm_per_px,
-            metrics=result.metrics or {},
-            landmarks=_landmarks_list(result),
-            image_width=(result.image_size or (None, None))[0],
-            image_height=(result.image_size or (None, None))[1],
+        score = PhotoScore(photo=locked, **_score_fields(photo=locked, result=result, reference=reference))
+        set_history_reason(score, "Scored")
+        score.save()
+    elif result is not None:
+        # Scored again under the same engine because its scale reference changed: the score's
+        # history keeps the values it replaces (nothing is lost), with why.
+        before = score.scale_photo_id
+        for name, value in _score_fields(photo=locked, result=result, reference=reference).items():
+            setattr(score, name, value)
+        set_history_reason(
+            score,
+            f"Scored again: scale reference changed from photo {before or 'none'} to photo "
+            f"{score.scale_photo_id or 'none'}",
         )
+        score.save()
     if score.status == "scored":
         locked.status, locked.failure_code, locked.failure_reason = Photo.Status.SCORED, "", ""
     else:

@@ -1,5 +1,3 @@
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,27 +5,17 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from patients import selectors as patient_selectors
-from patients import views as patient_views
 from patients.models import RecordStatus
 
 from . import engine, selectors, services
 from .forms import ReplacePhotoForm, VisitPhotosForm
 from .models import Expression, Photo
-
-
-@dataclass
-class UploadOutcome:
-    """What became of one chosen file, as the coordinator is told beside the upload form."""
-
-    label: str  # the expression
-    filename: str
-    saved: bool
-    message: str
-    link: str = ""
+from .upload_report import Fate, UploadOutcome, report_store
 
 
 def _fate(photo: Photo) -> str:
@@ -43,7 +31,8 @@ def _fate(photo: Photo) -> str:
 
 
 def _upload_one(request, *, visit, expression, upload) -> UploadOutcome:
-    """Upload a file and say what became of it. Never raises for bad input."""
+    """Upload a file and say what became of it. Never raises for bad input: each file of an upload is
+    judged on its own, so one bad file never costs the good ones beside it their place."""
     label = Expression(expression).label
     try:
         # Checked before reading, so an oversized file is never held in memory whole.
@@ -54,43 +43,36 @@ def _upload_one(request, *, visit, expression, upload) -> UploadOutcome:
     except services.DuplicatePhoto as exc:
         # Another site's photo: its patient, visit and link are not the uploader's to know.
         if not patient_selectors.access_for(request.user).can_view(exc.existing.patient):
-            return UploadOutcome(label, upload.name, False, f"not saved: {exc.messages[0]}")
+            return UploadOutcome(label, upload.name, Fate.DUPLICATE, f"not saved: {exc.messages[0]}")
         link = reverse("photo_detail", args=[exc.existing.pk])
-        return UploadOutcome(label, upload.name, False, f"not saved: {exc.described}", link)
+        return UploadOutcome(label, upload.name, Fate.DUPLICATE, f"not saved: {exc.described}", link)
     except ValidationError as exc:
-        return UploadOutcome(label, upload.name, False, "not saved: " + " ".join(exc.messages))
-    return UploadOutcome(label, upload.name, True, _fate(photo), reverse("photo_detail", args=[photo.pk]))
+        return UploadOutcome(label, upload.name, Fate.REFUSED, "not saved: " + " ".join(exc.messages))
+    return UploadOutcome(label, upload.name, Fate.STORED, _fate(photo), reverse("photo_detail", args=[photo.pk]))
 
 
 @login_required
 def visit_photos_upload(request, pk, visit_pk):
-    """Upload a visit's photos from the patient page. Every file is reported by name, with what
-    became of it; when any is refused, the patient page comes back with the report beside the form."""
+    """Upload a visit's photos from the patient page. Every file is reported by name with what became
+    of it, on the patient page the upload redirects to (POST/redirect/GET: a reload never sends the
+    files again), scrolled to the report."""
     access = patient_selectors.require_role(request.user)
     patient = patient_selectors.patient_get(access, pk, for_edit=True)
     visit = get_object_or_404(
         patient.visits.select_related("scheduled_visit"), pk=visit_pk, status=RecordStatus.RECORDED
     )
-    anchor = f"{patient.get_absolute_url()}#photos-{visit.pk}"
     if request.method != "POST":
-        return redirect(anchor)  # the upload form lives on the patient page
+        return redirect(f"{patient.get_absolute_url()}#photos-{visit.pk}")  # the form lives on the patient page
+    # Not form.is_valid(): Django's file field refuses an empty file for the whole form, which once
+    # discarded the good photos beside it. The upload service judges each file, empty ones included.
     form = VisitPhotosForm(request.POST, request.FILES)
-    outcomes, problems = [], []
-    if form.is_valid():
-        outcomes = [
-            _upload_one(request, visit=visit, expression=expression, upload=upload)
-            for expression, upload in form.files_by_expression()
-        ]
-        if not outcomes:
-            problems.append("Choose at least one photo.")
-    else:
-        problems = [f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
-    if outcomes and all(o.saved for o in outcomes):
-        for o in outcomes:
-            messages.success(request, f"{visit.scheduled_visit.name}, {o.label}: “{o.filename}” {o.message}")
-        return redirect(anchor)
-    report = {"visit_id": visit.pk, "outcomes": outcomes, "problems": problems}
-    return patient_views.render_patient_page(request, access, patient, status=400, upload_report=report)
+    outcomes = [
+        _upload_one(request, visit=visit, expression=expression, upload=upload)
+        for expression, upload in form.files_by_expression()
+    ]
+    problems = [] if outcomes else ["Choose at least one photo."]
+    key = report_store(request.session, patient_id=patient.pk, visit_id=visit.pk, outcomes=outcomes, problems=problems)
+    return redirect(f"{patient.get_absolute_url()}?{urlencode({'upload': key})}#upload-report")
 
 
 @login_required

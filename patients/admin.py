@@ -7,11 +7,10 @@ the studies where they hold the role (`admin_scope`).
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from analysis.dataset.pseudonyms import pseudonym_key_rotate
@@ -32,12 +31,9 @@ from .models import (
     RandomizationSlot,
     RandomizationStratum,
     RecordStatus,
-    ScheduledVisit,
-    Site,
     Study,
     StudyOutcome,
     StudyRole,
-    TreatmentArm,
     Visit,
 )
 from .selectors import access_for
@@ -107,7 +103,23 @@ class AuditedInline(ScopedInlineMixin):
     can_delete = False
 
 
-class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class HistoryReadOnly(SimpleHistoryAdmin):
+    """The history pages of every audited admin: each past version can be read, none brought back.
+
+    simple-history's version page saves the version it shows when posted, whatever its button says,
+    which would bypass the services' rules (a study's blank seed, a voided visit un-voided, a correction
+    without its reason). SIMPLE_HISTORY_REVERT_DISABLED hides the button; this refuses the post."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("This record is changed on its own page, not by bringing back a version.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class AuditedAdmin(ScopedAdminMixin, HistoryReadOnly):
     """Requires a reason for edits (inlines included), never deletes, and reaches only the data
     manager's studies."""
 
@@ -140,127 +152,6 @@ class AuditedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             # again, never restored (its void would vanish from the record).
             readonly += [name for name in ("status", "void_reason") if name not in readonly]
         return readonly
-
-
-class SiteInline(AuditedInline, admin.TabularInline):
-    model = Site
-
-
-class ArmInline(AuditedInline, admin.StackedInline):
-    # Stacked: the description box in a table row made the Study page wider than a laptop screen.
-    model = TreatmentArm
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
-
-
-class ScheduleInline(AuditedInline, admin.TabularInline):
-    model = ScheduledVisit
-
-
-# The change form's lock box: one name per direction, so that a form opened before someone else
-# closed (or reopened) the study can never do the opposite of what its box said.
-CLOSE_FIELD, REOPEN_FIELD = "close_study", "reopen_study"
-
-
-def _lock_field(study: Study) -> str:
-    return REOPEN_FIELD if study.is_closed else CLOSE_FIELD
-
-
-@admin.register(Study)
-class StudyAdmin(AuditedAdmin):
-    """Closing a study (locking its database) and reopening it: a box on the change form, saved with
-    the form's reason through `services.study_close` / `study_reopen`. The lock date is never edited
-    as a field. Whether coordinators see the results once it is closed is an ordinary field, audited
-    with a reason like every change here."""
-
-    list_display = [
-        "code",
-        "title",
-        "randomization",
-        "max_units_per_point",
-        "max_units_per_session",
-        "closed_on",
-        "results_open_to_coordinators",
-    ]
-    inlines = [SiteInline, ArmInline, ScheduleInline]
-    actions = ["generate_randomization_list"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # The seed is shown to data managers only, for audit; it is never editable. Nor is the lock
-        # date: closing and reopening set and clear it.
-        return ["randomization_seed", "closed_on"] if is_data_manager(request) else ["closed_on"]
-
-    def has_add_permission(self, request, *args):
-        # A new study is a new room: set up by a superuser (services.study_set_up), then given
-        # its data managers. A data manager's new study would be outside their own scope.
-        return request.user.is_superuser and super().has_add_permission(request, *args)
-
-    def get_fields(self, request, obj=None):
-        lock_fields = (CLOSE_FIELD, REOPEN_FIELD, "change_reason")
-        fields = [name for name in super().get_fields(request, obj) if name not in lock_fields]
-        if obj is not None:  # a new study is set up open
-            fields.append(_lock_field(obj))
-        return [*fields, "change_reason"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        if kwargs.get("fields"):  # the lock box is added below, not a field of the model
-            kwargs["fields"] = [name for name in kwargs["fields"] if name not in (CLOSE_FIELD, REOPEN_FIELD)]
-        form = super().get_form(request, obj, **kwargs)
-        if obj is None:
-            return form
-        if obj.is_closed:
-            label = "Reopen the study (unlock its database)"
-            help_text = (
-                f"Closed on {obj.closed_on:%Y-%m-%d}. Reopening lets data be entered and corrected again, and "
-                "hides the outcome results from its coordinators until it is closed again. Give the reason below."
-            )
-        else:
-            label = "Close the study (lock its database)"
-            help_text = (
-                "From then on nobody can enter or correct any of its data, here or on the coordinators' pages "
-                "or the API, until a data manager reopens it. Give the reason below."
-            )
-        # A declared field: a box that changes counts as a change, so ReasonForm asks for the reason.
-        return type(
-            "StudyLockForm",
-            (form,),
-            {_lock_field(obj): forms.BooleanField(required=False, label=label, help_text=help_text)},
-        )
-
-    def save_model(self, request, obj, form, change):
-        lock = change and form.cleaned_data.get(_lock_field(obj))
-        if not lock or set(form.changed_data) - {CLOSE_FIELD, REOPEN_FIELD, "change_reason"}:
-            super().save_model(request, obj, form, change)
-        if not lock:
-            return
-        lock_service = services.study_reopen if obj.is_closed else services.study_close
-        try:
-            study = lock_service(study=obj, by=request.user, reason=form.cleaned_data["change_reason"])
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-        except PermissionDenied as error:
-            self.message_user(request, str(error), messages.ERROR)
-        else:
-            obj.closed_on = study.closed_on
-            if study.is_closed:
-                done = f"{study.code} is closed: its database is locked (since {study.closed_on:%Y-%m-%d})."
-            else:
-                done = f"{study.code} is reopened: data can be entered and corrected again."
-            self.message_user(request, done, messages.WARNING)
-
-    @admin.action(description="Generate the concealed randomization list")
-    def generate_randomization_list(self, request, queryset):
-        for study in queryset:
-            try:
-                created = services.randomization_list_generate(study=study)
-            except ValidationError as exc:
-                self.message_user(request, f"{study}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self.message_user(request, f"{study}: {created} allocation slots created.")
-
-
-@admin.register(Site, TreatmentArm, ScheduledVisit)
-class StudyPartAdmin(AuditedAdmin):
-    pass
 
 
 class IdentifiersFormSet(ReasonFormSet):
@@ -606,7 +497,7 @@ class PseudonymKeyForm(forms.ModelForm):
 
 
 @admin.register(PseudonymKey)
-class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, SimpleHistoryAdmin):
+class PseudonymKeyAdmin(ScopedAdminMixin, DataManagerOnly, HistoryReadOnly):
     """Rotation of a study's pseudonym key: an audited data-manager action. The secret is never shown."""
 
     form = PseudonymKeyForm
@@ -662,3 +553,9 @@ class EligibilityCriterionAdmin(AuditedAdmin):
         if obj is not None and obj.answers.exists():
             readonly += ["study", "kind", "text"]
         return readonly
+
+
+# The study's own pages and the adverse-event page live in their own modules (this one is long);
+# importing them registers them.
+from . import admin_adverse_events  # noqa: E402, F401
+from .admin_study import CLOSE_FIELD, REOPEN_FIELD  # noqa: E402, F401

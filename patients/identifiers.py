@@ -73,7 +73,9 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "patient"): frozenset({"study_code"}),  # the pseudonym
     ("patients", "injectionsession"): frozenset({"product_other", "lot_number"}),
     ("measurements", "photo"): frozenset({"content_type", "failure_code", "failure_reason"}),
-    ("measurements", "photoscore"): frozenset({"engine_version", "model_version", "status", "reason", "metrics"}),
+    ("measurements", "photoscore"): frozenset(
+        {"engine_version", "model_version", "status", "reason", "metrics", "scale_note", "quality"}
+    ),
     # A study's own outcomes, defined by its data manager like the arms and the schedule.
     ("patients", "studyoutcome"): frozenset({"code", "name", "unit", "description"}),
     # The client's name says which script holds a token; the token key is the first characters of

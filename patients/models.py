@@ -45,8 +45,10 @@ class Study(models.Model):
         "minimum group size (k) in exports",
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
-        help_text="The anonymized dataset bands age (5-year, then 10-year groups) until every "
-        "(age, sex, site, aetiology) group has at least this many subjects.",
+        help_text="The anonymized dataset bands ages, months since onset, House-Brackmann grades and "
+        "aetiologies, and suppresses single values (the fewest it finds), until every group of subjects "
+        "sharing all their quasi-identifiers has at least this many; it is refused "
+        "when an arm has fewer (docs/api.md, k-anonymity).",
     )
     # Closing a study locks its database: no data is entered or corrected until a data manager
     # reopens it (services.study_close / study_reopen, with a reason; never edited as a plain field).
@@ -349,7 +351,17 @@ class Visit(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="0 (complete paralysis) to 100 (normal).",
     )
-    adverse_events = models.TextField(blank=True)
+    # The old free-text box. Adverse events are records of their own (AdverseEvent); migration 0005
+    # carried every text into one ("other", the whole text as its description, from_free_text for
+    # review), except a text that only said there was none ("None.", "n/a"). Not editable anywhere
+    # (no form, serializer or service writes it), yet kept with its history rather than dropped: a
+    # dropped column would lose those "none" texts and the record of what the site first wrote.
+    adverse_events = models.TextField(
+        "adverse events (old free text, read only)",
+        blank=True,
+        editable=False,
+        help_text="Carried over to structured adverse events; kept unchanged for the record.",
+    )
     notes = models.TextField(blank=True)
     protocol_deviation_reason = models.TextField(
         blank=True, help_text="Required when the visit date falls outside the scheduled window."

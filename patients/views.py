@@ -184,8 +184,8 @@ def patient_detail(request, pk):
 
 
 def render_patient_page(request, access, patient, *, status: int = 200, **extra):
-    """The patient page; other apps render it too, to show their errors where the user was
-    (measurements: a refused photo upload, beside its form)."""
+    """The patient page; another view may render it to show its errors where the user was. (A photo
+    upload does not: it redirects here and its report comes from the session, measurements.upload_report.)"""
     can_edit = access.can_change(patient)  # nothing is offered on a closed study: read only
     identifiers = None
     if access.can_see_identifiers(patient):
@@ -641,13 +641,25 @@ def injection_void(request, pk, session_pk):
 # --- Adverse events -------------------------------------------------------------------------------
 
 
+def _adverse_event_patient(request, pk):
+    """A patient whose adverse events the user may record or correct now: on a closed study the forms
+    are read only, like the patient page that no longer links them (the services refuse the write too)."""
+    access = selectors.require_role(request.user)
+    patient = selectors.patient_get(access, pk, for_edit=True)
+    if not access.can_change(patient):
+        raise PermissionDenied(
+            f"Study {patient.study.code} is closed (database locked): its adverse events are read only."
+        )
+    return patient
+
+
 def _adverse_event(patient, event_pk) -> AdverseEvent:
     return get_object_or_404(AdverseEvent.objects.select_related("patient", "visit"), pk=event_pk, patient=patient)
 
 
 @login_required
 def adverse_event_create(request, pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     initial = {"visit": request.GET.get("visit"), "onset_date": timezone.localdate()}
     form = forms.AdverseEventForm(_data(request), patient=patient, initial=initial)
 
@@ -664,7 +676,7 @@ def adverse_event_create(request, pk):
 
 @login_required
 def adverse_event_edit(request, pk, event_pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     event = _adverse_event(patient, event_pk)
     form = forms.AdverseEventEditForm(_data(request), event=event)
     return _edit_page(
@@ -679,7 +691,7 @@ def adverse_event_edit(request, pk, event_pk):
 
 @login_required
 def adverse_event_void(request, pk, event_pk):
-    patient = _editable_patient(request, pk)
+    patient = _adverse_event_patient(request, pk)
     event = _adverse_event(patient, event_pk)
     return _void_page(
         request,

@@ -227,3 +227,14 @@ def _no_session_left_on_the_test_database(request):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
     warnings.warn(f"connections left open on the test database at the end of the run: {others}", stacklevel=1)
+
+
+def write_old_free_text_adverse_events(visit, text: str, *, by, reason: str = "Recorded") -> None:
+    """The visit's old free-text adverse events, as data from before the field became read only: no form,
+    serializer or service writes it any more (models.Visit), but old rows and their history hold it."""
+    from patients.audit import set_history_reason, set_history_user
+
+    visit.adverse_events = text
+    set_history_user(visit, by)
+    set_history_reason(visit, reason)
+    visit.save(update_fields=["adverse_events"])

@@ -129,6 +129,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "trialsite.urls"
 
+# Clinical records change only through their services; the admin's history pages are read, never
+# "reverted" (patients.admin.HistoryReadOnly also refuses the post that the hidden button would send).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -14,10 +14,8 @@ from analysis.selectors import analysis_engine_version
 from measurements.engine import ENGINE_VERSION
 from patients.models import Study
 
-from .registry import TABLES, dictionary_rows
+from .registry import DICTIONARY_FIELDS, TABLES, dictionary_rows
 from .tables import ExportContext, Table, rows
-
-DICTIONARY_FIELDS = ["table", "variable", "label", "type", "unit", "allowed_values"]
 
 
 def csv_lines(header: list[str], records: Iterable[dict]) -> Iterator[str]:
@@ -66,7 +64,7 @@ def csv_chunks(header: list[str], tuples: Iterable[tuple]) -> Iterator[str]:
 
 def table_csv(table: Table, study: Study, filters: dict, ctx: ExportContext) -> Iterator[str]:
     if table.stream is not None:
-        return csv_chunks(table.column_names, table.stream(study, filters, ctx))
+        return csv_chunks(table.column_names, ctx.publish_tuples(table, table.stream(study, filters, ctx)))
     ordered = itemgetter(*table.column_names)
     return csv_chunks(table.column_names, map(ordered, rows(table, study, filters, ctx)))
 
@@ -88,9 +86,8 @@ def readme(ctx: ExportContext, filters: dict) -> str:
         lines += ["", "Filters applied: " + ", ".join(f"{k}={v}" for k, v in sorted(filters.items()))]
     lines += [
         "",
-        "Anonymity:",
-        f"- Smallest group over (age, sex, site, aetiology): k = {ctx.k}.",
-        f"- {ctx.banding_statement}",
+        "Anonymity (data_dictionary.csv gives each quasi-identifier's banding and suppressed cells):",
+        *(f"- {line}" for line in ctx.statement),
         "- subject_id is a keyed hash of an internal id: stable across exports of this study until the study's "
         "key is rotated, unrelated to any code used in the clinic.",
         "- Time is given as days since enrollment; no calendar date, name, record number, free text, "
@@ -110,7 +107,7 @@ def bundle(study: Study, filters: dict, ctx: ExportContext):
             with archive.open(f"{table.name}.csv", "w") as member:
                 for line in table_csv(table, study, filters, ctx):
                     member.write(line.encode())
-        dictionary = list(dictionary_rows(study))
+        dictionary = list(dictionary_rows(study, ctx))
         archive.writestr("data_dictionary.csv", "".join(csv_lines(DICTIONARY_FIELDS, dictionary)))
         archive.writestr("data_dictionary.json", json.dumps(dictionary, indent=2))
         archive.writestr("README.txt", readme(ctx, filters))

@@ -33,7 +33,7 @@ from measurements.models import Photo
 from patients.models import RecordStatus, Study, Visit
 from trialsite.api import invalid_cursor
 
-from .tables import Column, ExportContext, Table, subjects_included
+from .tables import Column, ExportContext, Role, Table, subjects_included
 
 # Our column -> the row builder's column it comes from.
 SOURCE = {
@@ -58,14 +58,18 @@ _EXPRESSION = COLUMN_NAMES.index("expression")
 SLICE = 100
 
 
-def _column(name: str, *, label: str | None = None, nullable: bool = False) -> Column:
+def _column(
+    name: str, *, role: Role = Role.OUTCOME, label: str | None = None, nullable: bool = False, **more
+) -> Column:
     source_label, type_, unit = _LABELS[SOURCE[name]]
-    return Column(name, label or source_label, type_, unit=unit, nullable=nullable)
+    return Column(name, label or source_label, type_, unit=unit, nullable=nullable, role=role, **more)
 
 
 COLUMNS_OUT = [
-    _column("subject_id", label="Pseudonymous subject identifier (see subjects.csv)"),
-    _column("arm"),
+    _column("subject_id", role=Role.KEY, label="Pseudonymous subject identifier (see subjects.csv)"),
+    # The subject's arm, as in subjects.csv (registry.py: a subject-level quasi-identifier carries
+    # the subjects table's published value).
+    _column("arm", role=Role.QUASI_IDENTIFIER, suppressible=False),
     _column("visit"),
     # Null only if a counted visit had no date performed, which the visit form does not allow.
     _column("day", nullable=True),

@@ -1,12 +1,15 @@
 """The dataset's tables: their columns (the data dictionary) and the queries behind their rows.
 
-A Table names its columns once; the JSON schema, the CSV header, the data dictionary
-and the exclusion check all read them from here. Most tables are one queryset; the
-outcomes table (analysis/dataset/outcomes.py) is built by analysis.long_format's row builder
-and so brings its own row stream and pages.
+A Table names its columns once; the JSON schema, the CSV header, the data dictionary,
+the exclusion check and the k-anonymity all read them from here. Every column says what it
+is (`Role`): the subject's key, a quasi-identifier (counted in k, generalised or
+suppressed: anonymity.py) or an outcome. Most tables are one queryset; the outcomes table
+(analysis/dataset/outcomes.py) is built by analysis.long_format's row builder and so brings
+its own row stream and pages.
 """
 
-from collections.abc import Callable, Iterator
+import enum
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +28,38 @@ from patients.models import (
     Study,
 )
 
-from .anonymity import age_in_years, age_label, banding_statement, choose_banding
+from .anonymity import (
+    AETIOLOGY_BANDINGS,
+    AGE_BANDINGS,
+    HOUSE_BRACKMANN_BANDINGS,
+    HOUSE_BRACKMANN_BANDS,
+    NOT_BELLS_PALSY,
+    ONSET_BANDINGS,
+    SUPPRESSED,
+    QuasiIdentifier,
+    Release,
+    aetiology_label,
+    age_in_years,
+    age_label,
+    house_brackmann_label,
+    months_label,
+    release,
+    statement,
+)
 from .exclusions import check_columns
+
+
+class Role(enum.Enum):
+    """What a column is to the k-anonymity; every column must say (a Column cannot be made without it)."""
+
+    # The pseudonymous subject_id: unique by design, the key the tables join on; not a fact about the person.
+    KEY = "key"
+    # A fact about the subject an outsider could know (who they are, their palsy, their place in the
+    # trial): counted in k, and generalised or suppressed until k reaches the study's min_k.
+    QUASI_IDENTIFIER = "quasi-identifier"
+    # What the trial measured or gave, per visit or session (values, visits, days, doses): the data the
+    # dataset is for, not counted in k.
+    OUTCOME = "outcome"
 
 
 @dataclass(frozen=True)
@@ -37,6 +70,18 @@ class Column:
     unit: str = ""
     allowed: tuple[str, ...] = ()
     nullable: bool = False
+    role: Role = field(kw_only=True)
+    # For a quasi-identifier: False if it is never suppressed (the arm), then k may be unreachable.
+    suppressible: bool = field(default=True, kw_only=True)
+    # For a quasi-identifier the ladder generalises: (raw value, banding) -> published label.
+    generalise: Callable[[Any, str], str] | None = field(default=None, kw_only=True)
+
+    @property
+    def values_allowed(self) -> tuple[str, ...]:
+        """`allowed`, and "suppressed" where the column may carry it."""
+        if self.allowed and self.role is Role.QUASI_IDENTIFIER and self.suppressible:
+            return (*self.allowed, SUPPRESSED)
+        return self.allowed
 
 
 @dataclass
@@ -60,26 +105,90 @@ class Table:
 
     def __post_init__(self):
         check_columns(self.name, [c.name for c in self.columns])
+        unclassified = [c.name for c in self.columns if not isinstance(getattr(c, "role", None), Role)]
+        if unclassified:
+            raise ValueError(
+                f"Table {self.name!r}: classify {', '.join(unclassified)} as a Role (key, quasi-identifier or "
+                "outcome) so that the k-anonymity knows whether to count it"
+            )
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def quasi_identifiers(self) -> list[Column]:
+        return [c for c in self.columns if c.role is Role.QUASI_IDENTIFIER]
+
 
 @dataclass
 class ExportContext:
-    """What every table of one export shares: site coding, age banding and its k."""
+    """What every table of one export shares: site coding, and the subjects' published quasi-identifiers."""
 
     study: Study
     site_labels: dict[int, str]
     arm_codes: dict[int, str]
-    banding: str
-    k: int | None
+    release: Release
+    # subject_id -> {quasi-identifier column: its published value}
+    published: dict[str, dict[str, str | None]]
     visit_codes: dict[int, str] = field(default_factory=dict)
 
     @property
-    def banding_statement(self) -> str:
-        return banding_statement(self.banding, self.k, self.study.min_k)
+    def k(self) -> int | None:
+        return self.release.k
+
+    @property
+    def banding(self) -> dict[str, str]:
+        return self.release.banding
+
+    @property
+    def statement(self) -> list[str]:
+        return statement(self.release)
+
+    def publish(self, table: Table, record: dict[str, Any]) -> dict[str, Any] | None:
+        """A row as {column: value} with its subject's published quasi-identifiers (banded, suppressed).
+
+        None for a subject the release does not hold (enrolled while this export was being read):
+        its quasi-identifiers were not part of the k computed, so its row is left out of this export.
+        """
+        columns = [c.name for c in table.quasi_identifiers]
+        if columns:
+            values = self.published.get(record["subject_id"])
+            if values is None:
+                return None
+            for name in columns:
+                record[name] = values[name]
+        return record
+
+    def publish_tuples(self, table: Table, rows: Iterable[tuple]) -> Iterable[tuple]:
+        """`publish` for rows as tuples in column order (the outcomes' millions of rows).
+
+        Only the columns that can differ from the recorded value are rewritten: a quasi-identifier
+        never suppressed nor generalised (the arm) is published as recorded (registry.py checks
+        it is a string there), so a table with no other one streams untouched.
+        """
+        columns = [
+            c.name
+            for c in SUBJECTS.quasi_identifiers
+            if (c.suppressible or c.generalise) and c.name in table.column_names
+        ]
+        if not columns:
+            return rows
+        names = table.column_names
+        key = names.index("subject_id")
+        positions = [(names.index(name), name) for name in columns]
+
+        def rewrite(rows: Iterable[tuple]) -> Iterator[tuple]:
+            for row in rows:
+                values = self.published.get(row[key])
+                if values is None:  # not in the release (see publish)
+                    continue
+                out = list(row)
+                for position, name in positions:
+                    out[position] = values[name]
+                yield tuple(out)
+
+        return rewrite(rows)
 
 
 def subjects_included(study: Study) -> QuerySet[Patient]:
@@ -96,18 +205,25 @@ def coded_sites(study: Study) -> dict[int, str]:
 
 
 def export_context(study: Study) -> ExportContext:
-    """Three queries, whatever the cohort size: sites, arms, and the quasi-identifiers of every subject."""
+    """Three queries, whatever the cohort size: sites, arms, and the quasi-identifiers of every subject.
+
+    Raises anonymity.KAnonymityUnreachable when no banding or suppression gives k >= min_k.
+    """
     site_labels = coded_sites(study)
     arm_codes = dict(study.arms.values_list("pk", "code"))
-    quasi = [
-        (age_in_years(born, enrolled), sex, site_labels[site_id], aetiology)
-        for born, enrolled, sex, site_id, aetiology in subjects_included(study).values_list(
-            "identifiers__date_of_birth", "enrollment_date", "sex", "site_id", "aetiology"
-        )
-        if enrolled is not None  # always, by the inclusion rule; said for the type checker
+    quasi = SUBJECTS.quasi_identifiers
+    facts = [
+        _subject_facts(row, site_labels, arm_codes)
+        for row in _subjects_rows(study, {}).order_by(*SUBJECTS.ordering).iterator(chunk_size=2000)
     ]
-    banding, k = choose_banding(quasi, study.min_k)
-    return ExportContext(study=study, site_labels=site_labels, arm_codes=arm_codes, banding=banding, k=k)
+    rel = release(
+        [tuple(f[c.name] for c in quasi) for f in facts],
+        [QuasiIdentifier(c.name, suppressible=c.suppressible, generalise=c.generalise) for c in quasi],
+        SUBJECT_LADDER,
+        study.min_k,
+    )
+    published = {f["subject_id"]: dict(zip(rel.columns, values)) for f, values in zip(facts, rel.records)}
+    return ExportContext(study, site_labels, arm_codes, release=rel, published=published)
 
 
 def _choices(choices) -> tuple[str, ...]:
@@ -118,6 +234,10 @@ SUBJECT_STATUSES = (Patient.Status.ENROLLED, Patient.Status.COMPLETED, Patient.S
 
 
 def _subjects_queryset(study: Study, filters: dict, ctx: ExportContext) -> QuerySet:
+    return _subjects_rows(study, filters)
+
+
+def _subjects_rows(study: Study, filters: dict) -> QuerySet:
     patients = subjects_included(study)
     if filters.get("arm"):
         patients = patients.filter(arm__code=filters["arm"])
@@ -136,13 +256,14 @@ def _subjects_queryset(study: Study, filters: dict, ctx: ExportContext) -> Query
     )
 
 
-def _present_subject(row: dict, ctx: ExportContext) -> dict[str, Any]:
+def _subject_facts(row: dict, site_labels: dict[int, str], arm_codes: dict[int, str]) -> dict[str, Any]:
+    """The subject's recorded values, before banding and suppression (ages and months as integers)."""
     return {
         "subject_id": row["subject_id"],
-        "arm": ctx.arm_codes.get(row["arm_id"]),
-        "site": ctx.site_labels[row["site_id"]],
+        "arm": arm_codes.get(row["arm_id"]),
+        "site": site_labels[row["site_id"]],
         "sex": row["sex"],
-        "age_years": age_label(age_in_years(row["born"], row["enrollment_date"]), ctx.banding),
+        "age_years": age_in_years(row["born"], row["enrollment_date"]),
         "affected_side": row["affected_side"],
         "aetiology": row["aetiology"],
         "months_since_onset": row["months_since_onset"],
@@ -151,35 +272,120 @@ def _present_subject(row: dict, ctx: ExportContext) -> dict[str, Any]:
     }
 
 
+def _present_subject(row: dict, ctx: ExportContext) -> dict[str, Any]:
+    # Every quasi-identifier is replaced by its published value in ExportContext.publish.
+    return _subject_facts(row, ctx.site_labels, ctx.arm_codes)
+
+
+QI = Role.QUASI_IDENTIFIER
+_OR_SUPPRESSED = f', or "{SUPPRESSED}" where k-anonymity needs it'
+
+SUBJECT_COLUMNS = [
+    Column(
+        "subject_id",
+        "Pseudonymous subject identifier (HMAC of the internal id; stable within a study)",
+        "string",
+        role=Role.KEY,
+    ),
+    # Never suppressed: a subject without an arm drops out of every between-arm comparison.
+    Column("arm", "Treatment arm code (never suppressed)", "string", nullable=True, role=QI, suppressible=False),
+    Column("site", f"Site, coded site-1, site-2, … (never the site's name or code){_OR_SUPPRESSED}", "string", role=QI),
+    Column("sex", f"Sex{_OR_SUPPRESSED}", "string", allowed=_choices(Sex.choices), role=QI),
+    Column(
+        "age_years",
+        "Age at enrollment: whole years, or a 5-, 10- or 20-year band (20-39, …, 80+) or one of two bands "
+        "(<60, 60+) when k-anonymity needs it; 90+ for 90 and over" + _OR_SUPPRESSED,
+        "string",
+        unit="years",
+        role=QI,
+        generalise=age_label,
+    ),
+    Column(
+        "affected_side", f"Side of the facial palsy{_OR_SUPPRESSED}", "string", allowed=_choices(Side.choices), role=QI
+    ),
+    Column(
+        "aetiology",
+        f"Cause of the palsy, or {NOT_BELLS_PALSY} for any cause but Bell's palsy when k-anonymity needs it"
+        + _OR_SUPPRESSED,
+        "string",
+        allowed=(*_choices(Aetiology.choices), NOT_BELLS_PALSY),
+        role=QI,
+        generalise=aetiology_label,
+    ),
+    Column(
+        "months_since_onset",
+        "Months from onset of the palsy to screening: whole months, or a 6- or 12-month band, clinical bands "
+        "(<12, 12-35, 36+) or two bands (<12, 12+) when k-anonymity needs it; 120+ for 120 and over" + _OR_SUPPRESSED,
+        "string",
+        unit="months",
+        role=QI,
+        generalise=months_label,
+    ),
+    Column(
+        "baseline_house_brackmann",
+        "House-Brackmann grade at baseline (1 normal – 6 total paralysis), or the randomization stratum's band "
+        f"(1-3, 4-6) when k-anonymity needs it{_OR_SUPPRESSED}",
+        "string",
+        allowed=("1", "2", "3", "4", "5", "6", *HOUSE_BRACKMANN_BANDS),
+        role=QI,
+        generalise=house_brackmann_label,
+    ),
+    Column(
+        "status",
+        f"Trial status (the reason for withdrawal is never exported){_OR_SUPPRESSED}",
+        "string",
+        allowed=SUBJECT_STATUSES,
+        role=QI,
+    ),
+]
+
+
+def _step(age: str, onset: str, grade: str = "grade", aetiology: str = "cause") -> dict[str, str]:
+    return {"age_years": age, "months_since_onset": onset, "baseline_house_brackmann": grade, "aetiology": aetiology}
+
+
+# Generalisation before suppression, finest first (anonymity.release): age bands, then months
+# since onset in bands, then both coarser, then the categorical ones. Each step is at least as
+# coarse as the one before in every column (each band a union of the finer step's bands), so
+# that "a tie goes to the finer step" is well defined. Every step names every column that has
+# `generalise`. Kept short: release suppresses each step that does not reach min_k by itself.
+SUBJECT_LADDER: tuple[dict[str, str], ...] = (
+    _step("years", "months"),
+    _step("5-year", "months"),
+    _step("5-year", "6-month"),
+    _step("10-year", "12-month"),
+    _step("20-year", "12-month"),
+    _step("20-year", "clinical"),
+    _step("20-year", "clinical", "stratum"),
+    _step("2-band", "clinical", "stratum"),
+    _step("2-band", "2-band", "stratum"),
+    _step("2-band", "2-band", "stratum", "bells-or-not"),
+)
+
+
+def _check_ladder(columns: list[Column], ladder: tuple[dict[str, str], ...]) -> None:
+    """Every step bands exactly the columns that have `generalise`, each with one of its own bandings,
+    never finer than the step before."""
+    bandings = {
+        "age_years": AGE_BANDINGS,
+        "months_since_onset": ONSET_BANDINGS,
+        "baseline_house_brackmann": HOUSE_BRACKMANN_BANDINGS,
+        "aetiology": AETIOLOGY_BANDINGS,
+    }
+    banded = {c.name for c in columns if c.generalise}
+    for before, step in zip((None, *ladder), ladder):
+        if set(step) != banded or any(step[name] not in bandings.get(name, ()) for name in step):
+            raise ValueError(f"The subjects' ladder step {step} must band exactly {sorted(banded)}")
+        if before and any(bandings[n].index(step[n]) < bandings[n].index(before[n]) for n in step):
+            raise ValueError(f"The subjects' ladder step {step} is finer than the one before it")
+
+
+_check_ladder(SUBJECT_COLUMNS, SUBJECT_LADDER)
+
 SUBJECTS = Table(
     name="subjects",
     description="One row per subject.",
-    columns=[
-        Column(
-            "subject_id", "Pseudonymous subject identifier (HMAC of the internal id; stable within a study)", "string"
-        ),
-        Column("arm", "Treatment arm code", "string", nullable=True),
-        Column("site", "Site, coded site-1, site-2, … (never the site's name or code)", "string"),
-        Column("sex", "Sex", "string", allowed=_choices(Sex.choices)),
-        Column(
-            "age_years",
-            "Age at enrollment: whole years, or a 5- or 10-year band when k-anonymity needs it; 90+ for 90 and over",
-            "string",
-            unit="years",
-        ),
-        Column("affected_side", "Side of the facial palsy", "string", allowed=_choices(Side.choices)),
-        Column("aetiology", "Cause of the palsy", "string", allowed=_choices(Aetiology.choices)),
-        Column("months_since_onset", "Months from onset of the palsy to screening", "integer", unit="months"),
-        Column(
-            "baseline_house_brackmann",
-            "House-Brackmann grade at baseline (1 normal – 6 total paralysis)",
-            "integer",
-            allowed=("1", "2", "3", "4", "5", "6"),
-        ),
-        Column(
-            "status", "Trial status (the reason for withdrawal is never exported)", "string", allowed=SUBJECT_STATUSES
-        ),
-    ],
+    columns=SUBJECT_COLUMNS,
     inclusion="Every patient who was enrolled (has an enrollment date), including those later withdrawn; "
     "patients only screened are not subjects.",
     queryset=_subjects_queryset,
@@ -227,20 +433,31 @@ INJECTIONS = Table(
     name="injections",
     description="One row per subject x visit x muscle x side: the units injected there.",
     columns=[
-        Column("subject_id", "Pseudonymous subject identifier", "string"),
+        Column("subject_id", "Pseudonymous subject identifier", "string", role=Role.KEY),
         Column(
-            "visit", "Scheduled visit code of the session (empty if recorded outside a visit)", "string", nullable=True
+            "visit",
+            "Scheduled visit code of the session (empty if recorded outside a visit)",
+            "string",
+            nullable=True,
+            role=Role.OUTCOME,
         ),
-        Column("day", "Days from enrollment to the injection session", "integer", unit="days"),
-        Column("product", "Botulinum toxin product", "string", allowed=_choices(Product.choices)),
+        Column("day", "Days from enrollment to the injection session", "integer", unit="days", role=Role.OUTCOME),
+        Column("product", "Botulinum toxin product", "string", allowed=_choices(Product.choices), role=Role.OUTCOME),
         Column(
             "muscle",
             "Muscle injected (free-text names of other muscles are not exported)",
             "string",
             allowed=_choices(Muscle.choices),
+            role=Role.OUTCOME,
         ),
-        Column("side", "Side injected", "string", allowed=_choices(InjectionSide.choices)),
-        Column("units", "Units injected into this muscle and side at this session", "number", unit="U"),
+        Column("side", "Side injected", "string", allowed=_choices(InjectionSide.choices), role=Role.OUTCOME),
+        Column(
+            "units",
+            "Units injected into this muscle and side at this session",
+            "number",
+            unit="U",
+            role=Role.OUTCOME,
+        ),
     ],
     inclusion="Recorded (not voided) injection points of recorded sessions of subjects; sessions attached to a "
     "voided visit are left out. Points of one session in the same muscle and side are summed.",
@@ -252,12 +469,19 @@ INJECTIONS = Table(
 
 
 def rows(table: Table, study: Study, filters: dict, ctx: ExportContext) -> Iterator[dict[str, Any]]:
-    """Every row as {column: value}, streamed from the database in chunks (constant memory)."""
+    """Every row as {column: value}, published (ExportContext.publish), streamed in chunks (constant memory)."""
     if table.stream is not None:
-        for row in table.stream(study, filters, ctx):
+        for row in ctx.publish_tuples(table, table.stream(study, filters, ctx)):
             yield table.present(row, ctx)
         return
     assert table.queryset is not None
     queryset = table.queryset(study, filters, ctx).order_by(*table.ordering)
     for row in queryset.iterator(chunk_size=2000):
-        yield table.present(row, ctx)
+        record = present(table, row, ctx)
+        if record is not None:
+            yield record
+
+
+def present(table: Table, row: Any, ctx: ExportContext) -> dict[str, Any] | None:
+    """One queryset row as the API client gets it: the table's own values, its subject's published ones."""
+    return ctx.publish(table, table.present(row, ctx))

@@ -1,27 +1,35 @@
 """The anonymized dataset over REST: thin views over tables.py and files.py.
 
 JSON is cursor-paginated (the cursor encodes a subject_id, never an internal id);
-`?format=csv` streams one table; `?format=zip` gives the whole bundle.
+`?format=csv` streams one table; `?format=zip` gives the whole bundle. Every format carries
+the same k-anonymity headers; a study whose min_k cannot be reached gets 409 in every format.
 """
 
 from django import forms
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import renderers, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework import renderers, serializers, status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from analysis.selectors import metric_definitions
 from measurements.models import Expression
-from trialsite.api import DATASET_ROLES, STUDY_ENUM, CursorPagination, page_size_schema
+from trialsite.api import DATASET_ROLES, ERROR_SCHEMA, STUDY_ENUM, CursorPagination, page_size_schema
 
+from .anonymity import (
+    AETIOLOGY_BANDINGS,
+    AGE_BANDINGS,
+    HOUSE_BRACKMANN_BANDINGS,
+    ONSET_BANDINGS,
+    KAnonymityUnreachable,
+)
 from .files import bundle, table_csv
 from .outcomes import OUTCOMES
 from .pseudonyms import pseudonyms_ensure
-from .tables import INJECTIONS, SUBJECTS, Table, export_context
+from .tables import INJECTIONS, SUBJECTS, ExportContext, Table, export_context, present
 
 FORMATS = ("json", "csv", "zip")
 
@@ -30,7 +38,9 @@ def _field_for(column) -> serializers.Field:
     kinds = {"string": serializers.CharField, "integer": serializers.IntegerField, "number": serializers.FloatField}
     field = kinds[column.type](help_text=column.label, allow_null=column.nullable)
     if column.allowed and column.type == "string":
-        field = serializers.ChoiceField(choices=column.allowed, help_text=column.label, allow_null=column.nullable)
+        field = serializers.ChoiceField(
+            choices=column.values_allowed, help_text=column.label, allow_null=column.nullable
+        )
     return field
 
 
@@ -40,15 +50,90 @@ def row_serializer(table: Table) -> type[serializers.Serializer]:
     return type(f"{table.name.title()}Row", (serializers.Serializer,), fields)
 
 
+def _banding_serializer() -> serializers.Serializer:
+    fields = {
+        "age_years": serializers.ChoiceField(choices=list(AGE_BANDINGS)),
+        "months_since_onset": serializers.ChoiceField(choices=list(ONSET_BANDINGS)),
+        "baseline_house_brackmann": serializers.ChoiceField(choices=list(HOUSE_BRACKMANN_BANDINGS)),
+        "aetiology": serializers.ChoiceField(choices=list(AETIOLOGY_BANDINGS)),
+    }
+    banding = type("DatasetBanding", (serializers.Serializer,), fields)
+    return banding(help_text="The banding of each generalised column.")
+
+
+def _suppressed_serializer() -> serializers.Serializer:
+    fields = {c.name: serializers.IntegerField(min_value=0) for c in SUBJECTS.quasi_identifiers if c.suppressible}
+    return type("DatasetSuppressed", (serializers.Serializer,), fields)(
+        help_text='Cells replaced by "suppressed", per quasi-identifier column of the subjects table.'
+    )
+
+
 def page_serializer(table: Table) -> type[serializers.Serializer]:
     fields = {
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
-        "k": serializers.IntegerField(allow_null=True, help_text="Smallest (age, sex, site, aetiology) group."),
-        "age_banding": serializers.ChoiceField(choices=["years", "5-year", "10-year"]),
+        "k": serializers.IntegerField(
+            allow_null=True,
+            help_text="Smallest group of subjects sharing every quasi-identifier (null: no subjects).",
+        ),
+        "min_k": serializers.IntegerField(help_text="The study's minimum k; the export is refused (409) below it."),
+        "quasi_identifiers": serializers.ListField(child=serializers.CharField(), help_text="The columns k counts."),
+        "age_banding": serializers.ChoiceField(choices=list(AGE_BANDINGS), help_text="The same as banding.age_years."),
+        "banding": _banding_serializer(),
+        "suppressed": _suppressed_serializer(),
         "results": row_serializer(table)(many=True),
     }
     return type(f"{table.name.title()}Page", (serializers.Serializer,), fields)
+
+
+class DatasetNotReleasable(APIException):
+    """409: no banding or suppression reaches the study's min_k (anonymity.KAnonymityUnreachable)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "k_anonymity_unreachable"
+    default_detail = "The anonymized dataset cannot be released with k >= min_k."
+
+
+# The k-anonymity of the export, on every 200 (docs/api.md, "k-anonymity").
+HEADERS = {
+    "X-Dataset-K": "k reached: the smallest group of subjects sharing every quasi-identifier (empty: no subjects).",
+    "X-Dataset-Min-K": "The study's min_k; k is never below it.",
+    "X-Dataset-Quasi-Identifiers": "The columns k counts, comma-separated.",
+    "X-Dataset-Age-Banding": f"age_years: {', '.join(AGE_BANDINGS)}.",
+    "X-Dataset-Onset-Banding": f"months_since_onset: {', '.join(ONSET_BANDINGS)}.",
+    "X-Dataset-House-Brackmann-Banding": "baseline_house_brackmann: grade, or stratum (1-3, 4-6).",
+    "X-Dataset-Aetiology-Banding": "aetiology: cause, or bells-or-not (bells_palsy, not_bells_palsy).",
+    "X-Dataset-Suppressed": 'Cells replaced by "suppressed", per column: `site=0, sex=2, …` (every suppressible '
+    "quasi-identifier listed).",
+}
+
+
+def anonymity_headers(ctx: ExportContext) -> dict[str, str]:
+    rel = ctx.release
+    values = {
+        "X-Dataset-K": "" if rel.k is None else str(rel.k),
+        "X-Dataset-Min-K": str(rel.min_k),
+        "X-Dataset-Quasi-Identifiers": ", ".join(rel.columns),
+        "X-Dataset-Age-Banding": rel.banding["age_years"],
+        "X-Dataset-Onset-Banding": rel.banding["months_since_onset"],
+        "X-Dataset-House-Brackmann-Banding": rel.banding["baseline_house_brackmann"],
+        "X-Dataset-Aetiology-Banding": rel.banding["aetiology"],
+        "X-Dataset-Suppressed": ", ".join(f"{column}={n}" for column, n in rel.suppressed.items()),
+    }
+    assert values.keys() == HEADERS.keys()
+    return values
+
+
+def anonymity_body(ctx: ExportContext) -> dict:
+    rel = ctx.release
+    return {
+        "k": rel.k,
+        "min_k": rel.min_k,
+        "quasi_identifiers": list(rel.columns),
+        "age_banding": rel.banding["age_years"],
+        "banding": dict(rel.banding),
+        "suppressed": dict(rel.suppressed),
+    }
 
 
 class _Filters(forms.Form):
@@ -103,8 +188,11 @@ class DatasetTableView(GenericAPIView):
         fmt = filter_form.cleaned_data.pop("format") or "json"
         filters = {k: v for k, v in filter_form.cleaned_data.items() if v}
         pseudonyms_ensure(study=study)
-        ctx = export_context(study)
-        headers = {"X-Dataset-K": "" if ctx.k is None else str(ctx.k), "X-Dataset-Age-Banding": ctx.banding}
+        try:
+            ctx = export_context(study)
+        except KAnonymityUnreachable as refusal:
+            raise DatasetNotReleasable(str(refusal)) from None
+        headers = anonymity_headers(ctx)
         response: StreamingHttpResponse | Response
         if fmt == "csv":
             response = StreamingHttpResponse(table_csv(self.table, study, filters, ctx), content_type="text/csv")
@@ -123,22 +211,21 @@ class DatasetTableView(GenericAPIView):
                     # Forward only: a page's rows depend on the rows before it, so there is no `previous`.
                     "next": replace_query_param(url, "cursor", next_cursor) if next_cursor else None,
                     "previous": None,
-                    "k": ctx.k,
-                    "age_banding": ctx.banding,
-                    "results": [self.table.present(row, ctx) for row in rows],
+                    **anonymity_body(ctx),
+                    "results": [self.table.present(row, ctx) for row in ctx.publish_tuples(self.table, rows)],
                 }
             )
         else:
             paginator = self.paginator
             assert isinstance(paginator, CursorPagination) and self.table.queryset is not None
             page = paginator.paginate_queryset(self.table.queryset(study, filters, ctx), request, view=self)
+            published = (present(self.table, row, ctx) for row in page or [])
             response = Response(
                 {
                     "next": paginator.get_next_link(),
                     "previous": paginator.get_previous_link(),
-                    "k": ctx.k,
-                    "age_banding": ctx.banding,
-                    "results": [self.table.present(row, ctx) for row in page or []],
+                    **anonymity_body(ctx),
+                    "results": [row for row in published if row is not None],
                 }
             )
         for name, value in headers.items():
@@ -172,14 +259,23 @@ def _schema(table: Table):
         parameters[1] = OpenApiParameter(
             "cursor", str, description="Opaque cursor from `next` (pages go forward only; a page may be short)."
         )
+    parameters += [
+        OpenApiParameter(name, str, location=OpenApiParameter.HEADER, description=text, response=[200])
+        for name, text in HEADERS.items()
+    ]
     return extend_schema(
         summary=f"Anonymized dataset: {table.name}",
-        description=f"{table.description} {table.inclusion}",
+        description=f"{table.description} {table.inclusion} The k-anonymity of the export is in the X-Dataset-* "
+        "headers (and the JSON body); a study whose min_k cannot be reached is refused with 409.",
         parameters=parameters,
         responses={
             (200, "application/json"): page_serializer(table),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+            (409, "application/json"): OpenApiResponse(
+                ERROR_SCHEMA,
+                description="k >= min_k cannot be reached: the message names min_k and what would be needed.",
+            ),
         },
     )
 

@@ -22,12 +22,15 @@ from .metrics import (
     BILATERAL_MEASURES,
     METRIC_DEFINITIONS,
     METRICS_BY_NAME,
+    RATIO_METRIC_NAMES,
+    REFERENCE_METRIC_NAMES,
     SIGNED_METRIC_NAMES,
     UNSIGNED_METRIC_NAMES,
     MetricDefinition,
 )
 from .overlay import crop_to_face, render_overlay
 from .pairs import MIRROR
+from .reference import EYE_CLOSURES, ReferenceGeometry
 from .score import ENGINE_VERSION, MODEL_VERSION, ScoreResult, score_array, score_image_bytes
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "ENGINE_VERSION",
     "EXPRESSIONS",
     "EYES_OPEN_REQUIRED",
+    "EYE_CLOSURES",
     "GATE_STATUSES",
     "IRIS_DIAMETER_MM",
     "METRICS_BY_NAME",
@@ -47,6 +51,8 @@ __all__ = [
     "MODEL_VERSION",
     "PASSES",
     "PASS_GEOMETRY",
+    "RATIO_METRIC_NAMES",
+    "REFERENCE_METRIC_NAMES",
     "SIGNED_METRIC_NAMES",
     "STATUSES",
     "UNSIGNED_METRIC_NAMES",
@@ -54,6 +60,7 @@ __all__ = [
     "EngineError",
     "FacialFrame",
     "MetricDefinition",
+    "ReferenceGeometry",
     "ScoreResult",
     "decode_image",
     "get_face_mesh",

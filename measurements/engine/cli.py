@@ -16,6 +16,7 @@ from typing import TextIO
 from .errors import SCORED, UNREADABLE
 from .gates import EXPRESSIONS
 from .metrics import METRIC_DEFINITIONS
+from .reference import ReferenceGeometry
 from .score import ScoreResult, score_image_bytes
 
 EXIT_SCORED = 0
@@ -42,6 +43,7 @@ def flat_dict(result: ScoreResult) -> dict:
         "mm_per_px": result.mm_per_px,
         "expression": result.expression,
         "affected_side": result.affected_side,
+        "scale_source": result.scale_source,
     }
     for name, value in result.metrics.items():
         out[name] = round(float(value), 4)
@@ -56,7 +58,8 @@ def _print_table(result: ScoreResult, path: str, out: TextIO) -> None:
     side = f", affected side {result.affected_side}" if result.affected_side else ""
     lines.append(f"Expression: {result.expression}{side}")
     if result.mm_per_px:
-        lines.append(f"Scale:      {result.mm_per_px:.4f} mm/px")
+        source = " (from the reference photo)" if result.scale_source == "reference" else ""
+        lines.append(f"Scale:      {result.mm_per_px:.4f} mm/px{source}")
     if result.metrics:
         lines.append("")
         width = max(len(d.name) for d in METRIC_DEFINITIONS)
@@ -74,9 +77,22 @@ def run(
     affected_side: str | None = None,
     as_json: bool = False,
     stdout: TextIO | None = None,
+    reference: str | Path | None = None,
 ) -> int:
-    """Score the photo at ``path`` and print the result; returns the exit code."""
+    """Score the photo at ``path`` and print the result; returns the exit code.
+
+    ``reference`` is an open-eye photo of the same visit (rest first) for an eye-closure photo,
+    which takes its frame and scale from it (docs/metrics.md, "A visit-level frame and scale");
+    when it does not score on its own irises, the photo is scored without one."""
     out = stdout if stdout is not None else sys.stdout
+    geometry = None
+    if reference is not None:
+        try:
+            scored = score_image_bytes(Path(reference).read_bytes())
+        except OSError:
+            scored = None
+        if scored is not None and scored.scored and scored.scale_source == "own" and not scored.scale_note:
+            geometry = ReferenceGeometry.from_landmarks(scored.landmarks, label=str(reference))
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -94,7 +110,7 @@ def run(
             affected_side=affected_side,
         )
     else:
-        result = score_image_bytes(data, expression=expression, affected_side=affected_side)
+        result = score_image_bytes(data, expression=expression, affected_side=affected_side, reference=geometry)
     if as_json:
         out.write(json.dumps(flat_dict(result)) + "\n")
     else:
@@ -113,12 +129,17 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument("--expression", choices=EXPRESSIONS, default="rest")
     parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="an open-eye photo of the same visit (rest first): the frame and scale of an eye-closure photo",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run(args.path, args.expression, args.affected_side, args.as_json)
+    return run(args.path, args.expression, args.affected_side, args.as_json, reference=args.reference)
 
 
 if __name__ == "__main__":  # pragma: no cover

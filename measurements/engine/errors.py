@@ -9,6 +9,10 @@ MULTIPLE_FACES = "multiple_faces"
 FACE_TOO_SMALL = "face_too_small"
 HEAD_TURNED = "head_turned"
 EYES_CLOSED = "eyes_closed"
+# Not the photo's fault: an eye-closure photo whose visit has no scored
+# open-eye photo to take its frame and scale from (docs/metrics.md, "A
+# visit-level frame and scale"). Scored again once the visit has one.
+NO_REFERENCE = "no_reference"
 
 STATUSES: tuple[str, ...] = (
     SCORED,
@@ -18,6 +22,7 @@ STATUSES: tuple[str, ...] = (
     FACE_TOO_SMALL,
     HEAD_TURNED,
     EYES_CLOSED,
+    NO_REFERENCE,
 )
 
 # Statuses that mean "the photo was read but failed a quality gate", as opposed

@@ -11,11 +11,15 @@ measured by exactly the same definition.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .frame import LEFT_IRIS_CENTRE, RIGHT_IRIS_CENTRE, FacialFrame
 from .pairs import MIRROR
+
+if TYPE_CHECKING:
+    from .reference import ReferenceGeometry
 
 # --- Landmarks ---------------------------------------------------------------
 
@@ -50,11 +54,13 @@ class MetricDefinition:
     """One reported number. ``name`` is the key in results, JSON and the DB."""
 
     name: str
-    unit: str  # "mm", "deg" or "%"
+    unit: str  # "mm", "deg", "%" or "ratio"
     label: str
     description: str
-    side: str = ""  # "right", "left", "deviation", "signed" or "" (whole face)
+    side: str = ""  # "right", "left", "deviation", "signed", "ratio" or "" (whole face)
     base: str = ""  # the bilateral measurement this belongs to
+    # Reported only on a photo framed and scaled from its visit's reference.
+    needs_reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,17 @@ class BilateralMeasure:
     # positive signed value; see ``signed_rule``.
     droop_sign: int
     signed_rule: str
+    # Also reported as affected / unaffected (``<base>_ratio``), the form of
+    # the eFACE items; omitted where the unaffected value is under
+    # MIN_RATIO_DENOMINATOR (a closed unaffected eye has no fissure to divide by).
+    ratio: bool = False
+    # Only on a photo framed and scaled from its visit's reference (it needs
+    # the reference's open eyes).
+    needs_reference: bool = False
+
+
+# Smallest unaffected value a ratio divides by, in the measure's unit.
+MIN_RATIO_DENOMINATOR = 0.5
 
 
 BILATERAL_MEASURES: tuple[BilateralMeasure, ...] = (
@@ -146,27 +163,67 @@ BILATERAL_MEASURES: tuple[BilateralMeasure, ...] = (
         "margins straight above and below the iris centre.",
         +1,
         "affected minus unaffected; positive when the affected eye is open wider",
+        ratio=True,
+    ),
+    BilateralMeasure(
+        "residual_aperture",
+        "mm",
+        "Residual eye aperture",
+        "Largest distance between the upper and lower lid margins anywhere "
+        "between the canthi (0 when the lids meet). On the eye-closure photos "
+        "this is the gap left at gentle or full closure (lagophthalmos).",
+        +1,
+        "affected minus unaffected; positive when the affected eye closes less",
+    ),
+    BilateralMeasure(
+        "eye_closure",
+        "%",
+        "Eye closure",
+        "How far the eye closes: 100 x (1 - residual aperture on this photo / "
+        "the same eye's residual aperture on the visit's open-eye reference "
+        "photo). 100 % when the lids meet; only on photos framed from a reference.",
+        -1,
+        "unaffected minus affected; positive when the affected eye closes less",
+        ratio=True,
+        needs_reference=True,
     ),
 )
 
 
+def measure_name(m: BilateralMeasure, side: str) -> str:
+    """The metric name of a bilateral measure's ``side`` ("right", "left",
+    "deviation", "signed" or "ratio"): ``<base>_<side>_<unit>`` (a percentage
+    spelled ``pct``), ``<base>_ratio``."""
+    if side == "ratio":
+        return f"{m.base}_ratio"
+    return f"{m.base}_{side}_{'pct' if m.unit == '%' else m.unit}"
+
+
 def _deviation_name(m: BilateralMeasure) -> str:
-    return f"{m.base}_deviation_{m.unit}"
+    return measure_name(m, "deviation")
 
 
 def _side_name(m: BilateralMeasure, side: str) -> str:
-    return f"{m.base}_{side}_{m.unit}"
+    return measure_name(m, side)
 
 
 def _signed_name(m: BilateralMeasure) -> str:
-    return f"{m.base}_signed_{m.unit}"
+    return measure_name(m, "signed")
+
+
+def ratio_name(m: BilateralMeasure) -> str:
+    return measure_name(m, "ratio")
 
 
 def _build_definitions() -> tuple[MetricDefinition, ...]:
     out: list[MetricDefinition] = []
     for m in BILATERAL_MEASURES:
         for side in ("right", "left"):
-            out.append(MetricDefinition(_side_name(m, side), m.unit, f"{m.label}, {side}", m.description, side, m.base))
+            out.append(
+                MetricDefinition(
+                    _side_name(m, side), m.unit, f"{m.label}, {side}", m.description, side, m.base, m.needs_reference
+                )
+            )
         out.append(
             MetricDefinition(
                 _deviation_name(m),
@@ -175,6 +232,7 @@ def _build_definitions() -> tuple[MetricDefinition, ...]:
                 f"|right - left| of {m.label.lower()}.",
                 "deviation",
                 m.base,
+                m.needs_reference,
             )
         )
     out.append(
@@ -205,16 +263,37 @@ def _build_definitions() -> tuple[MetricDefinition, ...]:
                 f"Only when the affected side is known: {m.signed_rule}.",
                 "signed",
                 m.base,
+                m.needs_reference,
             )
         )
+    for m in BILATERAL_MEASURES:
+        if m.ratio:
+            out.append(
+                MetricDefinition(
+                    ratio_name(m),
+                    "ratio",
+                    f"{m.label}, affected / unaffected",
+                    f"Only when the affected side is known: {m.label.lower()} of the affected side divided "
+                    "by the unaffected side's (1 = symmetric, below 1 = less on the affected side); "
+                    f"omitted when the unaffected value is under {MIN_RATIO_DENOMINATOR} {m.unit}.",
+                    "ratio",
+                    m.base,
+                    m.needs_reference,
+                )
+            )
     return tuple(out)
 
 
 METRIC_DEFINITIONS: tuple[MetricDefinition, ...] = _build_definitions()
 METRICS_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in METRIC_DEFINITIONS}
-# Names always present in a scored result (signed ones need the affected side).
-UNSIGNED_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.side != "signed")
+# Names always present in a scored result (signed ones and ratios need the affected side, some
+# measures a reference photo).
+UNSIGNED_METRIC_NAMES: tuple[str, ...] = tuple(
+    d.name for d in METRIC_DEFINITIONS if d.side not in ("signed", "ratio") and not d.needs_reference
+)
 SIGNED_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.side == "signed")
+RATIO_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.side == "ratio")
+REFERENCE_METRIC_NAMES: tuple[str, ...] = tuple(d.name for d in METRIC_DEFINITIONS if d.needs_reference)
 
 # --- Geometry helpers --------------------------------------------------------
 
@@ -248,6 +327,21 @@ def y_at_x(polyline: np.ndarray, x: float) -> float:
     return float(ys[i] + t * (ys[j] - ys[i]))
 
 
+# Where along the eye the residual aperture is looked for: this many vertical
+# lines evenly between the canthi, the outermost a tenth of the eye's width in
+# from each canthus (at the canthi themselves the lids always meet).
+APERTURE_SAMPLES = 9
+
+
+def largest_lid_gap(upper: np.ndarray, lower: np.ndarray) -> float:
+    """Largest lower-minus-upper lid distance over the eye (>= 0); contours
+    canthus to canthus, in the facial frame. Sampled at positions symmetric
+    between the canthi, so a mirrored eye gives the same answer."""
+    x0, x1 = float(upper[0][0]), float(upper[-1][0])
+    gaps = [y_at_x(lower, x) - y_at_x(upper, x) for x in x0 + (x1 - x0) * np.linspace(0.1, 0.9, APERTURE_SAMPLES)]
+    return max(0.0, float(max(gaps)))
+
+
 def midline_crossing(polyline: np.ndarray) -> np.ndarray:
     """Point where a right-to-left contour crosses x = 0."""
     return np.array([0.0, y_at_x(polyline, 0.0)])
@@ -256,9 +350,9 @@ def midline_crossing(polyline: np.ndarray) -> np.ndarray:
 # --- The computation -----------------------------------------------------------
 
 
-def bilateral_values(pts: np.ndarray) -> dict[str, tuple[float, float]]:
+def bilateral_values(pts: np.ndarray, reference: ReferenceGeometry | None = None) -> dict[str, tuple[float, float]]:
     """(right, left) value of each bilateral measure, from landmarks already in
-    the facial frame (mm)."""
+    the facial frame (mm); the measures that need a reference only with one."""
     outer_lower = pts[list(OUTER_LOWER_LIP)]
     outer_upper = pts[list(OUTER_UPPER_LIP)]
     inner_lower = pts[list(INNER_LOWER_LIP)]
@@ -286,6 +380,12 @@ def bilateral_values(pts: np.ndarray) -> dict[str, tuple[float, float]]:
     values["palpebral_fissure"] = tuple(
         max(0.0, y_at_x(lo, x) - y_at_x(up, x)) for up, lo, x in zip(uppers, lowers, iris_x)
     )  # type: ignore[assignment]
+    values["residual_aperture"] = tuple(largest_lid_gap(up, lo) for up, lo in zip(uppers, lowers))  # type: ignore[assignment]
+    if reference is not None:
+        values["eye_closure"] = tuple(
+            100.0 * (1.0 - gap / open_gap) if open_gap > 0 else float("nan")
+            for gap, open_gap in zip(values["residual_aperture"], reference.aperture_mm)
+        )  # type: ignore[assignment]
     return values
 
 
@@ -296,14 +396,21 @@ def asymmetry_index(pts: np.ndarray) -> float:
     return float(np.linalg.norm(pts - reflected, axis=1).mean() / ipd * 100.0)
 
 
-def compute_metrics(points_px: np.ndarray, frame: FacialFrame, affected_side: str | None = None) -> dict[str, float]:
-    """All metrics for one face. ``points_px`` are (478, 2) photo pixels."""
+def compute_metrics(
+    points_px: np.ndarray,
+    frame: FacialFrame,
+    affected_side: str | None = None,
+    reference: ReferenceGeometry | None = None,
+) -> dict[str, float]:
+    """All metrics for one face. ``points_px`` are (478, 2) photo pixels;
+    ``reference`` is the visit's reference when this photo was framed from it."""
     if affected_side not in (None, "right", "left"):
         raise ValueError(f"affected_side must be 'right', 'left' or None, not {affected_side!r}")
     pts = frame.to_frame_mm(points_px)
-    values = bilateral_values(pts)
+    values = bilateral_values(pts, reference)
+    measures = [m for m in BILATERAL_MEASURES if m.base in values]
     out: dict[str, float] = {}
-    for m in BILATERAL_MEASURES:
+    for m in measures:
         right, left = values[m.base]
         out[_side_name(m, "right")] = right
         out[_side_name(m, "left")] = left
@@ -311,8 +418,10 @@ def compute_metrics(points_px: np.ndarray, frame: FacialFrame, affected_side: st
     out["asymmetry_index"] = asymmetry_index(pts)
     out["interpupillary_distance_mm"] = float(np.linalg.norm(pts[LEFT_IRIS_CENTRE] - pts[RIGHT_IRIS_CENTRE]))
     if affected_side is not None:
-        for m in BILATERAL_MEASURES:
+        for m in measures:
             right, left = values[m.base]
             affected, unaffected = (right, left) if affected_side == "right" else (left, right)
             out[_signed_name(m)] = m.droop_sign * (affected - unaffected)
+            if m.ratio and unaffected >= MIN_RATIO_DENOMINATOR:
+                out[ratio_name(m)] = affected / unaffected
     return out

@@ -13,12 +13,13 @@ import numpy as np
 
 from . import gates
 from .decode import DEFAULT_TARGET_LONG_SIDE, DecodedImage, decode_image
-from .errors import FACE_TOO_SMALL, NO_FACE, SCORED, EngineError
+from .errors import FACE_TOO_SMALL, NO_FACE, NO_REFERENCE, SCORED, EngineError
 from .frame import FacialFrame
 from .landmarks import AVERAGED_PASSES, PASSES, find_faces, locate_landmarks
 from .metrics import compute_metrics
+from .reference import EYE_CLOSURES, ReferenceGeometry, iris_problem, with_reference_irises
 
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
 
 
 def _model_version() -> str:
@@ -45,6 +46,14 @@ _DEGENERATE_REASON = (
 )
 # Any face in an image smaller than this is too small to measure.
 MIN_IMAGE_SIDE_PX = 64
+NO_REFERENCE_REASON = (
+    "An eye-closure photo takes its millimetre scale from an open-eye photo of the same visit "
+    "(rest first), and this visit has none that scored; upload or retake the rest photo and this "
+    "photo is scored again automatically."
+)
+# ScoreResult.scale_source: where the frame and the millimetre scale came from.
+SCALE_OWN = "own"
+SCALE_REFERENCE = "reference"
 
 
 @dataclass
@@ -59,7 +68,10 @@ class ScoreResult:
     (x right, y down, the photo spanning [0, width] x [0, height]) or ``None``
     when no face was found; it is kept for failed gates too, so the photo can be
     shown with what the engine saw. ``mm_per_px`` refers to those original
-    pixels. ``quality`` holds what the gates looked at.
+    pixels. ``quality`` holds what the gates looked at. ``scale_source`` says
+    where the frame and the millimetre scale came from: ``"own"`` (this photo's
+    irises) or ``"reference"`` (the visit's open-eye photo named by
+    ``reference_label``); ``scale_note`` says why a reference was needed.
     """
 
     status: str
@@ -73,6 +85,9 @@ class ScoreResult:
     metrics: dict[str, float] = field(default_factory=dict)
     landmarks: np.ndarray | None = None
     quality: dict[str, float] = field(default_factory=dict)
+    scale_source: str = ""
+    reference_label: str = ""
+    scale_note: str = ""
     elapsed_ms: float = 0.0
 
     @property
@@ -92,6 +107,9 @@ class ScoreResult:
             "mm_per_px": self.mm_per_px,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "quality": {k: float(v) for k, v in self.quality.items()},
+            "scale_source": self.scale_source,
+            "reference_label": self.reference_label,
+            "scale_note": self.scale_note,
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
         if include_landmarks:
@@ -112,6 +130,7 @@ def _score_decoded(
     affected_side: str | None,
     redecode: Callable[[int | None], DecodedImage] | None,
     started: float,
+    reference: ReferenceGeometry | None = None,
 ) -> ScoreResult:
     result = ScoreResult(
         status=SCORED,
@@ -167,12 +186,35 @@ def _score_decoded(
         yaw = gates.yaw_deg(points, frame)
         quality["yaw_deg"] = yaw
         gates.check_head_pose(yaw)
-
+        # The eyes' openings against the photo's own irises: whether they are
+        # closed (the gate) and whether those irises can be trusted.
         ratios = gates.eye_opening_ratios(points, frame)
         quality["eye_opening_right"], quality["eye_opening_left"] = ratios
         gates.check_eyes_open(ratios, expression)
 
-        metrics = compute_metrics(points, frame, affected_side)
+        needs = "an eye-closure photo" if expression in EYE_CLOSURES else iris_problem(points, ratios)
+        used_reference = None
+        result.scale_source = SCALE_OWN
+        if needs:
+            result.scale_note = needs
+            if reference is not None:
+                points = with_reference_irises(points, reference)
+                result.landmarks = points / np.array([sx, sy])
+                try:
+                    frame = FacialFrame.from_landmarks(points)
+                except ValueError:
+                    raise EngineError(NO_FACE, _DEGENERATE_REASON) from None
+                used_reference = reference
+                result.scale_source, result.reference_label = SCALE_REFERENCE, reference.label
+            elif expression in EYE_CLOSURES:
+                result.mm_per_px, result.scale_source = None, ""  # no millimetres from guessed irises
+                raise EngineError(NO_REFERENCE, NO_REFERENCE_REASON)
+            # An open-eye photo with doubtful irises and no reference keeps its own (the
+            # note says why they were doubted).
+        result.mm_per_px = frame.mm_per_px * sx
+        quality["roll_deg"] = frame.roll_deg
+
+        metrics = compute_metrics(points, frame, affected_side, used_reference)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise EngineError(NO_FACE, _DEGENERATE_REASON)
         result.metrics = metrics
@@ -189,10 +231,14 @@ def score_array(
     *,
     expression: str = "rest",
     affected_side: str | None = None,
+    reference: ReferenceGeometry | None = None,
 ) -> ScoreResult:
     """Score a photo that is already an (H, W, 3) uint8 RGB array, upright.
 
-    Landmarks and ``mm_per_px`` refer to the array's own pixels.
+    Landmarks and ``mm_per_px`` refer to the array's own pixels. ``reference``
+    is the visit's open-eye reference (``ReferenceGeometry``), used when this
+    photo's own irises cannot set its frame; an eye-closure photo without one
+    comes back ``no_reference``.
     """
     started = time.perf_counter()
     _check_arguments(expression, affected_side)
@@ -203,7 +249,7 @@ def score_array(
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
     rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
     decoded = DecodedImage(rgb=rgb, original_size=(rgb.shape[1], rgb.shape[0]), scale_factor=1.0)
-    return _score_decoded(decoded, expression, affected_side, None, started)
+    return _score_decoded(decoded, expression, affected_side, None, started, reference)
 
 
 def score_image_bytes(
@@ -212,12 +258,14 @@ def score_image_bytes(
     expression: str = "rest",
     affected_side: str | None = None,
     target_long_side: int | None = DEFAULT_TARGET_LONG_SIDE,
+    reference: ReferenceGeometry | None = None,
 ) -> ScoreResult:
     """Score an uploaded photo file (JPEG, PNG, HEIC, ...).
 
     Never raises for a bad file: an unreadable file, like every failed quality
     gate, comes back as a ``ScoreResult`` with that status and a reason. Raises
     ``ValueError`` only for an unknown ``expression`` or ``affected_side``.
+    ``reference`` as for ``score_array``.
     """
     started = time.perf_counter()
     _check_arguments(expression, affected_side)
@@ -235,7 +283,7 @@ def score_image_bytes(
     def redecode(target: int | None) -> DecodedImage:
         return decode_image(data, target_long_side=target)
 
-    return _score_decoded(decoded, expression, affected_side, redecode, started)
+    return _score_decoded(decoded, expression, affected_side, redecode, started, reference)
 
 
 __all__ = [

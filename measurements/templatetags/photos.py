@@ -2,6 +2,7 @@ from django import template
 
 from measurements import selectors, services
 from measurements.forms import VisitPhotosForm
+from measurements.upload_report import report_for
 
 register = template.Library()
 
@@ -23,6 +24,10 @@ def patient_outcomes(patient):
 def patient_photos(context, patient):
     """The photo section of the patient page: one row per recorded visit, one slot per expression."""
     access = context["access"]
+    request = context.get("request")
+    report = None
+    if request is not None:  # the upload redirects here with its report's key (?upload=)
+        report = report_for(request.session, patient_id=patient.pk, key=request.GET.get("upload"))
     return {
         "patient": patient,
         "visits": _visit_photos(patient),
@@ -30,7 +35,7 @@ def patient_photos(context, patient):
         "can_edit": access.can_change(patient) and patient.accepts_new_data,
         "can_see_images": access.can_see_identifiers(patient),
         "upload_form": VisitPhotosForm(),
-        "upload_report": context.get("upload_report"),
+        "upload_report": report,
         "upload_rules": services.photo_upload_rules(),
         "request": context.get("request"),
     }

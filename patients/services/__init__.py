@@ -20,6 +20,8 @@ One module per concept; everything is re-exported here, so callers write
 - `visits`: the visit rules, record, correct, void
 - `injections`: the session rules, record, correct, void
 - `study_setup`: a study with its sites, arms and schedule
+- `study_settings`: a running study's settings: the allocation locked once a patient has an arm, a
+  schedule change's effect on recorded visits shown before it is saved
 - `study_lock`: closing a study (its database locked: `common.require_study_open`) and reopening it
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
@@ -68,6 +70,15 @@ from .randomization import (
     randomization_list_generate,
 )
 from .study_lock import study_close, study_reopen
+from .study_settings import (
+    ALLOCATION_FIELDS,
+    SCHEDULE_FIELDS,
+    ScheduleEffect,
+    allocated_patients,
+    schedule_change_effect,
+    study_setting_check,
+    study_setting_save,
+)
 from .study_setup import DEFAULT_ARMS, DEFAULT_SCHEDULE, study_set_up
 from .visits import VISIT_FIELDS, visit_record, visit_update, visit_validate, visit_void
 
@@ -111,6 +122,13 @@ __all__ = [
     "study_close",
     "study_reopen",
     "study_set_up",
+    "ALLOCATION_FIELDS",
+    "SCHEDULE_FIELDS",
+    "ScheduleEffect",
+    "allocated_patients",
+    "schedule_change_effect",
+    "study_setting_check",
+    "study_setting_save",
     "visit_record",
     "visit_update",
     "visit_validate",

@@ -67,22 +67,35 @@ def adverse_event_validate(*, patient: Patient, event: AdverseEvent) -> None:
         raise ValidationError(errors)
 
 
-def _require_open(patient: Patient) -> None:
+def _require_open(patient: Patient, *, as_data_manager: bool = False) -> None:
     require_study_open(patient.study_id)
     if accepts_adverse_events(patient):
         return
     if patient.status == Patient.Status.WITHDRAWN:
+        if as_data_manager:  # a harm learnt of after withdrawal is still reported, by the data manager
+            return
         raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager to record it.")
     raise ValidationError(f"{patient.study_code} is not enrolled yet; enroll the patient first.")
 
 
+def _require_correctable(patient: Patient, *, as_data_manager: bool) -> None:
+    """A coordinator corrects only a patient not withdrawn; the data manager (the admin) corrects any
+    patient's events, with a reason. Nobody corrects a closed study's."""
+    if as_data_manager:
+        require_study_open(patient.study_id)
+    else:
+        require_open_to_corrections(patient)
+
+
 @transaction.atomic
-def adverse_event_record(*, patient: Patient, by, onset_date: date, term: str, **fields) -> AdverseEvent:
+def adverse_event_record(
+    *, patient: Patient, by, onset_date: date, term: str, as_data_manager: bool = False, **fields
+) -> AdverseEvent:
     unknown = set(fields) - set(ADVERSE_EVENT_FIELDS)
     if unknown:
         raise ValueError(f"adverse_event_record does not take {sorted(unknown)}")
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    _require_open(patient)
+    _require_open(patient, as_data_manager=as_data_manager)
     event = AdverseEvent(patient=patient, created_by=by, onset_date=onset_date, term=term, **fields)
     adverse_event_validate(patient=patient, event=event)
     save_audited(event, by=by, reason="Recorded")
@@ -92,8 +105,12 @@ def adverse_event_record(*, patient: Patient, by, onset_date: date, term: str, *
 
 
 @transaction.atomic
-def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> AdverseEvent:
-    """Correct an event, or complete one carried over from free text, with a reason."""
+def adverse_event_update(
+    *, event: AdverseEvent, by, reason: str, as_data_manager: bool = False, **changes
+) -> AdverseEvent:
+    """Correct an event, or complete one carried over from free text, with a reason.
+
+    `as_data_manager` is the admin's review: a withdrawn patient's events are open to it too."""
     reason = require_reason(reason)
     unknown = set(changes) - set(ADVERSE_EVENT_FIELDS)
     if unknown:
@@ -101,7 +118,7 @@ def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> 
     event = AdverseEvent.objects.select_for_update(of=("self",)).select_related("patient").get(pk=event.pk)
     if event.status == RecordStatus.VOIDED:
         raise ValidationError("This adverse event has been voided and cannot be edited.")
-    require_open_to_corrections(event.patient)
+    _require_correctable(event.patient, as_data_manager=as_data_manager)
     was_serious = event.serious
     for name, value in changes.items():
         setattr(event, name, value)
@@ -113,5 +130,7 @@ def adverse_event_update(*, event: AdverseEvent, by, reason: str, **changes) -> 
 
 
 @transaction.atomic
-def adverse_event_void(*, event: AdverseEvent, by, reason: str) -> AdverseEvent:
-    return void_record(AdverseEvent, pk=event.pk, by=by, reason=reason, what="adverse event")
+def adverse_event_void(*, event: AdverseEvent, by, reason: str, as_data_manager: bool = False) -> AdverseEvent:
+    return void_record(
+        AdverseEvent, pk=event.pk, by=by, reason=reason, what="adverse event", as_data_manager=as_data_manager
+    )

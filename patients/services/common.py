@@ -92,12 +92,16 @@ def require_open_to_corrections(patient: Patient) -> None:
         raise ValidationError(f"{patient.study_code} has been withdrawn; ask a data manager for corrections.")
 
 
-def void_record(model, *, pk: int, by: User, reason: str, what: str):
+def void_record(model, *, pk: int, by: User, reason: str, what: str, as_data_manager: bool = False):
     """Void instead of delete: the record stays, marked, with the reason, in the audit trail.
-    Voiding is a correction: refused, like an edit, once the patient is withdrawn."""
+    Voiding is a correction: refused, like a coordinator's edit, once the patient is withdrawn; the data
+    manager (`as_data_manager`, the admin) may still void a withdrawn patient's record. Never on a closed study."""
     reason = require_reason(reason)
     record = model.objects.select_for_update(of=("self",)).select_related("patient").get(pk=pk)
-    require_open_to_corrections(record.patient)
+    if as_data_manager:
+        require_study_open(record.patient.study_id)
+    else:
+        require_open_to_corrections(record.patient)
     if record.status == RecordStatus.VOIDED:
         raise ValidationError(f"This {what} is already voided.")
     record.status = RecordStatus.VOIDED

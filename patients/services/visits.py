@@ -14,7 +14,7 @@ VISIT_FIELDS = (
     "date_performed",
     "house_brackmann",
     "sunnybrook_composite",
-    "adverse_events",
+    # Not "adverse_events": the old free text is read only (models.Visit); events are AdverseEvent records.
     "notes",
     "protocol_deviation_reason",
 )

@@ -18,7 +18,7 @@ from django.utils import timezone
 from patients import services
 from patients.models import InjectionSession, Patient, Visit
 from tests.analysis.conftest import add_scored_photo, score_metrics
-from tests.conftest import make_patient
+from tests.conftest import make_patient, write_old_free_text_adverse_events
 
 _counter = itertools.count()
 
@@ -54,9 +54,9 @@ def canary_study(db, data_manager, coordinator_a, site_a, bont_arm, study):
             by=coordinator_a,
             date_performed=enrolled,
             notes=canary("visitnotes"),
-            adverse_events=canary("adverse"),
             house_brackmann=3,
         )
+        write_old_free_text_adverse_events(baseline, canary("adverse"), by=coordinator_a)
         add_scored_photo(baseline, by=coordinator_a, metrics=score_metrics(20.0, 22.5 + i))
         services.injection_session_record(
             patient=patient,

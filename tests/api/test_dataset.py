@@ -40,8 +40,7 @@ def treated(site_a, coordinator_a, data_manager, bont_arm):
 
 
 def test_subject_row(login, investigator, study, treated):
-    study.min_k = 1  # one subject: exact ages only when the study accepts k = 1
-    study.save()
+    # One subject: served only because the API tests' study accepts k = 1 (tests/api/conftest.py).
     rows = login(investigator).get(subjects_url(study)).json()["results"]
     assert rows == [
         {
@@ -52,8 +51,9 @@ def test_subject_row(login, investigator, study, treated):
             "age_years": "40",
             "affected_side": "left",
             "aetiology": "bells_palsy",
-            "months_since_onset": 12,
-            "baseline_house_brackmann": 3,
+            # Quasi-identifiers are strings: a band ("12-17") or "suppressed" where k needs it.
+            "months_since_onset": "12",
+            "baseline_house_brackmann": "3",
             "status": "enrolled",
         }
     ]
@@ -77,8 +77,6 @@ def test_sites_are_coded_in_order_never_named(login, investigator, study, patien
 
 def test_ninety_and_over_is_top_coded(login, investigator, study, site_a, coordinator_a):
     make_subject(site_a, coordinator_a, date_of_birth=timezone.localdate() - timedelta(days=365 * 95))
-    study.min_k = 1
-    study.save()
     assert login(investigator).get(subjects_url(study)).json()["results"][0]["age_years"] == "90+"
 
 
@@ -141,7 +139,19 @@ def test_zip_bundle_has_tables_dictionary_and_readme(login, investigator, study,
     }
     dictionary = json.loads(archive.read("data_dictionary.json"))
     assert {(d["table"], d["variable"]) for d in dictionary} >= {("subjects", "age_years"), ("injections", "units")}
-    assert set(dictionary[0]) == {"table", "variable", "label", "type", "unit", "allowed_values"}
+    assert set(dictionary[0]) == {
+        "table",
+        "variable",
+        "label",
+        "type",
+        "unit",
+        "allowed_values",
+        "role",
+        "banding",
+        "suppressed_cells",
+        "k",
+        "min_k",
+    }
     readme = archive.read("README.txt").decode()
     assert "Inclusion:" in readme and "engine version" in readme and "k = 1" in readme
 

@@ -91,3 +91,43 @@ def test_coordinator_uploads_photos_and_sees_them_scored(
     expect(page.locator("#photos").get_by_text("1 earlier photo kept")).to_be_visible()
     failed.refresh_from_db()
     assert not failed.is_current and failed.replaced_by is not None
+
+
+def test_an_empty_file_beside_a_good_photo_costs_the_photo_nothing(
+    live_server, page, coordinator_a, site_a, study, files, tmp_path
+):
+    """Once an empty file discarded the good photo beside it; and the refusal page sat at .../photos/,
+    scrolled to the top, where a reload sent the files again."""
+    patient = make_patient(site_a, coordinator_a, enrolled_days_ago=0)
+    services.visit_record(
+        patient=patient,
+        scheduled_visit=study.schedule.get(code="baseline"),
+        by=coordinator_a,
+        date_performed=patient.enrollment_date,
+    )
+    empty = tmp_path / "brow_raise.jpg"
+    empty.write_bytes(b"")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(coordinator_a.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    form = page.locator("#photos form.photo-upload")
+    form.locator("input[name=photo_brow_raise]").set_input_files(empty)
+    form.locator("input[name=photo_rest]").set_input_files(files["rest"])
+    form.get_by_role("button", name="Upload").click()
+
+    report = page.locator("#upload-report")
+    expect(report).to_contain_text("Upload for Baseline: 1 stored, 1 refused.")
+    expect(report).to_contain_text("Rest: “rest.jpg” saved")
+    expect(report).to_contain_text("Brow raise: “brow_raise.jpg” not saved: “brow_raise.jpg” is empty (0 bytes).")
+    expect(report).to_be_in_viewport()  # the page lands at the report, not at its top
+    assert page.url.startswith(f"{live_server.url}/patients/{patient.pk}/?upload=")
+    assert page.url.endswith("#upload-report")
+    assert Photo.objects.filter(visit__patient=patient).count() == 1
+
+    page.reload()  # a GET of the patient page: nothing is sent again, the report is still there
+    expect(page.locator("#upload-report")).to_contain_text("1 stored, 1 refused")
+    assert Photo.objects.filter(visit__patient=patient).count() == 1
+    assert Photo.objects.get(visit__patient=patient).expression == "rest"

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_versions_and_constants():
-    assert ENGINE_VERSION == "1.1.0"
+    assert ENGINE_VERSION == "1.2.0"
     assert MODEL_VERSION == "mediapipe-0.10.21/face_mesh-refined-478"
     assert PASSES == 17  # 1 face-detector pass + 16 averaged landmark passes
     assert engine.AVERAGED_PASSES == 16 and engine.FIND_PASSES == 1
@@ -44,6 +44,7 @@ def test_versions_and_constants():
     )
     assert set(engine.STATUSES) == {
         "scored", "unreadable", "no_face", "multiple_faces", "face_too_small", "head_turned", "eyes_closed",
+        "no_reference",
     }  # fmt: skip
 
 

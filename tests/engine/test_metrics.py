@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from measurements.engine import METRIC_DEFINITIONS, SIGNED_METRIC_NAMES, UNSIGNED_METRIC_NAMES
+from measurements.engine import (
+    METRIC_DEFINITIONS,
+    RATIO_METRIC_NAMES,
+    REFERENCE_METRIC_NAMES,
+    SIGNED_METRIC_NAMES,
+    UNSIGNED_METRIC_NAMES,
+)
 from measurements.engine.frame import IRIS_DIAMETER_MM, FacialFrame
 from measurements.engine.metrics import compute_metrics, y_at_x
 from measurements.engine.pairs import MIRROR, mirror_landmarks
@@ -19,6 +25,7 @@ REQUIRED_NAMES = [
         ("lower_lip_height", "mm"),
         ("brow_height", "mm"),
         ("palpebral_fissure", "mm"),
+        ("residual_aperture", "mm"),
     ]
     for side in ("right", "left", "deviation")
 ] + ["asymmetry_index", "interpupillary_distance_mm"]
@@ -44,7 +51,13 @@ def test_metric_names_are_the_agreed_ones():
         assert name in UNSIGNED_METRIC_NAMES
     assert set(UNSIGNED_METRIC_NAMES) == set(REQUIRED_NAMES)
     assert "commissure_height_signed_mm" in SIGNED_METRIC_NAMES
-    assert all(d.description and d.unit in ("mm", "deg", "%") for d in METRIC_DEFINITIONS)
+    assert all(d.description and d.unit in ("mm", "deg", "%", "ratio") for d in METRIC_DEFINITIONS)
+    # Only with a reference photo (eye closures): the closure percentage and its ratio.
+    assert set(REFERENCE_METRIC_NAMES) == {
+        "eye_closure_right_pct", "eye_closure_left_pct", "eye_closure_deviation_pct", "eye_closure_signed_pct",
+        "eye_closure_ratio",
+    }  # fmt: skip
+    assert set(RATIO_METRIC_NAMES) == {"palpebral_fissure_ratio", "eye_closure_ratio"}
 
 
 def test_scale_is_iris_based():

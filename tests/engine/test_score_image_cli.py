@@ -33,7 +33,7 @@ def test_scored_photo_as_json(photo_path):
     code, data = run_json(photo_path, expression="smile_open", affected_side="left")
     assert code == 0
     assert data["status"] == "scored" and data["reason"] == ""
-    assert data["engine_version"] == "1.1.0"
+    assert data["engine_version"] == "1.2.0"
     assert data["model_version"].startswith("mediapipe-0.10.21")
     assert 0.3 < data["mm_per_px"] < 0.7
     for name in UNSIGNED_METRIC_NAMES:
@@ -104,3 +104,13 @@ def test_manage_py_score_image_missing_file(tmp_path):
     done = manage("score_image", str(tmp_path / "nowhere.jpg"))
     assert done.returncode == 2, done.stderr[-2000:]
     assert "unreadable" in done.stdout
+
+
+def test_an_eye_closure_takes_its_scale_from_the_reference_photo(photo_path, tmp_path, face, face_reference):
+    closed = tmp_path / "closed.jpg"
+    closed.write_bytes(imaging.to_jpeg_bytes(imaging.close_eyes(face, reference=face_reference), quality=92))
+    code, alone = run_json(closed, expression="full_eye_closure")
+    assert (code, alone["status"], alone["mm_per_px"]) == (3, "no_reference", None)
+    code, data = run_json(closed, expression="full_eye_closure", reference=photo_path)
+    assert (code, data["status"], data["scale_source"]) == (0, "scored", "reference")
+    assert "eye_closure_right_pct" in data

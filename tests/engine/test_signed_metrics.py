@@ -9,8 +9,17 @@ with the opposite sign when the other side is named as affected.
 import numpy as np
 import pytest
 
+from measurements.engine import RATIO_METRIC_NAMES, ReferenceGeometry
 from measurements.engine.frame import FacialFrame
-from measurements.engine.metrics import BILATERAL_MEASURES, compute_metrics
+from measurements.engine.metrics import (
+    BILATERAL_MEASURES,
+    LOWER_LID_LEFT,
+    LOWER_LID_RIGHT,
+    UPPER_LID_LEFT,
+    UPPER_LID_RIGHT,
+    compute_metrics,
+    measure_name,
+)
 from tests.engine.test_metrics import symmetric_face
 
 PX_PER_MM = 10.0
@@ -28,6 +37,9 @@ MOVES = {
     "lower_lip_height": ((146, 91, 181, 84), (314, 405, 321, 375), "down"),
     "brow_height": ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336), "down"),
     "palpebral_fissure": ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382), "down"),  # lower lid
+    # The lower lid drops: the eye is left more open (closes less).
+    "residual_aperture": ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382), "down"),
+    "eye_closure": ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382), "down"),
 }
 
 # docs/metrics.md, "Signed values": positive means the affected corner is lower, further from the
@@ -41,12 +53,18 @@ EXPECTED_SIGN = {
     "lower_lip_height_signed_mm": +1,
     "brow_height_signed_mm": +1,
     "palpebral_fissure_signed_mm": +1,
+    "residual_aperture_signed_mm": +1,  # affected eye closes less (lagophthalmos)
+    "eye_closure_signed_pct": +1,  # affected eye closes less
 }
+# docs/metrics.md, ratios (affected / unaffected): above 1 when the affected eye opens wider, below 1
+# when it closes less.
+EXPECTED_RATIO_SIDE = {"palpebral_fissure_ratio": +1, "eye_closure_ratio": -1}
 
 
 def test_every_bilateral_measure_has_its_expected_sign_written_here():
     assert sorted(MOVES) == sorted(m.base for m in BILATERAL_MEASURES)
-    assert sorted(EXPECTED_SIGN) == sorted(f"{m.base}_signed_{m.unit}" for m in BILATERAL_MEASURES)
+    assert sorted(EXPECTED_SIGN) == sorted(measure_name(m, "signed") for m in BILATERAL_MEASURES)
+    assert sorted(EXPECTED_RATIO_SIDE) == sorted(RATIO_METRIC_NAMES)
 
 
 def _moved(points: np.ndarray, measure: str, side: str) -> np.ndarray:
@@ -61,21 +79,39 @@ def _moved(points: np.ndarray, measure: str, side: str) -> np.ndarray:
     return moved
 
 
+def _eyes_shut(points: np.ndarray) -> np.ndarray:
+    """Each lower lid laid onto its upper lid (the lids meet all along)."""
+    shut = points.copy()
+    for upper, lower in ((UPPER_LID_RIGHT, LOWER_LID_RIGHT), (UPPER_LID_LEFT, LOWER_LID_LEFT)):
+        shut[list(lower)] = points[list(upper)]
+    return shut
+
+
 @pytest.mark.parametrize("affected", ["right", "left"])
 @pytest.mark.parametrize("measure", sorted(MOVES))
 def test_signed_value_has_the_documented_sign_for_either_affected_side(face_result, measure, affected):
-    face = symmetric_face(face_result)
+    open_face = symmetric_face(face_result)
+    # The face itself, eyes open, as its visit's reference (the closure percentage needs one); the
+    # closure measures are tested on the same face with its eyes shut.
+    reference = ReferenceGeometry.from_landmarks(open_face)
+    face = _eyes_shut(open_face) if measure in ("residual_aperture", "eye_closure") else open_face
     frame = FacialFrame.from_landmarks(face)
-    unit = next(m.unit for m in BILATERAL_MEASURES if m.base == measure)
-    name = f"{measure}_signed_{unit}"
+    definition = next(m for m in BILATERAL_MEASURES if m.base == measure)
+    name = measure_name(definition, "signed")
     moved = _moved(face, measure, affected)
 
-    named_right = compute_metrics(moved, frame, affected_side=affected)
+    named_right = compute_metrics(moved, frame, affected_side=affected, reference=reference)
     other = "left" if affected == "right" else "right"
-    named_wrong = compute_metrics(moved, frame, affected_side=other)
+    named_wrong = compute_metrics(moved, frame, affected_side=other, reference=reference)
 
-    assert compute_metrics(face, frame, affected_side=affected)[name] == pytest.approx(0.0, abs=1e-9)
+    assert compute_metrics(face, frame, affected_side=affected, reference=reference)[name] == pytest.approx(
+        0.0, abs=1e-9
+    )
     assert np.sign(named_right[name]) == EXPECTED_SIGN[name], named_right[name]
     assert np.sign(named_wrong[name]) == -EXPECTED_SIGN[name], named_wrong[name]
-    assert abs(named_right[name]) == pytest.approx(named_right[f"{measure}_deviation_{unit}"])
+    assert abs(named_right[name]) == pytest.approx(named_right[measure_name(definition, "deviation")])
     assert abs(named_right[name]) > 0.1  # a real change, not rounding
+    if definition.ratio:
+        ratio = measure_name(definition, "ratio")
+        assert np.sign(named_right[ratio] - 1.0) == EXPECTED_RATIO_SIDE[ratio], named_right[ratio]
+        assert np.sign(named_wrong[ratio] - 1.0) == -EXPECTED_RATIO_SIDE[ratio], named_wrong[ratio]

@@ -56,3 +56,12 @@ def has_exif(data: bytes) -> bool:
         if image.getexif() or "exif" in image.info:
             return True
     return b"Exif\x00\x00" in data
+
+
+def reported(response) -> str:
+    """The page an upload redirected to (POST/redirect/GET), landing at its report; followed with follow=True."""
+    assert response.status_code == 200, response.status_code
+    assert response.redirect_chain, "the upload must answer with a redirect, so that a reload never resubmits"
+    location, status = response.redirect_chain[-1]
+    assert status == 302 and location.endswith("#upload-report"), location
+    return response.content.decode()

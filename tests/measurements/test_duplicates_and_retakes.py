@@ -11,7 +11,7 @@ from measurements import services
 from measurements.models import Photo
 
 from .conftest import record_baseline
-from .files import noise_jpeg, stored_files, upload
+from .files import noise_jpeg, reported, stored_files, upload
 
 
 @pytest.fixture
@@ -127,9 +127,10 @@ def test_duplicate_upload_page_links_to_the_existing_photo(client, coordinator_a
     response = client.post(
         f"/patients/{visit_a.patient_id}/visits/{visit_a.pk}/photos/",
         {"photo_rest": upload("again.jpg", noise_jpeg(3))},
+        follow=True,
     )
 
-    assert response.status_code == 400
+    assert reported(response)
     page = response.content.decode()
     assert "This exact file was already uploaded for" in page
     assert f'href="/photos/{first.pk}/"' in page
@@ -145,9 +146,10 @@ def test_coordinator_at_another_site_is_told_only_that_the_file_is_in_the_study(
     response = client.post(
         f"/patients/{visit_b.patient_id}/visits/{visit_b.pk}/photos/",
         {"photo_rest": upload("again.jpg", noise_jpeg(30))},
+        follow=True,
     )
 
-    assert response.status_code == 400
+    assert reported(response)
     page = response.content.decode()
     assert "This exact file is already in the study" in page
     assert patient_a.study_code not in page
@@ -279,3 +281,12 @@ def test_retake_is_in_the_old_photos_audit_trail(add_photo, coordinator_a):
     entry = first.history.first()
     assert entry.history_change_reason == "Replaced by a retake"
     assert (entry.is_current, entry.replaced_by_id, entry.history_user) == (False, retake.pk, coordinator_a)
+
+
+def test_an_empty_retake_is_refused_by_name(client, coordinator_a, add_photo):
+    # Once Django's form refused it first with "Choose a photo", as if no file had been chosen.
+    photo = add_photo(noise_jpeg(41))
+    client.force_login(coordinator_a)
+    response = client.post(f"/photos/{photo.pk}/replace/", {"photo": upload("retake.jpg", b"")}, follow=True)
+    assert "“retake.jpg” not saved: “retake.jpg” is empty (0 bytes)." in response.content.decode()
+    assert Photo.objects.get().pk == photo.pk and Photo.objects.get().is_current

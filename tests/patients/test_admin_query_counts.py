@@ -25,6 +25,17 @@ def _treated_patient(site, coordinator, data_manager, arm, number):
     patient = make_patient(site, coordinator, enrolled_days_ago=40, mrn=f"ADM-{number}")
     services.patient_assign_arm_externally(patient=patient, arm=arm, by=data_manager, reason="Admin query test")
     visit, session = record_treatment(patient, coordinator)
+    services.adverse_event_record(
+        patient=patient,
+        by=coordinator,
+        visit=visit,
+        onset_date=visit.date_performed,
+        term="headache",
+        severity="mild",
+        relatedness="unlikely",
+        action_taken="none",
+        outcome="recovering",
+    )
     return patient, visit, session
 
 
@@ -60,6 +71,8 @@ def test_admin_pages_use_a_fixed_number_of_queries(
         "/admin/patients/injectionsession/",
         "/admin/patients/studyrole/",
         "/admin/patients/randomizationslot/",
+        f"/admin/patients/adverseevent/{patient.adverse_events.get().pk}/change/",
+        "/admin/patients/adverseevent/",
     ]
     for url in urls:  # the first visit fills per-process caches (content types), not a cost per row
         client.get(url)

@@ -21,6 +21,7 @@ from patients import services
 from patients.admin_scope import STUDY_LOOKUPS, ScopedAdminMixin
 from patients.eligibility_models import EligibilityCriterion
 from patients.models import (
+    AdverseEvent,
     InjectionPoint,
     InjectionSession,
     Patient,
@@ -73,6 +74,17 @@ def other_study(db, settings, tmp_path):
         )
         patient.refresh_from_db()
     visit, session = record_treatment(patient, coordinator)
+    services.adverse_event_record(
+        patient=patient,
+        by=coordinator,
+        visit=visit,
+        term="injection_site",
+        onset_date=visit.date_performed,
+        severity="mild",
+        relatedness="possible",
+        action_taken="none",
+        outcome="recovering",
+    )
     photo = photo_services.photo_upload(
         visit=visit, expression="rest", data=noise_jpeg(3), filename="rest.jpg", by=coordinator
     )
@@ -110,6 +122,7 @@ def _records_of(study: Study) -> dict:
         get_user_model(): [role.user for role in study.roles.select_related("user")],
         AnalysisDownload: list(AnalysisDownload.objects.filter(study=study)),
         EligibilityCriterion: list(study.eligibility_criteria.all()),
+        AdverseEvent: list(AdverseEvent.objects.filter(patient__study=study)),
     }
 
 
@@ -148,13 +161,35 @@ def test_data_manager_reaches_no_record_of_another_study(client, study, data_man
             assert client.get(_url(record)).status_code == 404, _url(record)
             assert client.get(_url(record, "history")).status_code == 404, _url(record, "history")
             if isinstance(model_admin, SimpleHistoryAdmin):  # its view of one past version
-                version = model.history.filter(pk=record.pk).first()
+                version = model.history.filter(**{model._meta.pk.attname: record.pk}).first()
                 if version is not None:
                     url = _url(record, "history", version.history_id)
                     assert client.get(url).status_code == 404, url
         # A popup opened from a raw-id box is the same list, with the field to return.
         popup = client.get(changelist + "?_to_field=id&_popup=1")
         assert {obj.pk for obj in popup.context["cl"].result_list}.isdisjoint({r.pk for r in records})
+
+
+def test_no_audited_admin_brings_back_a_past_version(client, other_study):
+    """Every history page is read-only: posting the version page (simple-history's "revert") would save
+    an old version past the services' rules, so it is refused and nothing is written."""
+    client.force_login(other_study["manager"])
+    walked = 0
+    for model, records in _records_of(other_study["study"]).items():
+        model_admin = admin.site._registry.get(model)
+        if not isinstance(model_admin, SimpleHistoryAdmin):
+            continue
+        for record in records:
+            versions = model.history.filter(**{model._meta.pk.attname: record.pk})
+            version = versions.latest("history_id")
+            url = _url(record, "history", version.history_id)
+            before = versions.count()
+            assert client.get(url).status_code == 200, url
+            assert b"Revert" not in client.get(url).content, url
+            assert client.post(url, {"change_reason": "Back to the first version"}).status_code == 403, url
+            assert versions.count() == before, url
+            walked += 1
+    assert walked >= 8
 
 
 def test_data_manager_still_reaches_their_own_study(client, data_manager, patient_a, other_study):

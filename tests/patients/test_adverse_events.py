@@ -14,7 +14,7 @@ from patients import services
 from patients.harms import NOT_GRADED, harms_table
 from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS
 from patients.models import AdverseEvent, RecordStatus, Visit
-from tests.conftest import make_patient
+from tests.conftest import make_patient, write_old_free_text_adverse_events
 
 pytestmark = pytest.mark.django_db
 
@@ -231,8 +231,10 @@ def test_unreviewed_events_count_as_not_graded(study, site_a, coordinator_a, dat
 def test_free_text_adverse_events_are_carried_over_without_loss(patient_a, patient_b, coordinator_a, coordinator_b):
     migration = importlib.import_module("patients.migrations.0005_adverse_events_from_visit_free_text")
     long_text = "Left eyelid droop from day 3\nsecond line with detail " + "x" * 300
-    kept = _baseline(patient_a, coordinator_a, adverse_events=long_text)
-    nothing = _baseline(patient_b, coordinator_b, adverse_events="None.")
+    kept = _baseline(patient_a, coordinator_a)
+    write_old_free_text_adverse_events(kept, long_text, by=coordinator_a)
+    nothing = _baseline(patient_b, coordinator_b)
+    write_old_free_text_adverse_events(nothing, "None.", by=coordinator_b)
     voided = Visit.objects.create(
         patient=patient_a,
         scheduled_visit=kept.scheduled_visit,

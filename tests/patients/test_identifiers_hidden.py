@@ -20,7 +20,7 @@ from measurements.models import Photo
 from patients import services
 from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS
 from patients.models import ApiToken, InjectionPoint, InjectionSession, Visit
-from tests.conftest import make_patient, record_treatment
+from tests.conftest import make_patient, record_treatment, write_old_free_text_adverse_events
 from tests.measurements.files import noise_jpeg
 
 CANARY = "CANARY"
@@ -99,8 +99,8 @@ def trial_with_canaries(
         photo = photo_services.photo_upload(
             visit=visit_1, expression="rest", data=noise_jpeg(4), filename="rest.jpg", by=coordinator_a
         )
-    services.visit_update(
-        visit=visit_1, by=coordinator_a, reason=f"{CANARY}-adverse-event-edit-reason", adverse_events="Bruising"
+    write_old_free_text_adverse_events(
+        visit_1, "Bruising", by=coordinator_a, reason=f"{CANARY}-adverse-event-edit-reason"
     )
     # Structured adverse events, one voided (a void reason), their free text filled below.
     event_fields = dict(

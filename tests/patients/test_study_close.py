@@ -214,6 +214,13 @@ NOT_PATIENT_WRITES = {
     "randomization_list_generate",
     "study_outcome_define",
     "study_set_up",
+    "ALLOCATION_FIELDS",
+    "SCHEDULE_FIELDS",
+    "ScheduleEffect",
+    "allocated_patients",
+    "schedule_change_effect",
+    "study_setting_check",
+    "study_setting_save",
     "study_close",
     "study_reopen",
 }

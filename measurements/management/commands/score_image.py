@@ -1,5 +1,5 @@
 """``python manage.py score_image PATH [--affected-side left|right]
-[--expression NAME] [--json]``: score one photo, touching no database.
+[--expression NAME] [--json] [--reference REST_PHOTO]``: score one photo, touching no database.
 
 Exit status 0 when scored, 3 when a quality gate failed, 2 when the file
 cannot be read. The logic lives in ``measurements.engine.cli.run`` so that it
@@ -30,6 +30,7 @@ class Command(BaseCommand):
             affected_side=options["affected_side"],
             as_json=options["as_json"],
             stdout=self.stdout,
+            reference=options["reference"],
         )
         if code:
             sys.exit(code)
