@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from measurements.models import Expression
-from trialsite.api import DATASET_ROLES, STUDY_ENUM, Role, request_access, roles_in_study
+from patients.api_plumbing import DATASET_ROLES, STUDY_ENUM, Role, request_access, roles_in_study
 
 from .dataset.tables import coded_sites
 from .selectors import require_results_visible
@@ -18,7 +18,7 @@ class StudySummaryApi(APIView):
     """Per-arm descriptives per visit and, at each follow-up, the between-arm comparison.
 
     Investigators and data managers (session or token) and API clients of the study: the
-    API's study-role permission (trialsite.api), its throttles and its one error shape.
+    API's study-role permission (patients.api_plumbing), its throttles and its one error shape.
     Coordinators pass the role check and then meet the outcomes page's own rule
     (analysis.selectors.require_results_visible): refused (403) unless the study is closed and its
     results opened to them.
@@ -34,7 +34,7 @@ class StudySummaryApi(APIView):
                 str,
                 required=True,
                 description="Analysis metric, e.g. commissure_height_deviation_mm",
-                extensions={STUDY_ENUM: "metric"},  # the codes of the caller's studies (trialsite.api)
+                extensions={STUDY_ENUM: "metric"},  # the codes of the caller's studies (patients.api_plumbing)
             ),
             OpenApiParameter(
                 "expression",
@@ -62,7 +62,7 @@ class StudySummaryApi(APIView):
                 extensions={STUDY_ENUM: "visit"},
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (trialsite.api.document_errors)
+        responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (patients.api_plumbing.document_errors)
     )
     def get(self, request, study_code: str):
         study = request.study  # found, and the caller's role checked, by StudyRolePermission

@@ -131,16 +131,20 @@ def seed_demo_trial(
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
     jobs: int = 1,
+    scoring: str = "each",
 ) -> DemoResult:
     """Build the demo study (or leave an existing one alone). Same seed, same study.
 
     ``photos=False`` builds the records only; ``expressions`` limits the photo set
-    (the CI's small known-answer test uses the smiles and rest). With ``jobs`` > 1 the photos
-    are not queued one by one but scored at the end by that many processes at once, through the
-    same task a worker runs (for `make run`, whose tasks run in-process: on two cores the demo
-    builds in about half the time). Only where tasks run in-process: with a broker, the workers
-    score them.
+    (the CI's small known-answer test uses the smiles and rest). ``jobs`` processes draw the
+    photos (analysis/demo_photos.py). ``scoring`` says when they are scored:
+    - "each": queued as each is uploaded (scored at once where tasks run in-process; with a
+      broker, by the workers);
+    - "after": once all are stored, by ``jobs`` processes at once (analysis/demo_scoring.py);
+    - "later": stored and left waiting, for `manage.py run_demo` to score while the demo is served.
     """
+    if scoring not in ("each", "after", "later"):
+        raise ValueError(f"scoring must be each, after or later, not {scoring!r}")
     study = Study.objects.filter(code=DEMO_STUDY_CODE).first()
     if study is not None:
         return DemoResult(study=study, logins=demo_logins(study), created=False)
@@ -176,14 +180,18 @@ def seed_demo_trial(
         today=today or timezone.localdate(),
         expressions=tuple(expressions or Expression.values) if photos else (),
         progress=progress or (lambda message: None),
-        queue_photos=jobs <= 1,
+        queue_photos=scoring == "each",
+        jobs=jobs,
     )
-    generator.build(patients)
-    if generator.unqueued:
+    try:
+        generator.build(patients)
+    finally:
+        generator.close()
+    if generator.unqueued and scoring == "after":
         generator.progress(f"Scoring {len(generator.unqueued)} demo photos with {jobs} processes")
-        from .demo_scoring import score_in_parallel
+        from .demo_scoring import score_waiting
 
-        score_in_parallel(generator.unqueued, jobs=jobs)
+        score_waiting(study=study, jobs=jobs)
     result.truth = generator.truth
     result.photos_uploaded = generator.uploaded
     result.photos_scored = Photo.objects.filter(patient__study=study, status=Photo.Status.SCORED).count()
@@ -223,7 +231,7 @@ def _write_ground_truth(study: Study, generator: _Generator, *, parameters: dict
 
 
 class _Generator:
-    def __init__(self, *, study, rng, effect_mm, today, expressions, progress, queue_photos=True):
+    def __init__(self, *, study, rng, effect_mm, today, expressions, progress, queue_photos=True, jobs=1):
         self.study = study
         self.rng = rng
         self.effect_mm = effect_mm
@@ -243,6 +251,9 @@ class _Generator:
         self.queue_photos = queue_photos
         self.unqueued: list[int] = []
         self._faces = None
+        self.jobs = jobs
+        self.drawer = None
+        self._drawn: list = []  # (visit, expressions, future of the JPEG files), not stored yet
 
     # --- Records -------------------------------------------------------------------------
 
@@ -269,6 +280,7 @@ class _Generator:
                 withdraw=index == withdrawn_index,
                 deviation=index == deviation_index,
             )
+            self._store_photos()
             self.progress(f"Demo patient {index + 1}/{count} ({patient.study_code}, {arm.name})")
 
     def _answer_eligibility(self, patient: Patient, *, by) -> None:
@@ -363,6 +375,7 @@ class _Generator:
                 self._inject(patient, visit, coordinator)
             self._photos(patient, visit, droop=droop, mirrored=mirrored)
             if withdraw and code == "week-4":
+                self._store_photos()  # a withdrawn patient takes no new photos
                 services.patient_withdraw(
                     patient=patient,
                     by=coordinator,
@@ -371,6 +384,7 @@ class _Generator:
                 )
                 return
         if len(true_droop) == len(self.schedule):
+            self._store_photos()  # nor does a patient who has completed the study
             services.patient_complete(patient=patient, by=coordinator)
 
     def _inject(self, patient: Patient, visit, coordinator) -> None:
@@ -415,62 +429,79 @@ class _Generator:
         return self._faces[mirrored]
 
     def _photos(self, patient: Patient, visit, *, droop: float, mirrored: bool) -> None:
+        """Draw this visit's random numbers and hand its photos to the drawer; stored by _store_photos."""
         if not self.expressions:
             return
         from measurements import synthetic
 
+        from .demo_photos import PhotoDrawing, VisitDrawing
+
         rng = self.rng
-        face, reference = self._face(mirrored)
+        _, reference = self._face(mirrored)
         side = patient.affected_side
         natural = synthetic.natural_commissure_droop_mm(reference, side)
-        warped: dict[str, tuple] = {}
-
-        def warp(kind: str, target_mm: float):
-            # The pull is what the face needs on top of its own asymmetry to show target_mm.
-            if kind not in warped:
-                image = synthetic.pull_commissure_down(face, side, target_mm - natural, reference=reference)
-                warped[kind] = (image, target_mm)
-            return warped[kind]
-
         smile_target = droop + float(rng.normal(0, PHOTO_NOISE_SD_MM))
         rest_target = REST_FRACTION * droop + float(rng.normal(0, PHOTO_NOISE_SD_MM))
+        photos = []
         for expression in self.expressions:
-            if expression in SMILES:
-                image, target = warp("smile", smile_target)
-            else:
-                image, target = warp("rest", rest_target)
-            if expression in EYES_CLOSED:
-                # The warp moves only the mouth, so the unwarped face's eyes are where this image's are.
-                image = synthetic.close_eyes(image, reference=reference)
-            image = synthetic.vary(
-                image,
-                degrees=float(rng.uniform(-3, 3)),
-                scale=float(rng.uniform(0.93, 1.05)),
-                brightness=float(rng.uniform(0.85, 1.15)),
-            )
-            data = synthetic.to_jpeg_bytes(image, quality=int(rng.integers(82, 96)))
-            # Each upload commits on its own, so in-process scoring (the demo) runs right after it.
-            with transaction.atomic():
-                photo = photo_services.photo_upload(
-                    visit=visit,
-                    expression=expression,
-                    data=data,
-                    filename=f"IMG_{visit.date_performed:%Y%m%d}_{expression}.jpg",
-                    by=visit.created_by,
-                    queue=self.queue_photos,
+            photos.append(
+                PhotoDrawing(
+                    smile=expression in SMILES,
+                    eyes_closed=expression in EYES_CLOSED,
+                    degrees=float(rng.uniform(-3, 3)),
+                    scale=float(rng.uniform(0.93, 1.05)),
+                    brightness=float(rng.uniform(0.85, 1.15)),
+                    quality=int(rng.integers(82, 96)),
                 )
-            if not self.queue_photos:
-                self.unqueued.append(photo.pk)
-            self.uploaded += 1
+            )
             self.truth.append(
                 DemoPhotoTruth(
                     study_code=patient.study_code,
                     visit=visit.scheduled_visit.code,
                     expression=expression,
                     affected_side=side,
-                    true_commissure_height_signed_mm=round(target, 4),
+                    true_commissure_height_signed_mm=round(smile_target if expression in SMILES else rest_target, 4),
                 )
             )
+        drawing = VisitDrawing(
+            mirrored=mirrored,
+            side=side,
+            # The pull is what the face needs on top of its own asymmetry to show the target.
+            smile_pull_mm=smile_target - natural,
+            rest_pull_mm=rest_target - natural,
+            photos=tuple(photos),
+        )
+        self._drawn.append((visit, self.expressions, self._drawer().submit(drawing)))
+
+    def _drawer(self):
+        if self.drawer is None:
+            from .demo_photos import Drawer
+
+            self.drawer = Drawer({flip: self._face(flip) for flip in (False, True)}, jobs=self.jobs)
+        return self.drawer
+
+    def _store_photos(self) -> None:
+        """Upload the photos drawn so far, visit by visit, as they come back from the drawer."""
+        drawn, self._drawn = self._drawn, []
+        for visit, expressions, files in drawn:
+            for expression, data in zip(expressions, files.result(), strict=True):
+                # Each upload commits on its own, so in-process scoring (the tests' demos) runs right after it.
+                with transaction.atomic():
+                    photo = photo_services.photo_upload(
+                        visit=visit,
+                        expression=expression,
+                        data=data,
+                        filename=f"IMG_{visit.date_performed:%Y%m%d}_{expression}.jpg",
+                        by=visit.created_by,
+                        queue=self.queue_photos,
+                    )
+                if not self.queue_photos:
+                    self.unqueued.append(photo.pk)
+                self.uploaded += 1
+
+    def close(self) -> None:
+        if self.drawer is not None:
+            self.drawer.close()
 
 
 # --- The known answer -----------------------------------------------------------------------------

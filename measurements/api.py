@@ -16,9 +16,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from patients.api import RECORD_ROLES, _editable_patient, patient_of_study, require_coordinator
+from patients.api_plumbing import ETagMixin
 from patients.api_shown import ShownModelSerializer
 from patients.models import RecordStatus
-from trialsite.api import ETagMixin
 
 from .forms import VisitPhotosForm
 from .models import Expression, Photo, PhotoScore

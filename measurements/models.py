@@ -38,7 +38,7 @@ class Photo(models.Model):
     SCORING_ERROR = "engine_error"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to be scored"
+        PENDING = "pending", "Queued for scoring"
         PROCESSING = "processing", "Scoring"
         SCORED = "scored", "Scored"
         FAILED = "failed", "Failed a quality check"

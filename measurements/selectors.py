@@ -2,11 +2,13 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from patients.models import Patient, RecordStatus, Visit
+from patients.models import Patient, RecordStatus, Study, Visit
 from patients.selectors import Access, patients_visible
 
 from . import engine, trend
@@ -212,3 +214,80 @@ def patient_outcome_trends(visit_photos: list[VisitPhotos]) -> list[OutcomeTrend
             )
         )
     return trends
+
+
+# The pace of scoring is read from the photos scored in this recent window (at most PACE_PHOTOS of
+# them): long enough to smooth one slow photo, short enough that a pause (make run stopped and
+# started again) does not drag the estimate down.
+PACE_WINDOW = timedelta(minutes=5)
+PACE_PHOTOS = 50
+
+
+@dataclass(frozen=True)
+class ScoringProgress:
+    """How far the scoring of a study's photos has got, while some still wait."""
+
+    study: Study
+    done: int  # scored or failed a quality check
+    total: int
+    being_scored: int
+    seconds_left: float | None  # None: no photo scored lately, so no pace to go by
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.done
+
+    @property
+    def counted(self) -> str:
+        return f"{self.done:,} of {self.total:,}"
+
+    @property
+    def time_left(self) -> str:
+        if self.seconds_left is None:
+            return ""
+        minutes = round(self.seconds_left / 60)
+        return "under a minute" if minutes < 1 else f"about {minutes} min"
+
+
+def scoring_progress(access: Access, *, study: Study | None = None) -> list[ScoringProgress]:
+    """The studies (of the user's patients) with photos still queued or being scored."""
+    photos = Photo.objects.filter(patient__in=patients_visible(access), is_current=True)
+    if study is not None:
+        photos = photos.filter(patient__study=study)
+    finished = [Photo.Status.SCORED, Photo.Status.FAILED]
+    counts = (
+        photos.order_by()
+        .values("patient__study")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(status__in=finished)),
+            being_scored=Count("pk", filter=Q(status=Photo.Status.PROCESSING)),
+        )
+        .filter(done__lt=F("total"))
+    )
+    rows = {row["patient__study"]: row for row in counts}
+    since = timezone.now() - PACE_WINDOW
+    progress = []
+    for each in Study.objects.filter(pk__in=rows).order_by("code"):
+        row = rows[each.pk]
+        recent = [
+            at
+            for at in photos.filter(patient__study=each, scored_at__gte=since)
+            .order_by("-scored_at")
+            .values_list("scored_at", flat=True)[:PACE_PHOTOS]
+            if at is not None
+        ]
+        seconds_left = None
+        if len(recent) >= 2 and recent[0] > recent[-1]:
+            per_photo = (recent[0] - recent[-1]).total_seconds() / (len(recent) - 1)
+            seconds_left = per_photo * (row["total"] - row["done"])
+        progress.append(
+            ScoringProgress(
+                study=each,
+                done=row["done"],
+                total=row["total"],
+                being_scored=row["being_scored"],
+                seconds_left=seconds_left,
+            )
+        )
+    return progress

@@ -13,8 +13,6 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
-from analysis.dataset.pseudonyms import pseudonym_key_rotate
-
 from . import (
     admin_tokens,  # noqa: F401  (registers the API-token admin)
     services,
@@ -36,6 +34,7 @@ from .models import (
     StudyRole,
     Visit,
 )
+from .pseudonyms import pseudonym_key_rotate
 from .selectors import access_for
 from .services.common import REASON_REQUIRED, require_study_open
 

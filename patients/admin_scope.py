@@ -40,6 +40,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "patients.eligibilityanswer": "patient__study",
     "patients.apitoken": "study",
     "patients.pseudonymkey": "study",
+    "patients.allocationlistdownload": "study",
     "analysis.analysisdownload": "study",
 }
 

@@ -20,11 +20,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from analysis.models import AnalysisDownload
-
 from . import services
 from .admin import AuditedAdmin, AuditedInline, ReasonForm
+from .admin_scope import ScopedInlineMixin
 from .allocation_list import allocation_list_csv
+from .allocation_models import AllocationListDownload
 from .models import RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
 from .services.study_settings import schedule_changes
 
@@ -154,6 +154,24 @@ class LockedInline(AuditedInline):
         return super().has_add_permission(request, obj) and not (obj is not None and self.locked_when(obj.pk))
 
 
+class AllocationListDownloadInline(ScopedInlineMixin, admin.TabularInline):
+    """Who downloaded the concealed list and when: read on the study's page, written only by the
+    download itself."""
+
+    model = AllocationListDownload
+    verbose_name = "download of the allocation list"
+    verbose_name_plural = "downloads of the allocation list"
+    fields = readonly_fields = ["created_at", "user", "file_name"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class SiteInline(LockedInline, admin.TabularInline):
     model = Site
     locked_fields = services.ALLOCATION_FIELDS[Site]
@@ -200,7 +218,7 @@ class StudyAdmin(StudySettingsAdmin):
         "results_open_to_coordinators",
     ]
     form = StudySettingsForm
-    inlines = [SiteInline, ArmInline, ScheduleInline]
+    inlines = [SiteInline, ArmInline, ScheduleInline, AllocationListDownloadInline]
     actions = ["generate_randomization_list"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -234,7 +252,7 @@ class StudyAdmin(StudySettingsAdmin):
         url = reverse("admin:patients_study_allocation_list", args=[obj.pk])
         return format_html(
             '<a href="{}">Download the allocation list (CSV)</a> — every download is recorded with who and when '
-            "(Analysis › Analysis downloads).",
+            "(the list of downloads below).",
             url,
         )
 
@@ -246,16 +264,14 @@ class StudyAdmin(StudySettingsAdmin):
         ]
 
     def allocation_list_download(self, request, object_id):
-        """The concealed list for the study's data managers, recorded like an investigator's download."""
+        """The concealed list for the study's data managers; every download is recorded (who, when)."""
         self._require_in_scope(request, object_id)  # another study's list is a 404
         study = self.get_object(request, object_id)
         if study is None or not self.has_view_permission(request, study):
             raise PermissionDenied("Only the study's data managers download its allocation list.")
         name = f"{study.code}-allocation-list-{timezone.localdate():%Y-%m-%d}.csv"
         content = allocation_list_csv(study)
-        AnalysisDownload.objects.create(
-            user=request.user, study=study, what="allocation_list", file_format="csv", file_name=name
-        )
+        AllocationListDownload.objects.create(user=request.user, study=study, file_name=name)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "no-store"  # concealed: no copy in a shared workstation's cache

@@ -1,5 +1,5 @@
 """The concealed allocation list as one CSV table, for the study's data managers (the admin's study
-page downloads it, and records who and when as an `analysis.AnalysisDownload`).
+page downloads it, and records who and when as a `patients.AllocationListDownload`).
 
 One row per slot of every stratum, allocated or not: which arm each position holds is exactly what
 must stay concealed from everyone else. Never the seed.

@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 
-from trialsite.api import ETagMixin, Role, request_access, roles_in_study
+from patients.api_plumbing import ETagMixin, Role, request_access, roles_in_study
 
 from . import forms, selectors, services
 from .api_shown import ShownModelSerializer

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from trialsite.api import ETagMixin, Role
+from patients.api_plumbing import ETagMixin, Role
 
 from . import forms, services
 from .api import RECORD_ROLES, ReasonIn, _editable_patient, _form_errors, patient_of_study, require_coordinator

@@ -87,6 +87,8 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "subjectpseudonym"): frozenset({"subject_id"}),  # the exported pseudonym itself
     # The download audit, written by the download views: what was downloaded, as what, and how filtered.
     ("analysis", "analysisdownload"): frozenset({"what", "file_format", "filters", "file_name"}),
+    # The file name is the study code and the date, written by the download itself.
+    ("patients", "allocationlistdownload"): frozenset({"file_name"}),
 }
 
 # What a user who may not see a value is shown in its place: that it exists, not what it says.

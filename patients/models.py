@@ -677,5 +677,6 @@ class VisitOutcomeValue(models.Model):
 # Tokens and pseudonyms live in their own module, away from the clinical tables.
 # Adverse events live in their own module; imported here so that Django registers them.
 from .adverse_event_models import AdverseEvent  # noqa: E402, F401
+from .allocation_models import AllocationListDownload  # noqa: E402, F401
 from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401
 from .eligibility_models import EligibilityAnswer, EligibilityCriterion  # noqa: E402, F401

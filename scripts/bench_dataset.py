@@ -95,10 +95,10 @@ def generate(subjects: int, seed: int = 1) -> int:
     """The study's rows: services for the set-up, bulk rows for everything that scales."""
     import numpy as np
 
-    from analysis.dataset.pseudonyms import pseudonyms_ensure
     from measurements.engine import ENGINE_VERSION, METRIC_DEFINITIONS
     from measurements.models import Expression, Photo, PhotoScore
     from patients.models import Patient, PatientIdentifiers, Visit
+    from patients.pseudonyms import pseudonyms_ensure
     from scripts.benchdata import bulk_study
 
     rng = np.random.default_rng(seed)

@@ -5,6 +5,8 @@ sees every site read-only, the data manager runs the study, the API client pulls
 datasets, and the outsider has an account but no role.
 """
 
+import copy
+import hashlib
 import time
 import warnings
 from datetime import timedelta
@@ -145,6 +147,50 @@ def patient_a(site_a, coordinator_a):
 @pytest.fixture
 def patient_b(site_b, coordinator_b):
     return make_patient(site_b, coordinator_b)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _transactional_tests_empty_the_tables_by_delete():
+    """After a transactional test (the browser, worker and live-server tests), Django empties every
+    table with one TRUNCATE, which on PostgreSQL costs seconds (new files for some 80 tables) while
+    the tables hold a few rows. DELETE empties them as well, in milliseconds; the foreign keys Django
+    creates are deferred to the commit, so the order does not matter. A test that asks for its
+    sequences reset still gets TRUNCATE ... RESTART IDENTITY."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade or not tables:
+            return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};" for table in tables]
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = truncate
+
+
+# Engine results by (photo bytes, arguments), kept for the whole run: see engine_results_reused.
+_ENGINE_RESULTS: dict = {}
+
+
+@pytest.fixture
+def engine_results_reused(monkeypatch):
+    """The engine scores each distinct photo once per test run: a test that builds the same demo
+    photos again (same seed, same bytes) gets the first result, a copy of what the engine
+    returned for those exact bytes. For the tests that need a scored demo, not those of the
+    engine: the scoring service around it (claim, save, derived images) runs every time."""
+    from measurements import engine
+
+    score = engine.score_image_bytes
+
+    def once(data: bytes, **arguments):
+        key = (hashlib.sha256(data).digest(), tuple(sorted(arguments.items())))
+        if key not in _ENGINE_RESULTS:
+            _ENGINE_RESULTS[key] = score(data, **arguments)
+        return copy.deepcopy(_ENGINE_RESULTS[key])
+
+    monkeypatch.setattr(engine, "score_image_bytes", once)
 
 
 @pytest.fixture

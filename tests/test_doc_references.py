@@ -3,7 +3,9 @@ there misleads whoever takes the code over. And they cite the repository's own d
 protocol handed over at the start (METRICS.md), which is not part of the repository."""
 
 import ast
+import functools
 import io
+import os
 import re
 import tokenize
 from pathlib import Path
@@ -19,9 +21,12 @@ PATH_REFERENCE = re.compile(
 
 
 def _files(suffix: str) -> list[Path]:
-    return sorted(
-        path for path in ROOT.rglob(f"*{suffix}") if not SKIPPED_DIRS.intersection(path.relative_to(ROOT).parts[:-1])
-    )
+    # os.walk prunes the skipped folders instead of listing them: rglob would walk all of .venv first.
+    found = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_DIRS]
+        found += [Path(folder) / name for name in names if name.endswith(suffix)]
+    return sorted(found)
 
 
 def _python_prose(path: Path) -> str:
@@ -38,6 +43,7 @@ def _python_prose(path: Path) -> str:
     return "\n".join(texts)
 
 
+@functools.cache
 def _documentation() -> dict[Path, str]:
     docs = {path: path.read_text() for path in _files(".md")}
     docs.update({path: _python_prose(path) for path in _files(".py") if path != Path(__file__)})

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from measurements.middleware import RequestSizeLimitMiddleware, request_body_limit_mb
 from measurements.models import Photo
-from trialsite.middleware import RequestSizeLimitMiddleware, request_body_limit_mb
 
 REPO = Path(__file__).resolve().parent.parent
 

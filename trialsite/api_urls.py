@@ -6,7 +6,7 @@ from analysis.dataset import views as dataset
 from measurements import api as photos
 from patients import api as patients
 from patients import api_injections as injections
-from trialsite.api_root import ApiRoot
+from patients.api_root import ApiRoot
 
 urlpatterns = [
     path("", ApiRoot.as_view(), name="api-root"),

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from trialsite.api import api_not_found
+from patients.api_plumbing import api_not_found
 from trialsite.api_docs import ApiDocsView
 
 

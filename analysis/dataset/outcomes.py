@@ -30,8 +30,8 @@ from analysis.cache import cached, data_stamp
 from analysis.long_format import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
 from measurements.models import Photo
+from patients.api_plumbing import invalid_cursor
 from patients.models import RecordStatus, Study, Visit
-from trialsite.api import invalid_cursor
 
 from .tables import Column, ExportContext, Role, Table, subjects_included
 

@@ -17,7 +17,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from analysis.selectors import metric_definitions
 from measurements.models import Expression
-from trialsite.api import DATASET_ROLES, ERROR_SCHEMA, STUDY_ENUM, CursorPagination, page_size_schema
+from patients.api_plumbing import DATASET_ROLES, ERROR_SCHEMA, STUDY_ENUM, CursorPagination, page_size_schema
+from patients.pseudonyms import pseudonyms_ensure
 
 from .anonymity import (
     AETIOLOGY_BANDINGS,
@@ -28,7 +29,6 @@ from .anonymity import (
 )
 from .files import bundle, table_csv
 from .outcomes import OUTCOMES
-from .pseudonyms import pseudonyms_ensure
 from .tables import INJECTIONS, SUBJECTS, ExportContext, Table, export_context, present
 
 FORMATS = ("json", "csv", "zip")
@@ -241,7 +241,7 @@ class DatasetTableView(GenericAPIView):
 def _filter_parameter(name: str) -> OpenApiParameter:
     if name == "expression":
         return OpenApiParameter(name, str, enum=list(Expression.values), description="Only rows of this expression.")
-    # The allowed codes are the study's own: the schema lists those of the caller's studies (trialsite.api).
+    # The allowed codes are the study's own: the schema lists those of the caller's studies (patients.api_plumbing).
     return OpenApiParameter(
         name, str, description=f"Only rows of this {name} (its code).", extensions={STUDY_ENUM: name}
     )

@@ -52,6 +52,12 @@ def scoring_errors(context):
     }
 
 
+@register.inclusion_tag("measurements/_scoring_progress.html", takes_context=True)
+def scoring_progress(context):
+    """The dashboard: how far the scoring of each study's photos has got, while some still wait."""
+    return {"progress": selectors.scoring_progress(context["access"])}
+
+
 @register.simple_tag
 def photo_upload_rules() -> str:
     return services.photo_upload_rules()

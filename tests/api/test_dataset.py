@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from analysis.dataset.pseudonyms import pseudonym_key_rotate, subject_id_for
 from analysis.dataset.tables import INJECTIONS, SUBJECTS
 from patients import services
 from patients.models import PseudonymKey, SubjectPseudonym
+from patients.pseudonyms import pseudonym_key_rotate, subject_id_for
 from tests.api.conftest import injections_url, make_subject, subjects_url
 from tests.conftest import make_patient, record_treatment
 

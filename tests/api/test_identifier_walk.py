@@ -20,10 +20,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from analysis.dataset.pseudonyms import pseudonym_key_rotate
 from patients import identifiers, services
 from patients.admin_scope import STUDY_LOOKUPS
 from patients.models import ApiToken, InjectionPoint, InjectionSession, StudyRole, Visit
+from patients.pseudonyms import pseudonym_key_rotate
 from patients.selectors import access_for, access_for_token
 from tests.analysis.conftest import add_scored_photo, score_metrics
 from tests.api.test_canary import _bodies

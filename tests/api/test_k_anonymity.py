@@ -386,8 +386,8 @@ def test_every_table_and_format_carries_the_subjects_published_values(login, inv
 def test_a_subject_level_column_in_another_table_takes_the_subjects_suppression(study, needs_suppression):
     # The outcomes' only subject-level column is the arm, never suppressed; a table carrying the sex
     # shows what any such column gets: the subjects table's value, "suppressed" included.
-    from analysis.dataset.pseudonyms import pseudonyms_ensure
     from analysis.dataset.tables import export_context
+    from patients.pseudonyms import pseudonyms_ensure
 
     pseudonyms_ensure(study=study)
     ctx = export_context(study)

@@ -12,9 +12,9 @@ from django.core.wsgi import get_wsgi_application
 
 from measurements.models import Photo
 from patients import services
+from patients.api_plumbing import NOT_AN_OBJECT, JSONObjectParser, RequestTooLarge, json_body_limit_bytes
 from patients.models import InjectionSession, Patient, Visit
 from tests.conftest import make_patient, record_treatment
-from trialsite.api import NOT_AN_OBJECT, JSONObjectParser, RequestTooLarge, json_body_limit_bytes
 
 from .openapi import WRITE_METHODS, body_types, fill, operations
 

@@ -139,8 +139,9 @@ def test_a_coordinator_walks_from_registration_to_scored_photos(
 
 
 @pytest.fixture
-def demo(db, settings, tmp_path, django_capture_on_commit_callbacks):
-    """The demo trial, small: 12 patients, the smile photos, scored in-process as in `make run`."""
+def demo(db, settings, tmp_path, django_capture_on_commit_callbacks, engine_results_reused):
+    """The demo trial, small: 12 patients, the smile photos, scored in-process as in `make run`
+    (the second walk that builds it reuses the engine's results for the same photos)."""
     settings.VAR_DIR = tmp_path
     with django_capture_on_commit_callbacks(execute=True):
         return demo_trial.seed_demo_trial(patients=12, expressions=("smile_open",))

@@ -38,7 +38,7 @@ def test_open_patient_page_shows_the_score_when_the_worker_finishes(
     page.locator("#photos form.photo-upload").get_by_role("button", name="Upload").click()
 
     # No worker yet: the photo waits in the queue and the page says so.
-    expect(page.locator("#photos .badge-pending")).to_have_text("Waiting to be scored")
+    expect(page.locator("#photos .badge-pending")).to_have_text("Queued for scoring")
 
     worker_factory()
     # Nobody touches the page: its script polls the status and shows the result.

@@ -14,12 +14,12 @@ from datetime import date
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from analysis.dataset.pseudonyms import pseudonym_key_rotate
 from measurements import services as photo_services
 from measurements.models import Photo
 from patients import services
 from patients.identifiers import HIDDEN, IDENTIFYING_FIELDS
 from patients.models import ApiToken, InjectionPoint, InjectionSession, Visit
+from patients.pseudonyms import pseudonym_key_rotate
 from tests.conftest import make_patient, record_treatment, write_old_free_text_adverse_events
 from tests.measurements.files import noise_jpeg
 

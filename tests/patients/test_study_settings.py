@@ -9,10 +9,9 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from analysis.models import AnalysisDownload
 from patients import services
 from patients.admin_study import EFFECT_CONFIRMED, EFFECT_SEEN
-from patients.models import RandomizationSlot, ScheduledVisit, Site, TreatmentArm
+from patients.models import AllocationListDownload, RandomizationSlot, ScheduledVisit, Site, TreatmentArm
 from tests.conftest import _persona, make_patient
 from tests.patients.admin_forms import change_form_data
 
@@ -242,9 +241,12 @@ def test_the_data_manager_downloads_the_allocation_list_and_the_download_is_reco
         }
     ]
     assert study.randomization_seed not in response.content.decode()
-    download = AnalysisDownload.objects.get(what="allocation_list")
-    assert (download.user, download.study, download.file_format) == (data_manager, study, "csv")
+    download = AllocationListDownload.objects.get()
+    assert (download.user, download.study) == (data_manager, study)
     assert download.file_name in response["Content-Disposition"]
+    # The study's page lists it: who downloaded the concealed list, and when.
+    page = dm_client.get(f"/admin/patients/study/{study.pk}/change/").content.decode()
+    assert download.file_name in page and "downloads of the allocation list" in page.lower()
 
 
 def test_only_the_study_s_data_managers_download_its_allocation_list(client, study, coordinator_a, investigator):
@@ -257,4 +259,4 @@ def test_only_the_study_s_data_managers_download_its_allocation_list(client, stu
         client.force_login(persona)
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
-    assert not AnalysisDownload.objects.exists()
+    assert not AllocationListDownload.objects.exists()

@@ -7,11 +7,15 @@ does not allow is refused (403). A token is issued for one study, only to an acc
 role there is API client, and carries only that role; it reaches only views that declare
 `api_client_allowed = True` (the anonymized dataset and the summary). Staff use the API with
 their browser session.
+
+In patients, the lowest app, because it decides access through patients.selectors: trialsite,
+underneath every app, may not import them (tests/test_layers.py).
 """
 
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from urllib import parse
 
@@ -108,7 +112,7 @@ class StudyTokenAuthentication(TokenErrorMessages, TokenAuthentication):
 class StudyTokenScheme(OpenApiAuthenticationExtension):
     """Documents the token in the schema: `Authorization: Token <token>`."""
 
-    target_class = "trialsite.api.StudyTokenAuthentication"
+    target_class = "patients.api_plumbing.StudyTokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
@@ -453,11 +457,14 @@ def document_errors(result, generator, request, public):
 STUDY_ENUM = "x-study-codes"
 
 
-def study_codes(kind: str, study_ids) -> list[str]:
-    from analysis.selectors import metric_definitions
+# Codes this layer cannot list itself, by kind: the metrics are analysis's, which registers them
+# (analysis/apps.py), since patients may not import analysis (tests/test_layers.py).
+STUDY_CODE_SOURCES: dict[str, Callable[[Iterable[Study]], Iterable[str]]] = {}
 
-    if kind == "metric":
-        return sorted({name for study in Study.objects.filter(pk__in=study_ids) for name in metric_definitions(study)})
+
+def study_codes(kind: str, study_ids) -> list[str]:
+    if kind in STUDY_CODE_SOURCES:
+        return sorted(set(STUDY_CODE_SOURCES[kind](Study.objects.filter(pk__in=study_ids))))
     related = {"arm": "arms__code", "visit": "schedule__code"}[kind]
     return sorted(set(Study.objects.filter(pk__in=study_ids).values_list(related, flat=True)) - {None})
 

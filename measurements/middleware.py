@@ -1,8 +1,15 @@
-"""Middleware of the site as a whole (not of one app)."""
+"""The request size limit, for the whole site.
+
+It lives with the photos because the largest request any page sends is the visit form's photo
+set: the limit is counted from that form's expressions, and trialsite, the layer underneath
+every app, may not import them.
+"""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+
+from .models import Expression
 
 # Multipart boundaries, the CSRF token and the other fields of the visit form.
 FORM_OVERHEAD_MB = 1
@@ -14,8 +21,6 @@ def request_body_limit_mb() -> int:
     docs/deployment.md configures the proxy with this same number (a test checks it), so
     an ordinary visit upload never meets a 413 from the proxy.
     """
-    from measurements.models import Expression
-
     return settings.PHOTO_MAX_UPLOAD_MB * len(Expression.choices) + FORM_OVERHEAD_MB
 
 
@@ -40,7 +45,7 @@ class RequestSizeLimitMiddleware:
     """Refuse an oversized request from its Content-Length, before Django reads or spools the body.
 
     Two limits: an API body other than a photo upload is JSON parsed in memory, so it gets
-    Django's DATA_UPLOAD_MAX_MEMORY_SIZE (trialsite.api.json_body_limit_bytes); a page's or
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE (patients.api_plumbing.json_body_limit_bytes); a page's or
     the API's photo upload gets the visit's eight photos (request_body_limit_mb).
 
     Placed first: no other middleware may touch request.POST (which would read the body)
@@ -74,7 +79,7 @@ class RequestSizeLimitMiddleware:
 
     @staticmethod
     def _refuse_api_body(request, declared: int) -> JsonResponse | None:
-        from trialsite.api import json_body_limit_bytes, too_large_message
+        from patients.api_plumbing import json_body_limit_bytes, too_large_message
 
         if declared <= json_body_limit_bytes():
             return None

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from patients.models import Study
 
-from .api import DATASET_ROLES, HasAnyStudyRole, Role, all_study_ids, request_access, roles_in_study
+from .api_plumbing import DATASET_ROLES, HasAnyStudyRole, Role, all_study_ids, request_access, roles_in_study
 
 RECORD_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 # name -> (URL name, the roles that may follow it); the views keep their own checks.

@@ -11,8 +11,8 @@ import hmac
 from django.db import transaction
 from django.utils import timezone
 
-from patients.api_models import new_pseudonym_secret
-from patients.models import Patient, PseudonymKey, Study, SubjectPseudonym
+from .api_models import new_pseudonym_secret
+from .models import Patient, PseudonymKey, Study, SubjectPseudonym
 
 SUBJECT_ID_HEX_CHARS = 16  # 64 bits: no collision in any realistic trial (and the table refuses one)
 
