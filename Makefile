@@ -13,6 +13,8 @@ PY := $(BIN)/python
 VENV_STAMP := $(VENV)/.requirements-installed
 
 PORT ?= 8000
+# Where `make run` collects static files; passed to collectstatic and the server alike.
+STATIC_ROOT ?= $(CURDIR)/staticfiles
 PYTEST_ARGS ?=
 # pytest-xdist: one test process per core. Each has its own test database (pytest-django adds
 # _gw0, _gw1 to its name), its own in-memory cache, and starts its servers (live server, Redis,
@@ -38,7 +40,7 @@ TEST_ENV := env -u CELERY_BROKER_URL \
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv run services chromium test bench lint fmt clean
+.PHONY: help venv run static services chromium test bench lint fmt clean
 
 help:
 	@echo "make run    start the demo at http://127.0.0.1:$(PORT) (SQLite; prints demo logins, scores its photos meanwhile)"
@@ -66,7 +68,25 @@ run: venv .env
 	mkdir -p "$${VAR_DIR:-var}"
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo --score-later
-	$(RUN_ENV) $(PY) manage.py run_demo 127.0.0.1:$(PORT)
+	$(MAKE) --no-print-directory static
+	$(RUN_ENV) STATIC_MANIFEST=1 STATIC_ROOT="$(STATIC_ROOT)" $(PY) manage.py run_demo 127.0.0.1:$(PORT)
+
+# Hashed, compressed static files, served with year-long cache headers (docs/deployment.md).
+# Collecting takes ~20 s, so only when something collected may have changed since the stamp:
+# static/, the settings that choose what and how, or a package's static folder (an install or
+# upgrade renews the folder's time, a removed file its parent's). The stamp is the manifest of
+# hashed names, touched once a collect succeeded; none (after `make clean`, a new STATIC_ROOT): collect.
+static:
+	@stamp="$(STATIC_ROOT)/staticfiles.json"; \
+	if [ ! -e "$$stamp" ] || [ -n "$$( \
+		find static trialsite/settings.py trialsite/storage.py requirements.txt -newer "$$stamp" -print -quit; \
+		find $(VENV)/lib/ -path '*/site-packages/*/static*' -newer "$$stamp" -print -quit)" ]; then \
+		echo "Collecting static files into $(STATIC_ROOT)/"; \
+		$(RUN_ENV) STATIC_MANIFEST=1 STATIC_ROOT="$(STATIC_ROOT)" $(PY) manage.py collectstatic --noinput -v0; \
+		touch "$$stamp"; \
+	else \
+		echo "Static files in $(STATIC_ROOT)/ are up to date"; \
+	fi
 
 services:
 	scripts/ensure_services.sh

@@ -6,7 +6,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from patients.api_plumbing import DATASET_ROLES, Role, request_access, roles_in_study
+from measurements.models import Expression
+from patients.api_plumbing import DATASET_ROLES, STUDY_ENUM, Role, request_access, roles_in_study
 
 from .dataset.tables import coded_sites
 from .selectors import require_results_visible
@@ -29,9 +30,22 @@ class StudySummaryApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "metric", str, required=True, description="Analysis metric, e.g. commissure_height_deviation_mm"
+                "metric",
+                str,
+                required=True,
+                description="Analysis metric, e.g. commissure_height_deviation_mm",
+                extensions={STUDY_ENUM: "metric"},  # the codes of the caller's studies (patients.api_plumbing)
             ),
-            OpenApiParameter("expression", str, required=True, description="Photo expression, e.g. smile_closed"),
+            OpenApiParameter(
+                "expression",
+                str,
+                # Required by a photo metric only: a grade or study-defined outcome has none
+                # (analysis.summary.validate_inputs); without one a photo metric is a 400 naming it.
+                required=False,
+                enum=list(Expression.values),
+                description="Photo expression, e.g. smile_closed; needed by a photo metric, "
+                "ignored for a grade or study-defined outcome (e.g. metric=house_brackmann)",
+            ),
             OpenApiParameter(
                 "site",
                 str,
@@ -40,7 +54,13 @@ class StudySummaryApi(APIView):
                 "API clients give its coded label (site-1, site-2, ...), as in the anonymized dataset, and get "
                 "that label back in `site`.",
             ),
-            OpenApiParameter("visit", str, required=False, description="Visit code; every visit when absent"),
+            OpenApiParameter(
+                "visit",
+                str,
+                required=False,
+                description="Visit code; every visit when absent",
+                extensions={STUDY_ENUM: "visit"},
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},  # 4xx: the API's one error shape (patients.api_plumbing.document_errors)
     )

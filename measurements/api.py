@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from patients.api import RECORD_ROLES, _editable_patient, patient_of_study, require_coordinator
@@ -96,7 +96,7 @@ class VisitPhotosUpload(GenericAPIView):
     is refused, and a refusal names its field."""
 
     study_roles = RECORD_ROLES
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # files cannot travel in any other body
     serializer_class = UploadOut
 
     @extend_schema(

@@ -317,6 +317,9 @@ class PatientRandomize(GenericAPIView):
 
     @extend_schema(request=None, responses={200: PatientOut})
     def post(self, request, study_code, pk):
+        # Nothing is read from a body, but one that is not a JSON object is refused (400) as on
+        # every write, rather than randomizing on a request the client got wrong.
+        request.data  # noqa: B018 - parsing is the check
         services.patient_randomize(patient=_editable_patient(request, pk), by=request.user)
         return Response(_patient_out(request, pk))
 

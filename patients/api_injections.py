@@ -146,10 +146,13 @@ class InjectionSessions(ETagMixin, GenericAPIView):
     serializer_class = SessionOut
     queryset = InjectionSession.objects.none()  # for the schema's path parameters; reads go through _sessions
 
+    cursor_ordering = ("date", "id")  # the patient's treatment in time order, as on the page
+
     @extend_schema(responses={200: SessionOut(many=True)})
     def get(self, request, study_code, pk):
-        sessions = _sessions(patient_of_study(request, pk))
-        return Response(SessionOut(sessions, many=True, context={"request": request}).data)
+        # Cursor pages, as every list of the API (the schema documents it so).
+        page = self.paginate_queryset(_sessions(patient_of_study(request, pk)))
+        return self.get_paginated_response(SessionOut(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=SessionIn, responses={201: SessionOut})
     def post(self, request, study_code, pk):

@@ -6,8 +6,10 @@ from analysis.dataset import views as dataset
 from measurements import api as photos
 from patients import api as patients
 from patients import api_injections as injections
+from patients.api_root import ApiRoot
 
 urlpatterns = [
+    path("", ApiRoot.as_view(), name="api-root"),
     path("studies/<str:study_code>/patients/", patients.PatientList.as_view(), name="api-patients"),
     path("studies/<str:study_code>/patients/<int:pk>/", patients.PatientDetail.as_view(), name="api-patient"),
     path("studies/<str:study_code>/patients/<int:pk>/visits/", patients.VisitCreate.as_view(), name="api-visit-create"),

@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from patients.api_plumbing import api_not_found
+from trialsite.api_docs import ApiDocsView
 
 
 def healthz(request):
@@ -27,7 +28,7 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file, not inline, as the CSP requires.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+        ApiDocsView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
         name="api-docs",
     ),
     path("api/v1/", include("trialsite.api_urls")),

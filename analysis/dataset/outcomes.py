@@ -25,12 +25,12 @@ from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from rest_framework.exceptions import ValidationError
 
 from analysis.cache import cached, data_stamp
 from analysis.long_format import COLUMN_NAMES, COLUMNS, data_dictionary, long_rows
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
 from measurements.models import Photo
+from patients.api_plumbing import invalid_cursor
 from patients.models import RecordStatus, Study, Visit
 
 from .tables import Column, ExportContext, Role, Table, subjects_included
@@ -154,7 +154,7 @@ def decode_cursor(cursor: str | None) -> tuple[str, int]:
             raise ValueError(text)
         return subject_id, int(skip)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError({"cursor": ["Invalid cursor: use the `next` link of the previous page."]}) from None
+        raise invalid_cursor() from None
 
 
 def _row_bound(filters: dict, n_photo_metrics: int, n_visit_metrics: int):

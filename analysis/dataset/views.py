@@ -17,7 +17,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from analysis.selectors import metric_definitions
 from measurements.models import Expression
-from patients.api_plumbing import DATASET_ROLES, ERROR_SCHEMA, CursorPagination
+from patients.api_plumbing import DATASET_ROLES, ERROR_SCHEMA, STUDY_ENUM, CursorPagination, page_size_schema
 from patients.pseudonyms import pseudonyms_ensure
 
 from .anonymity import (
@@ -238,14 +238,23 @@ class DatasetTableView(GenericAPIView):
         return paginator.get_page_size(request) or paginator.page_size or 100
 
 
+def _filter_parameter(name: str) -> OpenApiParameter:
+    if name == "expression":
+        return OpenApiParameter(name, str, enum=list(Expression.values), description="Only rows of this expression.")
+    # The allowed codes are the study's own: the schema lists those of the caller's studies (patients.api_plumbing).
+    return OpenApiParameter(
+        name, str, description=f"Only rows of this {name} (its code).", extensions={STUDY_ENUM: name}
+    )
+
+
 def _schema(table: Table):
     parameters = [
         OpenApiParameter(
             "format", str, enum=list(FORMATS), description="json (paginated), csv (streamed), zip (bundle)"
         ),
         OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
-        OpenApiParameter("page_size", int, description="Rows per page (1–1000, default 100)."),
-    ] + [OpenApiParameter(name, str, description=f"Only rows of this {name} (its code).") for name in table.filters]
+        OpenApiParameter("page_size", page_size_schema(), description="Rows per page (1–1000, default 100)."),
+    ] + [_filter_parameter(name) for name in table.filters]
     if table.page is not None:
         parameters[1] = OpenApiParameter(
             "cursor", str, description="Opaque cursor from `next` (pages go forward only; a page may be short)."

@@ -194,3 +194,16 @@ def test_a_grade_with_an_expression_is_the_same_summary(login, investigator, tri
     assert client.get(URL, {"metric": "house_brackmann", "expression": "rest"}).json() == without
     # A photo metric still needs its expression.
     assert client.get(URL, {"metric": "commissure_height_deviation_mm"}).status_code == 400
+
+
+def test_the_schema_documents_the_expression_as_optional_with_its_values(login, investigator, study):
+    """As the endpoint reads it: a grade needs no expression, so a client generated from the schema
+    must be able to leave it out; the values a photo metric takes are still listed."""
+    from measurements.models import Expression
+
+    schema = login(investigator).get("/api/schema/", {"format": "json"}).json()
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/studies/{study_code}/summary/"]["get"]["parameters"]}
+
+    assert parameters["metric"]["required"] is True
+    assert parameters["expression"].get("required", False) is False
+    assert sorted(parameters["expression"]["schema"]["enum"]) == sorted(Expression.values)

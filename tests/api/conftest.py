@@ -4,7 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -59,9 +61,16 @@ def session_client():
     """Staff (coordinators, investigators, data managers) use the API with their sign-in; tokens are
     for API-client accounts only."""
 
-    def _client(user):
+    def _client(user, *, csrf=False):
         client = APIClient()
         client.force_login(user)
+        if csrf:
+            # As a browser's script writes: the API's session authentication checks the CSRF pair
+            # (the test client would otherwise skip the check), so a write must pass it to be tested.
+            client.handler.enforce_csrf_checks = True
+            secret = get_random_string(32)
+            client.cookies[settings.CSRF_COOKIE_NAME] = secret
+            client.credentials(HTTP_X_CSRFTOKEN=secret)
         return client
 
     return _client

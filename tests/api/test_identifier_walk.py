@@ -271,7 +271,9 @@ def test_the_investigator_is_told_that_a_hidden_value_exists(login, investigator
     patient = planted["patients"][0]
     client = APIClient()
     client.force_login(investigator)
-    sessions = client.get(f"/api/v1/studies/{planted['study'].code}/patients/{patient.pk}/injections/").json()
+    page = client.get(f"/api/v1/studies/{planted['study'].code}/patients/{patient.pk}/injections/").json()
+    sessions = page["results"]  # cursor pages, as every list of the API
+    assert sessions
     assert sessions[0]["injector"] == identifiers.HIDDEN
     assert sessions[0]["notes"] == identifiers.HIDDEN
     assert {p["muscle_other"] for p in sessions[0]["points"]} == {identifiers.HIDDEN}

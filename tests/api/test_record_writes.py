@@ -167,7 +167,7 @@ def test_investigator_reads_sessions_but_cannot_record(
 ):
     base = url(study, f"{treated_patient.pk}/injections/")
     coordinator.post(base, session_body(), format="json")
-    assert len(investigator_client.get(base).json()) == 1
+    assert len(investigator_client.get(base).json()["results"]) == 1
     assert investigator_client.post(base, session_body(), format="json").status_code == 403
     assert api_client.get(base).status_code == 403
     assert InjectionSession.objects.count() == 1

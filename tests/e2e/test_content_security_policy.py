@@ -38,3 +38,17 @@ def test_the_api_documentation_loads_under_the_policy(live_server, page, data_ma
 
     # Swagger UI is served from our static files (drf-spectacular-sidecar), its start-up script as a file.
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("BoNT-A facial symmetry trial API")
+
+
+def test_the_api_documentation_without_a_login_leads_to_the_login_and_back(live_server, page, data_manager):
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{live_server.url}/api/docs/")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Username").fill(data_manager.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("BoNT-A facial symmetry trial API")
