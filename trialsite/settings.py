@@ -369,6 +369,10 @@ SPECTACULAR_SETTINGS = {
         "AffectedSideEnum": "patients.models.Side",
         "AetiologyEnum": "patients.models.Aetiology",
         "ProductEnum": "patients.models.Product",
+        "MuscleEnum": "patients.models.Muscle",
+        "InjectionSideEnum": "patients.models.InjectionSide",
+        # The dataset's age banding: in the response headers' schema and in each page's banding.
+        "AgeBandingEnum": "analysis.dataset.anonymity.AGE_BANDINGS",
         "RecordStatusEnum": "patients.models.RecordStatus",
         "PatientStatusEnum": "patients.models.Patient.Status",
         "PhotoStatusEnum": "measurements.models.Photo.Status",

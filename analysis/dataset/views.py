@@ -5,6 +5,8 @@ JSON is cursor-paginated (the cursor encodes a subject_id, never an internal id)
 the same k-anonymity headers; a study whose min_k cannot be reached gets 409 in every format.
 """
 
+import functools
+
 from django import forms
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -50,20 +52,31 @@ def row_serializer(table: Table) -> type[serializers.Serializer]:
     return type(f"{table.name.title()}Row", (serializers.Serializer,), fields)
 
 
-def _banding_serializer() -> serializers.Serializer:
+# Built once: drf-spectacular names a component by its class, and two classes of one name (one per
+# table's page) would be two components fighting for it.
+@functools.cache
+def _banding_class() -> type[serializers.Serializer]:
     fields = {
         "age_years": serializers.ChoiceField(choices=list(AGE_BANDINGS)),
         "months_since_onset": serializers.ChoiceField(choices=list(ONSET_BANDINGS)),
         "baseline_house_brackmann": serializers.ChoiceField(choices=list(HOUSE_BRACKMANN_BANDINGS)),
         "aetiology": serializers.ChoiceField(choices=list(AETIOLOGY_BANDINGS)),
     }
-    banding = type("DatasetBanding", (serializers.Serializer,), fields)
-    return banding(help_text="The banding of each generalised column.")
+    return type("DatasetBanding", (serializers.Serializer,), fields)
+
+
+def _banding_serializer() -> serializers.Serializer:
+    return _banding_class()(help_text="The banding of each generalised column.")
+
+
+@functools.cache
+def _suppressed_class() -> type[serializers.Serializer]:
+    fields = {c.name: serializers.IntegerField(min_value=0) for c in SUBJECTS.quasi_identifiers if c.suppressible}
+    return type("DatasetSuppressed", (serializers.Serializer,), fields)
 
 
 def _suppressed_serializer() -> serializers.Serializer:
-    fields = {c.name: serializers.IntegerField(min_value=0) for c in SUBJECTS.quasi_identifiers if c.suppressible}
-    return type("DatasetSuppressed", (serializers.Serializer,), fields)(
+    return _suppressed_class()(
         help_text='Cells replaced by "suppressed", per quasi-identifier column of the subjects table.'
     )
 
