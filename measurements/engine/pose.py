@@ -10,12 +10,18 @@ which a full pose fit would start, is not in the 0.10.21 wheel (see
 ``pairs``), so the pose is read from the face's own symmetry instead:
 
 * the subject's left axis ``u`` is the summed vector from every right-half
-  landmark to its mirror partner (the normal of the plane of bilateral
-  symmetry, weighted towards the wide pairs, whose direction is surest);
+  landmark to its mirror partner (weighted towards the wide pairs, whose
+  direction is surest); its angle in the photo is the roll;
+* the yaw is the turn of the plane of bilateral symmetry: the midpoints of the
+  pairs and the midline points lie on it, so with the roll taken out their x
+  is a linear function of their depth (and height), x = a + b z + c y, and a
+  face turned by the yaw has b = -tan(yaw). The fit reads the pairs'
+  positions against the depth of the face's own shape (nose in front of the
+  cheeks), which the model gets right, rather than the depth difference
+  between partners, which it underestimates on a turned face;
 * the up axis ``v`` runs from the chin (152) to the nasal bridge between the
-  eyes (168), made perpendicular to ``u``;
-* the face's forward axis is ``u x v``, pointing at the camera when the face
-  looks straight at it.
+  eyes (168), made perpendicular to ``u``; the face's forward axis ``u x v``
+  gives the pitch.
 
 All three angles are in degrees, 0 for a face square to the camera:
 
@@ -46,6 +52,7 @@ CHIN = 152
 NASAL_BRIDGE = 168
 _MESH_INDEX = np.arange(N_MESH)
 _RIGHT_HALF = _MESH_INDEX[MIRROR[:N_MESH] > _MESH_INDEX]
+_HALF_AND_MIDLINE = _MESH_INDEX[MIRROR[:N_MESH] >= _MESH_INDEX]
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,18 @@ def head_pose(points: np.ndarray, depth: np.ndarray) -> HeadPose | None:
     across = cos * float(forward[0]) + sin * float(forward[1])
     down = -sin * float(forward[0]) + cos * float(forward[1])
     towards = -float(forward[2])
-    yaw = math.degrees(math.atan2(across, towards))
     pitch = math.degrees(math.atan2(-down, math.hypot(across, towards)))
     roll = math.degrees(roll_rad)
+    # The symmetry plane, from the pair midpoints in the de-rolled photo.
+    x = cos * mesh[:, 0] + sin * mesh[:, 1]
+    y = -sin * mesh[:, 0] + cos * mesh[:, 1]
+    partner = MIRROR[_HALF_AND_MIDLINE]
+    mid_x = (x[_HALF_AND_MIDLINE] + x[partner]) / 2
+    mid_y = (y[_HALF_AND_MIDLINE] + y[partner]) / 2
+    mid_z = (mesh[_HALF_AND_MIDLINE, 2] + mesh[partner, 2]) / 2
+    design = np.column_stack([np.ones_like(mid_z), mid_z - mid_z.mean(), mid_y - mid_y.mean()])
+    (_, depth_slope, _), *_ = np.linalg.lstsq(design, mid_x, rcond=None)
+    yaw = math.degrees(math.atan(-float(depth_slope)))
     if not all(math.isfinite(a) for a in (yaw, pitch, roll)):
         return None
     return HeadPose(yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll)
