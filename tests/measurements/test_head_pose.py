@@ -47,3 +47,14 @@ def test_a_photo_without_a_face_has_no_pose_and_the_page_claims_none(client, coo
     assert (score.yaw_deg, score.pitch_deg, score.roll_deg) == (None, None, None)
     client.force_login(coordinator_a)
     assert "data-head-pose" not in client.get(photo.get_absolute_url()).content.decode()
+
+
+def test_the_photos_api_gives_every_scores_pose(client, investigator, add_photo, face):
+    photo, score = _scored(add_photo, to_jpeg_bytes(face, quality=92))
+    client.force_login(investigator)
+    study_code = photo.patient.study.code
+    body = client.get(f"/api/v1/studies/{study_code}/patients/{photo.patient_id}/photos/").json()
+    (listed,) = [p for p in body["results"] if p["id"] == photo.pk]
+    (given,) = listed["scores"]
+    assert (given["yaw_deg"], given["pitch_deg"], given["roll_deg"]) == (score.yaw_deg, score.pitch_deg, score.roll_deg)
+    assert given["yaw_deg"] is not None
