@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from measurements.models import Expression
 
 from .metrics import ANALYSIS_METRICS
-from .selectors import OutcomeTable
+from .selectors import POSE_COLUMNS, OutcomeTable
 
 # (variable, label, type, unit, allowed values)
 COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -35,6 +35,28 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("metric", "Outcome measured", "string", "", "see the metric rows of this dictionary"),
     ("value", "Value of the outcome", "number", "see unit", "real"),
     ("unit", "Unit of the value", "string", "", "mm, deg, %, grade, points"),
+    (
+        "yaw_deg",
+        "Head turn in the photo, positive turned to the patient's left (docs/metrics.md, Head pose); empty for grades",
+        "number",
+        "deg",
+        "-90 to 90 or empty",
+    ),
+    (
+        "pitch_deg",
+        "Head pitch in the photo, positive chin raised (docs/metrics.md, Head pose); empty for grades",
+        "number",
+        "deg",
+        "-90 to 90 or empty",
+    ),
+    (
+        "roll_deg",
+        "Head tilt in the photo, positive towards the patient's left shoulder (docs/metrics.md, Head pose); "
+        "empty for grades",
+        "number",
+        "deg",
+        "-180 to 180 or empty",
+    ),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
 
@@ -70,12 +92,24 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
     columns = list(table.rows.columns)
     at = {name: columns.index(name) for name in columns}
     # Plain tuples by position: metric names such as "outcome:qol-total" are not identifiers.
+    # The photo's head pose goes with each of its rows, so that pose can be compared between arms.
+    pose_at = [at[name] for name in POSE_COLUMNS]
+    no_pose = (None,) * len(POSE_COLUMNS)
     for row in table.included.itertuples(index=False, name=None):
         common = _common(row, at, patient_key)
+        pose = tuple(None if _missing(row[i]) else round(float(row[i]), 2) for i in pose_at)
         for name in photo_metrics:
             value = row[at[name]]
             if not _missing(value):
-                yield (*common, row[at["expression"]], row[at["engine_version"]], name, value, definitions[name].unit)
+                yield (
+                    *common,
+                    row[at["expression"]],
+                    row[at["engine_version"]],
+                    name,
+                    value,
+                    definitions[name].unit,
+                    *pose,
+                )
     if visit_metrics:
         visits = table.rows[~table.rows["exclusion"].isin(["voided_visit", "after_withdrawal"])]
         for row in visits.drop_duplicates("visit_id").itertuples(index=False, name=None):
@@ -84,7 +118,7 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
                 value = row[at[name]]
                 if not _missing(value):
                     value = int(value) if float(value).is_integer() else value
-                    yield (*common, "", "", name, value, definitions[name].unit)
+                    yield (*common, "", "", name, value, definitions[name].unit, *no_pose)
 
 
 def study_rows(study, *, patient_key: Callable[[int], str], chunk: int = 100) -> Iterator[tuple]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import CharField, F, FilteredRelation, IntegerField, Q, Value
+from django.db.models import CharField, F, FilteredRelation, FloatField, IntegerField, Q, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404
 
@@ -73,8 +73,14 @@ ROW_COLUMNS = [
     "expression",
     "photo_id",
     "engine_version",
+    "yaw_deg",
+    "pitch_deg",
+    "roll_deg",
     "exclusion",
 ]
+# The head pose of the row's photo under the analysis' engine (docs/metrics.md, "Head pose"): degrees,
+# None where there is no scored face. It describes the photo, it is not an outcome.
+POSE_COLUMNS = ["yaw_deg", "pitch_deg", "roll_deg"]
 
 
 def _version_key(version: str) -> tuple:
@@ -205,7 +211,9 @@ def _slots(raw: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
     """One row per visit x expression: the query's LEFT JOIN gives nothing for an expression
     without a current photo, and such a slot still needs its row ("no photo", or "voided"
     when the visit was voided)."""
-    photo_columns = ["photo_id", "expression", "score_status"] + [c for c in raw.columns if c.startswith("m__")]
+    photo_columns = ["photo_id", "expression", "score_status", *POSE_COLUMNS] + [
+        c for c in raw.columns if c.startswith("m__")
+    ]
     if not expressions:  # visit-level outcomes only: one slot per visit, no photo
         return raw.assign(expression="")
     visits = raw.drop(columns=photo_columns).drop_duplicates("visit_id")
@@ -240,6 +248,7 @@ def rows_queryset(study: Study, *, expressions: list[str], keys: list[str], vers
         "photo_id": Value(None, output_field=IntegerField()),
         "expression": Value(None, output_field=CharField()),
         "score_status": Value(None, output_field=CharField()),
+        **{name: Value(None, output_field=FloatField()) for name in POSE_COLUMNS},
     }
     if expressions:
         visits, photo_fields = _with_current_photos(visits, expressions=expressions, keys=keys, version=version)
@@ -280,6 +289,7 @@ def _with_current_photos(visits, *, expressions: list[str], keys: list[str], ver
         "photo_id": F("current_photo__id"),
         "expression": F("current_photo__expression"),
         "score_status": F("score__status"),
+        **{name: F(f"score__{name}") for name in POSE_COLUMNS},
         **{f"m__{key}": KeyTextTransform(key, "score__metrics") for key in keys},
     }
 

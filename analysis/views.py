@@ -20,6 +20,7 @@ from patients.selectors import access_for, require_role
 from . import downloads, plots
 from . import statistics as st
 from .consort import consort_counts
+from .head_pose import yaw_by_arm
 from .long_format import COLUMN_NAMES, data_dictionary, study_rows
 from .metrics import ANALYSIS_METRICS_BY_NAME, HOUSE_BRACKMANN
 from .models import AnalysisDownload
@@ -92,6 +93,11 @@ def study_outcomes(request, study_code):
     flow = _consort(study, filters["site"], selected)
     query = urlencode({k: v for k, v in filters.items() if v})
     harms = harms_table(study)
+    # The photos' head turn per arm, for the photo outcome shown (grades have no photo).
+    if summary["expression"]:
+        context["yaw"] = yaw_by_arm(
+            study, expression=summary["expression"], visit=filters["visit"], site=filters["site"]
+        )
     context.update(
         summary=summary,
         selected=selected,

@@ -18,6 +18,9 @@ class ScoreInline(ScopedInlineMixin, admin.TabularInline):
         "mm_per_px",
         "scale_photo",
         "scale_note",
+        "yaw_deg",
+        "pitch_deg",
+        "roll_deg",
         "created_at",
     ]
     readonly_fields = fields

@@ -30,7 +30,10 @@ from .views import _upload_one
 class ScoreOut(ShownModelSerializer):
     class Meta:
         model = PhotoScore
-        fields = ["engine_version", "model_version", "status", "reason", "mm_per_px", "metrics"]
+        fields = [
+            "engine_version", "model_version", "status", "reason", "mm_per_px", "metrics",
+            "yaw_deg", "pitch_deg", "roll_deg",
+        ]  # fmt: skip
 
 
 class PhotoOut(ShownModelSerializer):

@@ -139,6 +139,15 @@ class PhotoScore(models.Model):
     scale_note = models.CharField(max_length=200, blank=True)
     # What the quality gates looked at (yaw, roll, eye openings, iris size, passes).
     quality = models.JSONField(default=dict, blank=True)
+    # The head's pose from the mesh's 3D landmarks, in degrees (docs/metrics.md, "Head pose"), so that an
+    # investigator can check that pose does not differ between arms. Null when no single face was measured.
+    yaw_deg = models.FloatField(
+        null=True, blank=True, help_text="Head turn, degrees; positive turned to the patient's left."
+    )
+    pitch_deg = models.FloatField(null=True, blank=True, help_text="Head pitch, degrees; positive chin raised.")
+    roll_deg = models.FloatField(
+        null=True, blank=True, help_text="Head tilt, degrees; positive towards the patient's left shoulder."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # A score is replaced only when the reference its scale came from changes (the visit's open-eye
     # photo retaken, or scored after this one); the replaced values stay in this history, with why.

@@ -417,6 +417,7 @@ def _score_fields(*, photo: Photo, result, reference: PhotoScore | None) -> dict
         "scale_photo": scale_photo,
         "scale_note": (result.scale_note or "")[:200],
         "quality": {k: float(v) for k, v in (result.quality or {}).items()},
+        **{name: (getattr(result, "pose", None) or {}).get(name) for name in ("yaw_deg", "pitch_deg", "roll_deg")},
     }
 
 

@@ -44,6 +44,7 @@ from measurements.synthetic import (
     pull_commissure_down,
     rotate,
     to_jpeg_bytes,
+    turn_in_depth,
     warp_by_displacement,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "to_jpeg_bytes",
     "to_png_bytes",
     "truncated_jpeg_bytes",
+    "turn_in_depth",
     "turned_face",
     "two_faces_side_by_side",
     "with_exif_orientation",

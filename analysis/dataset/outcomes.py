@@ -46,6 +46,9 @@ SOURCE = {
     "value": "value",
     "unit": "unit",
     "engine_version": "engine_version",
+    "yaw_deg": "yaw_deg",
+    "pitch_deg": "pitch_deg",
+    "roll_deg": "roll_deg",
 }
 _REORDER = itemgetter(*(COLUMN_NAMES.index(source) for source in SOURCE.values()))
 _LABELS = {name: (label, type_, unit) for name, label, type_, unit, _ in COLUMNS}
@@ -78,6 +81,10 @@ COLUMNS_OUT = [
     _column("value"),
     _column("unit"),
     _column("engine_version"),
+    # The photo's head pose (docs/metrics.md, "Head pose"): angles, not identifying; null for grades.
+    _column("yaw_deg", nullable=True),
+    _column("pitch_deg", nullable=True),
+    _column("roll_deg", nullable=True),
 ]
 
 

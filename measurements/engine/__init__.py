@@ -30,6 +30,7 @@ from .metrics import (
 )
 from .overlay import crop_to_face, render_overlay
 from .pairs import MIRROR
+from .pose import HeadPose, head_pose
 from .reference import EYE_CLOSURES, ReferenceGeometry
 from .score import ENGINE_VERSION, MODEL_VERSION, ScoreResult, score_array, score_image_bytes
 
@@ -59,11 +60,13 @@ __all__ = [
     "DecodedImage",
     "EngineError",
     "FacialFrame",
+    "HeadPose",
     "MetricDefinition",
     "ReferenceGeometry",
     "ScoreResult",
     "decode_image",
     "get_face_mesh",
+    "head_pose",
     "load_models",
     "crop_to_face",
     "render_overlay",

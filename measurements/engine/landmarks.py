@@ -248,9 +248,11 @@ class LandmarkGraph:
         return [_parse_landmarks(data) for data in _serialized_list(self._outputs[0])]
 
     def run(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
-        """Landmarks of the face filling each image, (478, 2) in the image's
-        pixels (spanning [0, width] x [0, height]), or None where the model
-        finds no face. Call with ``model_lock()`` held."""
+        """Landmarks of the face filling each image, (478, 3) in the image's
+        pixels (x and y spanning [0, width] x [0, height]; z the model's
+        relative depth, larger further from the camera, in the same pixels as
+        x), or None where the model finds no face. Call with ``model_lock()``
+        held."""
         images = [np.ascontiguousarray(img, dtype=np.uint8) for img in images]
         found: list[np.ndarray | None] = list(self._run(images))
         if len(found) != len(images):
@@ -258,11 +260,12 @@ class LandmarkGraph:
             found = [next(iter(self._run([img])), None) for img in images]
         out: list[np.ndarray | None] = []
         for img, pts in zip(images, found):
-            if pts is None or pts.shape != (N_LANDMARKS, 2):
+            if pts is None or pts.shape != (N_LANDMARKS, 3):
                 out.append(None)
                 continue
             h, w = img.shape[:2]
-            out.append(pts * np.array([w, h], dtype=np.float64))
+            # MediaPipe normalises z by the image width, like x.
+            out.append(pts * np.array([w, h, w], dtype=np.float64))
         return out
 
 
@@ -276,7 +279,7 @@ def _serialized_list(packet) -> list[bytes]:
 
 
 def _parse_landmarks(data: bytes) -> np.ndarray:
-    """Normalised (x, y) of a serialised NormalizedLandmarkList."""
+    """Normalised (x, y, z) of a serialised NormalizedLandmarkList."""
     if len(data) % _LANDMARK_RECORD.itemsize == 0:
         records = np.frombuffer(data, dtype=_LANDMARK_RECORD)
         if (
@@ -286,11 +289,11 @@ def _parse_landmarks(data: bytes) -> np.ndarray:
             and np.all(records["ty"] == 0x15)
             and np.all(records["tz"] == 0x1D)
         ):
-            return np.stack([records["x"], records["y"]], axis=1).astype(np.float64)
+            return np.stack([records["x"], records["y"], records["z"]], axis=1).astype(np.float64)
     from mediapipe.framework.formats import landmark_pb2
 
     message = landmark_pb2.NormalizedLandmarkList.FromString(data)
-    return np.array([(p.x, p.y) for p in message.landmark], dtype=np.float64).reshape(-1, 2)
+    return np.array([(p.x, p.y, p.z) for p in message.landmark], dtype=np.float64).reshape(-1, 3)
 
 
 def get_landmark_graph() -> LandmarkGraph:
@@ -336,7 +339,8 @@ def run_mesh(rgb: np.ndarray) -> list[np.ndarray]:
 
 def run_crops(images: list[np.ndarray]) -> list[np.ndarray | None]:
     """One landmark pass on each image (each framed as the model's region of
-    interest): (478, 2) arrays in the image's pixels, None where no face."""
+    interest): (478, 3) arrays in the image's pixels (x, y and relative
+    depth z), None where no face."""
     graph = get_landmark_graph()
     with _lock:
         return graph.run(images)
@@ -434,8 +438,14 @@ class Crop:
         return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
 
     def to_photo(self, points: np.ndarray) -> np.ndarray:
+        """Crop pixels to photo pixels: (N, 2), or (N, 3) with a depth column,
+        which turning the crop in the image plane leaves alone and its scale
+        scales."""
         rot = self.rotation() * self.scale
-        return (points - self.size / 2.0) @ rot.T + np.asarray(self.centre)
+        xy = (points[:, :2] - self.size / 2.0) @ rot.T + np.asarray(self.centre)
+        if points.shape[1] == 2:
+            return xy
+        return np.column_stack([xy, points[:, 2:] * self.scale])
 
     def reach(self, spin_deg: float = 0.0) -> float:
         """Half the side of the axis-aligned square, about the centre, that
@@ -582,7 +592,8 @@ def mirror_is_canonical(rgb: np.ndarray) -> bool:
 
 def _passes(source: Source, crops: list[Crop]) -> list[np.ndarray]:
     """Every crop as it is and mirrored, through the landmark model; the
-    landmarks that were found, in photo pixels, with the subject's labels."""
+    landmarks that were found, (478, 3) in photo pixels with the relative
+    depth, with the subject's labels (mirroring leaves the depth alone)."""
     images = []
     for crop in crops:
         pixels = crop.extract(source)
@@ -602,8 +613,8 @@ def _passes(source: Source, crops: list[Crop]) -> list[np.ndarray]:
 @dataclass
 class FaceSearch:
     """What the first stage found: the number of faces and, for one face, the
-    landmarks of its first pair of passes (``points``, in pixels of the photo
-    as given, subject's labels). With more than one face ``points`` holds one
+    landmarks of its first pair of passes (``points``, (478, 2) in pixels of
+    the photo as given, subject's labels). With more than one face ``points`` holds one
     of them; with none, None. The rest is the state the second stage goes on
     from (all in the canonical orientation)."""
 
@@ -649,7 +660,7 @@ def find_faces(rgb: np.ndarray) -> FaceSearch:
     if len(places) > 1:
         crops = [p.crops(FIRST_GEOMETRY)[0] for p in places]
         confirmed = run_crops([c.extract(canon) for c in crops])
-        faces = [c.to_photo(pts) for c, pts in zip(crops, confirmed) if pts is not None]
+        faces = [c.to_photo(pts[:, :2]) for c, pts in zip(crops, confirmed) if pts is not None]
         if len(faces) != 1:
             points = _to_photo(faces[0], flipped, width) if faces else None
             return FaceSearch(faces_found=len(faces), points=points, flipped=flipped, width=width)
@@ -663,7 +674,7 @@ def find_faces(rgb: np.ndarray) -> FaceSearch:
     found = _passes(source, crops)
     if not found:
         return FaceSearch(faces_found=0, points=None, flipped=flipped, width=width)
-    points = _to_photo(np.mean(found, axis=0), flipped, width)
+    points = _to_photo(np.mean(found, axis=0), flipped, width)[:, :2]
     return FaceSearch(
         faces_found=1, points=points, flipped=flipped, width=width, canon=canon, source=source, found=found
     )
@@ -676,6 +687,9 @@ class LandmarkResult:
     points: np.ndarray  # (478, 2) photo pixels, subject's labels
     faces_found: int
     passes: int  # averaged passes that found the face
+    # (478,) the model's relative depth averaged over the same passes, in photo pixels
+    # (larger further from the camera); None when nothing was averaged.
+    depth: np.ndarray | None = None
 
 
 def locate_landmarks(rgb: np.ndarray, search: FaceSearch | None = None) -> LandmarkResult:
@@ -691,11 +705,12 @@ def locate_landmarks(rgb: np.ndarray, search: FaceSearch | None = None) -> Landm
     if search.faces_found != 1 or search.source is None or search.canon is None:
         points = search.points if search.points is not None else np.zeros((N_LANDMARKS, 2))
         return LandmarkResult(points=points, faces_found=search.faces_found, passes=0)
-    first = np.mean(search.found, axis=0)
+    first = np.mean(search.found, axis=0)[:, :2]
     crops = Placement.from_landmarks(first).crops(PASS_GEOMETRY)
     source = search.source
     if not all(source.covers(c) for c in crops):
         source = Source.for_crops(search.canon, crops)
     found = search.found + _passes(source, crops)
+    # The depth is averaged with x and y: it costs nothing beyond reading it.
     points = _to_photo(np.mean(found, axis=0), search.flipped, search.width)
-    return LandmarkResult(points=points, faces_found=1, passes=len(found))
+    return LandmarkResult(points=points[:, :2], faces_found=1, passes=len(found), depth=points[:, 2].copy())

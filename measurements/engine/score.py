@@ -17,6 +17,7 @@ from .errors import FACE_TOO_SMALL, NO_FACE, NO_REFERENCE, SCORED, EngineError
 from .frame import FacialFrame
 from .landmarks import AVERAGED_PASSES, PASSES, find_faces, locate_landmarks
 from .metrics import compute_metrics
+from .pose import head_pose
 from .reference import EYE_CLOSURES, ReferenceGeometry, iris_problem, with_reference_irises
 
 ENGINE_VERSION = "1.2.0"
@@ -72,6 +73,9 @@ class ScoreResult:
     where the frame and the millimetre scale came from: ``"own"`` (this photo's
     irises) or ``"reference"`` (the visit's open-eye photo named by
     ``reference_label``); ``scale_note`` says why a reference was needed.
+    ``pose`` is the head's ``yaw_deg``, ``pitch_deg`` and ``roll_deg`` from the
+    mesh's 3D landmarks (``pose.head_pose``), whenever one face was measured,
+    failed gates included; empty otherwise.
     """
 
     status: str
@@ -85,6 +89,7 @@ class ScoreResult:
     metrics: dict[str, float] = field(default_factory=dict)
     landmarks: np.ndarray | None = None
     quality: dict[str, float] = field(default_factory=dict)
+    pose: dict[str, float] = field(default_factory=dict)
     scale_source: str = ""
     reference_label: str = ""
     scale_note: str = ""
@@ -107,6 +112,7 @@ class ScoreResult:
             "mm_per_px": self.mm_per_px,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "quality": {k: float(v) for k, v in self.quality.items()},
+            "pose": {k: float(v) for k, v in self.pose.items()},
             "scale_source": self.scale_source,
             "reference_label": self.reference_label,
             "scale_note": self.scale_note,
@@ -170,6 +176,11 @@ def _score_decoded(
         quality["passes"] = located.passes
         if located.faces_found >= 1:
             result.landmarks = located.points / np.array([sx, sy])
+        if located.faces_found == 1 and located.depth is not None:
+            # In the analysed pixels, where x, y and depth share one scale.
+            pose = head_pose(located.points, located.depth)
+            if pose is not None:
+                result.pose = pose.as_dict()
         gates.check_face_count(located.faces_found)
         points = located.points
 

@@ -22,7 +22,15 @@ def score_metrics(right: float, left: float, base: str = "commissure_height", un
 
 
 def add_scored_photo(
-    visit, *, by, expression="smile_closed", metrics=None, status="scored", engine_version=None, is_current=True
+    visit,
+    *,
+    by,
+    expression="smile_closed",
+    metrics=None,
+    status="scored",
+    engine_version=None,
+    is_current=True,
+    pose=None,
 ):
     photo = Photo.objects.create(
         patient=visit.patient,
@@ -43,6 +51,7 @@ def add_scored_photo(
             model_version="test",
             status=status,
             metrics=metrics or {},
+            **(pose or {}),  # yaw_deg, pitch_deg, roll_deg
         )
     return photo
 

@@ -19,7 +19,10 @@ from tests.analysis.conftest import add_scored_photo, record_visit, score_metric
 
 DEV = "commissure_height_deviation_mm"
 SIGNED = "commissure_height_signed_mm"
-COLUMNS = ["subject_id", "arm", "visit", "day", "expression", "metric", "value", "unit", "engine_version"]
+COLUMNS = [
+    "subject_id", "arm", "visit", "day", "expression", "metric", "value", "unit", "engine_version",
+    "yaw_deg", "pitch_deg", "roll_deg",
+]  # fmt: skip
 
 
 def outcomes_url(study, **params):

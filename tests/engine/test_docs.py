@@ -25,7 +25,7 @@ def test_every_metric_status_and_expression_is_documented():
 
 
 # The engine's modules whose constants carry the numbers of the protocol.
-ENGINE_MODULES = ("frame", "metrics", "pairs", "gates", "score", "decode", "landmarks", "reference")
+ENGINE_MODULES = ("frame", "metrics", "pairs", "gates", "score", "decode", "landmarks", "reference", "pose")
 CONSTANT_ROW = re.compile(r"^\| `(?P<name>[A-Z][A-Z0-9_]*)` \| `(?P<value>[^`]+)` \| `(?P<module>\w+)` \|")
 
 
