@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0004_photoscore_scale_reference_quality_history'),
+        ('measurements', '0005_photo_status_queued_label'),
     ]
 
     operations = [
