@@ -20,6 +20,8 @@ from .grading import sunnybrook as sunnybrook_scale
 from .models import SCALE_CHOICES, RecordStatus, Visit
 
 ITEM_SCALES = [(code, name) for code, name in SCALE_CHOICES if code in SCALES]
+# What the patient page's visit row calls them, short enough for a phone.
+SHORT_NAMES = {"sunnybrook": "Sunnybrook", "eface": "eFACE"}
 
 
 class GradingSource(models.TextChoices):
