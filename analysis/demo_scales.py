@@ -38,7 +38,7 @@ def scale_responses(droop_mm: float, rng: KeyedRandom) -> dict[str, dict]:
     def synkinesis() -> int:
         return int(_clamp(round(2 * severity + rng.gauss(0, 0.4)), 0, 3))
 
-    sb = {
+    sb: dict[str, str | int] = {
         "sb_rest_eye": "narrow" if severity + rng.gauss(0, 0.1) > 0.6 else "normal",
         "sb_rest_cheek": (
             "absent" if (s := severity + rng.gauss(0, 0.1)) > 0.8 else "less_pronounced" if s > 0.3 else "normal"
