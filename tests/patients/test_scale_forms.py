@@ -98,3 +98,19 @@ def test_a_scale_the_study_does_not_record_is_not_offered(login, coordinator_a, 
 
 def test_another_site_s_coordinator_cannot_open_the_form(login, coordinator_b, visit):
     assert login(coordinator_b).get(_url(visit, "sunnybrook")).status_code in (403, 404)
+
+
+def test_data_managers_read_the_gradings_in_the_admin_but_never_edit_them(login, data_manager, coordinator_a, visit):
+    graded = services.visit_scale_record(
+        visit=visit, scale="sunnybrook", responses={"sb_rest_eye": "wide"}, by=coordinator_a
+    )
+    client = login(data_manager)
+    listing = client.get(reverse("admin:patients_scaleassessment_changelist"))
+    assert listing.status_code == 200 and str(visit) in listing.content.decode()
+    response = client.post(
+        reverse("admin:patients_scaleassessment_change", args=[graded.pk]), {"responses": "{}", "total": "100"}
+    )
+    assert response.status_code == 403
+    graded.refresh_from_db()
+    assert (graded.responses, graded.total) == ({"sb_rest_eye": "wide"}, None)
+    assert client.get(reverse("admin:patients_scaleassessment_history", args=[graded.pk])).status_code == 200
