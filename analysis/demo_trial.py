@@ -45,6 +45,8 @@ from patients.demo import DEMO_ELIGIBILITY_CRITERIA, DEMO_PASSWORD, DEMO_STUDY_C
 from patients.grading.sunnybrook import COMPOSITE_MAX, COMPOSITE_MIN
 from patients.models import Aetiology, InjectionSide, Muscle, Patient, Product, Sex, Side, Study, StudyRole
 
+from .demo_scales import scale_responses, scale_stream
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATIENTS = 38
@@ -177,6 +179,7 @@ def seed_demo_trial(
     generator = _Generator(
         study=study,
         rng=np.random.default_rng(seed),
+        seed=seed,
         effect_mm=effect_mm,
         today=today or timezone.localdate(),
         expressions=tuple(expressions or Expression.values) if photos else (),
@@ -232,9 +235,10 @@ def _write_ground_truth(study: Study, generator: _Generator, *, parameters: dict
 
 
 class _Generator:
-    def __init__(self, *, study, rng, effect_mm, today, expressions, progress, queue_photos=True, jobs=1):
+    def __init__(self, *, study, rng, seed, effect_mm, today, expressions, progress, queue_photos=True, jobs=1):
         self.study = study
         self.rng = rng
+        self.seed = seed
         self.effect_mm = effect_mm
         self.today = today
         self.expressions = expressions
@@ -374,6 +378,10 @@ class _Generator:
             # The patient-reported score rises about 4 points for each millimetre of droop removed.
             score = min(100.0, max(0.0, quality_of_life + 4 * improvement + float(rng.normal(0, 3))))
             services.visit_outcomes_record(visit=visit, by=coordinator, values={qol: round(score)})
+            # The item-level grades draw from their own stream: the draws above keep their order.
+            grades = scale_responses(droop, scale_stream(self.seed, patient.study_code, code))
+            for scale, responses in grades.items():
+                services.visit_scale_record(visit=visit, scale=scale, responses=responses, by=coordinator)
             if scheduled.is_baseline and arm_injects:
                 self._inject(patient, visit, coordinator)
             self._photos(patient, visit, droop=droop, mirrored=mirrored)

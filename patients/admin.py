@@ -29,6 +29,7 @@ from .models import (
     RandomizationSlot,
     RandomizationStratum,
     RecordStatus,
+    ScaleAssessment,
     Study,
     StudyOutcome,
     StudyRole,
@@ -394,6 +395,16 @@ class RandomizationSlotAdmin(DataManagerOnly, ScopedAdminMixin, admin.ModelAdmin
     list_display = ["stratum", "position", "block_number", "block_size", "arm", "patient", "allocated_at"]
     list_select_related = ["stratum__site", "arm", "patient"]
     list_filter = ["stratum__study", "stratum__site", "stratum__severity_band"]
+
+
+@admin.register(ScaleAssessment)
+class ScaleAssessmentAdmin(DataManagerOnly, ScopedAdminMixin, HistoryReadOnly):
+    """The item-level gradings, read with their history: written only through the scale services
+    (the coordinator's form at the visit, which computes the scores), so never edited here."""
+
+    list_display = ["visit", "scale", "source", "total", "complete", "status"]
+    list_select_related = ["visit__patient", "visit__scheduled_visit"]
+    list_filter = ["visit__patient__study", "scale", "source", "complete", "status"]
 
 
 @admin.register(RandomizationStratum)

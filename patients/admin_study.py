@@ -25,7 +25,7 @@ from .admin import AuditedAdmin, AuditedInline, ReasonForm
 from .admin_scope import ScopedInlineMixin
 from .allocation_list import allocation_list_csv
 from .allocation_models import AllocationListDownload
-from .models import RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
+from .models import SCALE_CHOICES, RecordStatus, ScheduledVisit, Site, Study, TreatmentArm, Visit
 from .services.study_settings import schedule_changes
 
 # Never a field, a column or a line of the history of any admin page.
@@ -220,6 +220,17 @@ class StudyAdmin(StudySettingsAdmin):
     form = StudySettingsForm
     inlines = [SiteInline, ArmInline, ScheduleInline, AllocationListDownloadInline]
     actions = ["generate_randomization_list"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "scales":  # a list of codes, chosen by box rather than typed as JSON
+            return forms.MultipleChoiceField(
+                choices=SCALE_CHOICES,
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+                label=db_field.verbose_name.capitalize(),
+                help_text="Sunnybrook and eFACE are graded item by item at each visit (docs/grading.md).",
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         # The lock date is set and cleared by closing and reopening. The seed is no field of any page:

@@ -22,6 +22,7 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "visit"): frozenset({"adverse_events", "notes", "protocol_deviation_reason", "void_reason"}),
     ("patients", "injectionsession"): frozenset({"notes", "void_reason", "injector"}),
     ("patients", "injectionpoint"): frozenset({"muscle_other", "void_reason"}),
+    ("patients", "scaleassessment"): frozenset({"void_reason"}),
     ("patients", "adverseevent"): frozenset({"term_other", "description", "void_reason"}),
     # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
     # failure_reason is the engine's quality message (as PhotoScore.reason): not listed. last_error is
@@ -65,7 +66,10 @@ def register(app_label: str, model_name: str, fields: set[str]) -> None:
 
 # Free-text fields judged not to identify anyone: set up by data managers, or written by the system.
 NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
-    ("patients", "study"): frozenset({"code", "title", "randomization_seed"}),
+    ("patients", "study"): frozenset({"code", "title", "randomization_seed", "scales"}),
+    # Coded answers (a choice code or a slider's number per item code, patients/grading) and the
+    # scores computed from them: values from the scale's definition, never a person's words.
+    ("patients", "scaleassessment"): frozenset({"scale", "source", "responses", "scores", "status"}),
     ("patients", "site"): frozenset({"code", "name"}),
     ("patients", "treatmentarm"): frozenset({"code", "name", "description"}),
     ("patients", "scheduledvisit"): frozenset({"code", "name"}),

@@ -1,6 +1,7 @@
 """Which recorded visits lack which forms and photos: the coordinator's report of missing data.
 
-A selector. The visit's own fields (House–Brackmann grade, Sunnybrook composite) and the study's
+A selector. The visit's own fields (House–Brackmann grade, a Sunnybrook composite typed in), the
+scales the study grades item by item (`ScaleAssessment`: missing, or incomplete) and the study's
 own outcomes (`StudyOutcome`) are checked here; other apps add what they hold about a visit without
 this app importing theirs (measurements: the standard photo set), as `patients.history` does: each
 source is `source(visits) -> {visit id: [what is missing]}`.
@@ -10,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .models import RecordStatus, StudyOutcome, Visit, VisitOutcomeValue
+from .scale_models import SHORT_NAMES, GradingSource, ScaleAssessment
 from .selectors import Access, patients_visible
 
 _SOURCES: list = []
@@ -41,15 +43,28 @@ def missing_data_report(access: Access, *, site_id: int | None = None) -> Missin
         patients = patients.filter(site_id=site_id)
     visits = list(
         Visit.objects.filter(patient__in=patients, status=RecordStatus.RECORDED)
-        .select_related("patient__site", "scheduled_visit")
+        .select_related("patient__site", "patient__study", "scheduled_visit")
         .order_by("patient__study_code", "date_performed", "id")
     )
     gaps: dict[int, list[str]] = defaultdict(list)
+    graded = {
+        (visit_id, scale): complete
+        for visit_id, scale, complete in ScaleAssessment.objects.filter(
+            visit__in=visits, source=GradingSource.IN_PERSON, status=RecordStatus.RECORDED
+        ).values_list("visit_id", "scale", "complete")
+    }
     for visit in visits:
         if visit.house_brackmann is None:
             gaps[visit.pk].append("House–Brackmann grade")
-        if visit.sunnybrook_composite is None:
-            gaps[visit.pk].append("Sunnybrook composite")
+        for scale in visit.patient.study.scales or []:
+            if scale not in SHORT_NAMES:
+                continue  # House-Brackmann: the visit's own field, above
+            complete = graded.get((visit.pk, scale))
+            if complete is False:  # an incomplete scale counts as missing
+                gaps[visit.pk].append(f"{SHORT_NAMES[scale]} (incomplete)")
+            elif complete is None and not (scale == "sunnybrook" and visit.sunnybrook_composite is not None):
+                # A composite typed in without items still counts as the visit's Sunnybrook grade.
+                gaps[visit.pk].append(SHORT_NAMES[scale])
     outcomes = defaultdict(list)
     for outcome in StudyOutcome.objects.filter(study_id__in={v.patient.study_id for v in visits}).order_by("id"):
         outcomes[outcome.study_id].append(outcome)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -16,7 +17,20 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from .formatting import units_display
-from .grading import house_brackmann, sunnybrook
+from .grading import eface, house_brackmann, sunnybrook
+
+# The scales a study can choose for its visits (docs/grading.md). Sunnybrook and eFACE are graded
+# item by item (`scale_models.ScaleAssessment`); House-Brackmann is the visit's own field.
+SCALE_CHOICES = [
+    (sunnybrook.SUNNYBROOK.code, sunnybrook.SUNNYBROOK.name),
+    (eface.EFACE.code, eface.EFACE.name),
+    ("house_brackmann", "House-Brackmann"),
+]
+
+
+def all_scales() -> list[str]:
+    """The default of `Study.scales`: every scale the system knows."""
+    return [code for code, _ in SCALE_CHOICES]
 
 
 class Study(models.Model):
@@ -66,6 +80,12 @@ class Study(models.Model):
         help_text="Takes effect only once the study is closed: its coordinators may then see the outcome "
         "results. While the study runs they never do (between-arm results bias the people who collect data).",
     )
+    scales = models.JSONField(
+        "clinician-graded scales its visits record",
+        default=all_scales,
+        blank=True,
+        help_text="Codes of the scales graded at each visit: " + ", ".join(c for c, _ in SCALE_CHOICES) + ".",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -92,6 +112,15 @@ class Study(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.closed_on is not None
+
+    def clean(self):
+        super().clean()
+        known = {code for code, _ in SCALE_CHOICES}
+        if not isinstance(self.scales, list) or not set(self.scales) <= known:
+            raise ValidationError({"scales": f"Choose scales among {', '.join(sorted(known))}."})
+
+    def records_scale(self, code: str) -> bool:
+        return code in (self.scales or [])
 
 
 class Site(models.Model):
@@ -687,3 +716,4 @@ from .adverse_event_models import AdverseEvent  # noqa: E402, F401
 from .allocation_models import AllocationListDownload  # noqa: E402, F401
 from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401
 from .eligibility_models import EligibilityAnswer, EligibilityCriterion  # noqa: E402, F401
+from .scale_models import ScaleAssessment  # noqa: E402, F401

@@ -31,6 +31,7 @@ from .models import (
     TreatmentArm,
     Visit,
 )
+from .scale_models import SHORT_NAMES, GradingSource, ScaleAssessment
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,27 @@ def injection_sessions_with_totals(queryset: QuerySet[InjectionSession]) -> Quer
 
 
 @dataclass
+class ScaleCell:
+    """One chosen scale at one recorded visit, as the patient page shows it."""
+
+    code: str
+    name: str
+    assessment: ScaleAssessment | None
+    # The composite typed in on the visit before item-level grading: shown, never recomputed.
+    typed_composite: int | None = None
+
+    @property
+    def text(self) -> str:
+        if self.assessment is not None:
+            if not self.assessment.complete:
+                return "incomplete"
+            return f"{self.assessment.total:.4g}"
+        if self.typed_composite is not None:
+            return f"{self.typed_composite} (entered without items)"
+        return "—"
+
+
+@dataclass
 class TimelineRow:
     scheduled: ScheduledVisit
     earliest: date | None
@@ -291,6 +313,7 @@ class TimelineRow:
     state: str  # one of patients.schedule's states
     voided: list[Visit]
     can_record: bool = False  # the schedule's rule, before the user's own right to edit
+    scales: list[ScaleCell] = field(default_factory=list)  # the study's item-level scales at the visit
 
     @property
     def is_missed(self) -> bool:
@@ -321,6 +344,14 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
     closed = patient.status in (Patient.Status.WITHDRAWN, Patient.Status.COMPLETED)
     planned = list(patient.study.schedule.all())
     baseline_recorded = any(s.is_baseline and s.pk in recorded for s in planned)
+    scale_names = SHORT_NAMES
+    chosen = [code for code in patient.study.scales or [] if code in scale_names]
+    assessments = {
+        (a.visit_id, a.scale): a
+        for a in ScaleAssessment.objects.filter(
+            visit__in=list(recorded.values()), source=GradingSource.IN_PERSON, status=RecordStatus.RECORDED
+        )
+    }
     rows = []
     for scheduled in planned:
         window = visit_window(scheduled, patient.enrollment_date)
@@ -343,6 +374,17 @@ def patient_timeline(patient: Patient) -> list[TimelineRow]:
                 state=state,
                 voided=voided[scheduled.pk],
                 can_record=can_record,
+                scales=[
+                    ScaleCell(
+                        code,
+                        scale_names[code],
+                        assessments.get((visit.pk, code)),
+                        visit.sunnybrook_composite if code == "sunnybrook" else None,
+                    )
+                    for code in chosen
+                ]
+                if visit is not None
+                else [],
             )
         )
     return rows

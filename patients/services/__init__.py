@@ -26,6 +26,7 @@ One module per concept; everything is re-exported here, so callers write
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
 - `eligibility`: the eligibility checklist, its answers, and the rule randomization applies
+- `scales`: clinician-graded scales item by item at a visit: record, correct, void
 - `common`: the audited save and the rules the others share
 """
 
@@ -69,6 +70,7 @@ from .randomization import (
     randomization_block,
     randomization_list_generate,
 )
+from .scales import visit_scale_record, visit_scale_update, visit_scale_void
 from .study_lock import study_close, study_reopen
 from .study_settings import (
     ALLOCATION_FIELDS,
@@ -133,4 +135,7 @@ __all__ = [
     "visit_update",
     "visit_validate",
     "visit_void",
+    "visit_scale_record",
+    "visit_scale_update",
+    "visit_scale_void",
 ]

@@ -51,6 +51,7 @@ def _plant_records(study, patient, *, coordinator, data_manager):
         house_brackmann=3,
     )
     add_scored_photo(baseline, by=coordinator, metrics=score_metrics(20.0, 22.5))
+    services.visit_scale_record(visit=baseline, scale="sunnybrook", responses={"sb_rest_eye": "wide"}, by=coordinator)
     services.injection_session_record(
         patient=patient,
         by=coordinator,

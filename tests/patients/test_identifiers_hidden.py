@@ -119,6 +119,10 @@ def trial_with_canaries(
     voided_event = services.adverse_event_record(**event_fields, description="Noticed at home")
     services.adverse_event_void(event=voided_event, by=coordinator_a, reason="Entered twice")
     event = services.adverse_event_record(**event_fields, description="Noticed at home, twice")
+    # A scale graded item by item, one grading voided (its reason is free text), the other current.
+    graded = services.visit_scale_record(visit=visit_1, scale="sunnybrook", responses={}, by=coordinator_a)
+    services.visit_scale_void(assessment=graded, by=coordinator_a, reason=f"{CANARY}-scale-void-reason")
+    services.visit_scale_record(visit=visit_1, scale="eface", responses={"ef_brow_rest": 90}, by=coordinator_a)
     services.patient_withdraw(patient=withdrawn, by=coordinator_a, reason=f"{CANARY}-withdrawal-reason")
     # The API's secrets: a token for a script and the study's pseudonym key.
     ApiToken.objects.create(user=api_client_user, study=study, client_name="Analysis script", created_by=manager)

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from measurements import services as photo_services
 from measurements.models import Expression, Photo
 from patients import services
+from patients.grading.eface import EFACE
 from patients.models import StudyOutcome
 from tests.conftest import make_patient, record_treatment
 from tests.measurements.files import noise_jpeg
@@ -22,6 +23,9 @@ def treated(site_a, coordinator_a, bont_arm, data_manager, settings, tmp_path):
     patient.refresh_from_db()
     visit, _ = record_treatment(patient, coordinator_a)
     return patient, visit
+
+
+EFACE_BALANCED = {item.code: 100 for item in EFACE.items}
 
 
 def _upload(visit, by, expression, seed):
@@ -45,7 +49,7 @@ def test_each_visit_lists_the_grades_outcomes_and_photos_it_lacks(login, coordin
     (row,) = response.context["report"].visits
     assert row.visit == visit
     assert "House–Brackmann grade" not in row.missing  # graded
-    assert "Sunnybrook composite" in row.missing and "FaCE scale" in row.missing
+    assert "Sunnybrook" in row.missing and "eFACE" in row.missing and "FaCE scale" in row.missing
     assert "Photo: Rest" not in row.missing
     assert "Photo to retake: Pucker (“ooo”)" in row.missing
     assert f"Photo: {Expression.SMILE_OPEN.label}" in row.missing
@@ -56,10 +60,20 @@ def test_each_visit_lists_the_grades_outcomes_and_photos_it_lacks(login, coordin
 def test_a_complete_visit_is_not_listed(login, coordinator_a, treated):
     _, visit = treated
     services.visit_update(visit=visit, by=coordinator_a, reason="Graded", house_brackmann=3, sunnybrook_composite=60)
+    services.visit_scale_record(visit=visit, scale="eface", responses=EFACE_BALANCED, by=coordinator_a)
     for seed, expression in enumerate(Expression.values):
         _upload(visit, coordinator_a, expression, 10 + seed)
     report = login(coordinator_a).get("/missing-data/").context["report"]
     assert report.visits == [] and report.visits_checked == 1
+
+
+def test_an_incomplete_scale_is_listed_as_missing_and_a_graded_one_is_not(login, coordinator_a, treated):
+    _, visit = treated
+    services.visit_scale_record(visit=visit, scale="sunnybrook", responses={"sb_rest_eye": "normal"}, by=coordinator_a)
+    services.visit_scale_record(visit=visit, scale="eface", responses=EFACE_BALANCED, by=coordinator_a)
+    (row,) = login(coordinator_a).get("/missing-data/").context["report"].visits
+    assert "Sunnybrook (incomplete)" in row.missing
+    assert "eFACE" not in row.missing and "eFACE (incomplete)" not in row.missing
 
 
 def test_another_sites_coordinator_sees_none_of_these_visits(login, coordinator_b, treated):

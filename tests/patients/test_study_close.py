@@ -109,6 +109,9 @@ def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_
         study=study, code="pain", name="Pain", unit="points", min_value=0, max_value=10, by=data_manager
     )
     services.visit_outcomes_record(visit=visit, by=coordinator_a, values={outcome: "3"})
+    assessment = services.visit_scale_record(
+        visit=visit, scale="sunnybrook", responses={"sb_rest_eye": "narrow"}, by=coordinator_a
+    )
     unrandomized = make_patient(site_a, coordinator_a)
     screening = make_patient(site_a, coordinator_a, enroll=False)
     _close(study, data_manager)
@@ -119,6 +122,7 @@ def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_
         "session": session,
         "event": event,
         "outcome": outcome,
+        "assessment": assessment,
         "unrandomized": unrandomized,
         "screening": screening,
         "today": today,
@@ -159,6 +163,15 @@ def _write_paths(locked, *, study, site_a, coordinator_a, data_manager, bont_arm
         ),
         "visit_update": lambda: services.visit_update(visit=visit, by=coordinator_a, reason="Typo", notes="Late"),
         "visit_void": lambda: services.visit_void(visit=visit, by=coordinator_a, reason="Wrong patient"),
+        "visit_scale_record": lambda: services.visit_scale_record(
+            visit=visit, scale="eface", responses={"ef_brow_rest": 100}, by=coordinator_a
+        ),
+        "visit_scale_update": lambda: services.visit_scale_update(
+            assessment=locked["assessment"], responses={"sb_rest_eye": "wide"}, by=coordinator_a, reason="Typo"
+        ),
+        "visit_scale_void": lambda: services.visit_scale_void(
+            assessment=locked["assessment"], by=coordinator_a, reason="Wrong visit"
+        ),
         "injection_session_record": lambda: services.injection_session_record(
             patient=t, by=coordinator_a, points=point, date=today, product="onabotulinumtoxinA"
         ),
