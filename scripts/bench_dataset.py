@@ -185,6 +185,7 @@ def copy_sql(study) -> tuple[str, int]:
 
     from analysis.metrics import ANALYSIS_METRICS, GRADE_METRIC_NAMES
     from analysis.selectors import analysis_engine_version
+    from measurements.engine.metrics import MIN_RATIO_DENOMINATOR
 
     def num(key: str) -> str:
         return f"(s.metrics->>'{key}')::float8"
@@ -199,9 +200,12 @@ def copy_sql(study) -> tuple[str, int]:
             right, left, sign, role = m.orientation
             affected = f"CASE p.affected_side WHEN 'left' THEN {num(left)} WHEN 'right' THEN {num(right)} END"
             unaffected = f"CASE p.affected_side WHEN 'left' THEN {num(right)} WHEN 'right' THEN {num(left)} END"
-            expr = {"affected": affected, "unaffected": unaffected}.get(
-                role, f"{sign} * (({affected}) - ({unaffected}))"
-            )
+            expr = {
+                "affected": affected,
+                "unaffected": unaffected,
+                # analysis.metrics.oriented_values: undefined over a near-zero unaffected value.
+                "ratio": f"CASE WHEN ({unaffected}) >= {MIN_RATIO_DENOMINATOR} THEN ({affected}) / ({unaffected}) END",
+            }.get(role, f"{sign} * (({affected}) - ({unaffected}))")
         photo_values.append(f"('{m.name}', {expr}, '{m.unit}')")
     grade_values = [f"('{name}', v.{name}::float8, '{m.unit}')" for m in ANALYSIS_METRICS for name in [m.name]
                     if name in GRADE_METRIC_NAMES]  # fmt: skip
