@@ -9,8 +9,10 @@ source is `source(visits) -> {visit id: [what is missing]}`.
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from .missing_codes import GRADE_ITEMS, ItemKind, visit_missing_items
 from .models import RecordStatus, StudyOutcome, Visit, VisitOutcomeValue
 from .selectors import Access, patients_visible
+from .services.missing_codes import photo_items
 
 _SOURCES: list = []
 
@@ -24,6 +26,7 @@ def register_source(source) -> None:
 class VisitGaps:
     visit: Visit
     missing: list[str] = field(default_factory=list)
+    coded: list[str] = field(default_factory=list)  # items marked missing, with their code: not gaps
 
 
 @dataclass
@@ -45,11 +48,21 @@ def missing_data_report(access: Access, *, site_id: int | None = None) -> Missin
         .order_by("patient__study_code", "date_performed", "id")
     )
     gaps: dict[int, list[str]] = defaultdict(list)
+    coded_items = visit_missing_items(visits)
+    coded: dict[int, list[str]] = defaultdict(list)
+
+    def gap(visit, kind: str, item_code: str, label: str) -> None:
+        # An item marked missing with a code is accounted for: reported with its code, not as a gap.
+        item = coded_items.get(visit.pk, {}).get((kind, item_code))
+        if item is None:
+            gaps[visit.pk].append(label)
+        else:
+            coded[visit.pk].append(f"{label}: {item.get_code_display().lower()}")
+
     for visit in visits:
-        if visit.house_brackmann is None:
-            gaps[visit.pk].append("House–Brackmann grade")
-        if visit.sunnybrook_composite is None:
-            gaps[visit.pk].append("Sunnybrook composite")
+        for name, label in GRADE_ITEMS.items():
+            if getattr(visit, name) is None:
+                gap(visit, ItemKind.GRADE, name, label)
     outcomes = defaultdict(list)
     for outcome in StudyOutcome.objects.filter(study_id__in={v.patient.study_id for v in visits}).order_by("id"):
         outcomes[outcome.study_id].append(outcome)
@@ -57,10 +70,16 @@ def missing_data_report(access: Access, *, site_id: int | None = None) -> Missin
     for visit in visits:
         for outcome in outcomes[visit.patient.study_id]:
             if (visit.pk, outcome.pk) not in entered:
-                gaps[visit.pk].append(outcome.name)
+                gap(visit, ItemKind.OUTCOME, outcome.code, outcome.name)
     for source in _SOURCES:
         for visit_id, missing in source(visits).items():
             gaps[visit_id].extend(missing)
-    rows = [VisitGaps(visit, gaps[visit.pk]) for visit in visits if gaps[visit.pk]]
+    for visit_id, items in coded_items.items():  # the photo codes: the sources leave coded photos out
+        coded[visit_id] += [
+            f"Photo: {photo_items().get(item.item_code, item.item_code)}: {item.get_code_display().lower()}"
+            for (kind, _), item in items.items()
+            if kind == ItemKind.PHOTO
+        ]
+    rows = [VisitGaps(visit, gaps[visit.pk], coded[visit.pk]) for visit in visits if gaps[visit.pk]]
     counts = Counter(item for row in rows for item in row.missing)
     return MissingDataReport(visits=rows, visits_checked=len(visits), counts=counts.most_common())

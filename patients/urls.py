@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import missing_code_views, views
 
 # Paths and names are pinned by the tests of other modules: change neither.
 urlpatterns = [
@@ -20,6 +20,14 @@ urlpatterns = [
     path("patients/<int:pk>/visits/new/", views.visit_create, name="visit_create"),
     path("patients/<int:pk>/visits/<int:visit_pk>/edit/", views.visit_edit, name="visit_edit"),
     path("patients/<int:pk>/visits/<int:visit_pk>/void/", views.visit_void, name="visit_void"),
+    path(
+        "patients/<int:pk>/visits/<int:visit_pk>/missing/",
+        missing_code_views.missing_item_create,
+        name="missing_item_create",
+    ),
+    path(
+        "patients/<int:pk>/missing/<int:item_pk>/void/", missing_code_views.missing_item_void, name="missing_item_void"
+    ),
     path("patients/<int:pk>/injections/new/", views.injection_create, name="injection_create"),
     path("patients/<int:pk>/injections/<int:session_pk>/edit/", views.injection_edit, name="injection_edit"),
     path("patients/<int:pk>/injections/<int:session_pk>/void/", views.injection_void, name="injection_void"),

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
 from .adverse_event_models import accepts_adverse_events
+from .missing_codes import visit_missing_items
 from .missing_data import missing_data_report
 from .models import (
     AdverseEvent,
@@ -192,6 +193,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
     accepts_data = can_edit and patient.accepts_new_data
     timeline = selectors.patient_timeline(patient)
+    _attach_missing_codes(timeline)
     context = {
         "patient": patient,
         "identifiers": identifiers,
@@ -214,6 +216,17 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         **extra,
     }
     return render(request, "patients/patient_detail.html", context, status=status)
+
+
+def _attach_missing_codes(timeline) -> None:
+    """Each recorded visit's missing-data codes, for the timeline: `coded` (every code) and the grades'."""
+    coded = visit_missing_items([row.visit for row in timeline if row.visit])
+    for row in timeline:
+        if row.visit:
+            items = coded.get(row.visit.pk, {})
+            row.visit.coded = list(items.values())
+            row.visit.coded_house_brackmann = items.get(("grade", "house_brackmann"))
+            row.visit.coded_sunnybrook = items.get(("grade", "sunnybrook_composite"))
 
 
 def _randomizable(patient) -> bool:
