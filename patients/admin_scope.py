@@ -35,6 +35,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "measurements.photoscore": "photo__patient__study",
     "patients.studyoutcome": "study",
     "patients.visitoutcomevalue": "visit__patient__study",
+    "patients.missingitem": "visit__patient__study",
     "patients.adverseevent": "patient__study",
     "patients.eligibilitycriterion": "study",
     "patients.eligibilityanswer": "patient__study",

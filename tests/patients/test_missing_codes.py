@@ -145,3 +145,14 @@ def test_the_missing_data_report_shows_the_code_instead_of_the_gap(login, visit,
     assert "House–Brackmann grade" in row.missing
     assert "Sunnybrook composite: asked but declined" in row.coded
     assert "Photo: Rest: not applicable" in row.coded
+
+
+def test_the_patient_history_shows_the_code_and_hides_the_reason_from_the_investigator(
+    login, visit, coordinator_a, investigator
+):
+    _mark(visit, coordinator_a, code="other", reason="Daughter Jane declined for her")
+    url = f"/patients/{visit.patient.pk}/history/"
+    mine = login(coordinator_a).get(url).content.decode()
+    assert "Missing-data code" in mine and "Daughter Jane declined" in mine
+    theirs = login(investigator).get(url).content.decode()
+    assert "Missing-data code" in theirs and "Daughter Jane" not in theirs
