@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
+import pandas as pd
+
 from measurements.models import Expression
 from patients.missing_codes import MissingCode
 
@@ -113,7 +115,8 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
     no_pose = (None,) * len(POSE_COLUMNS)
     exclusion = table.rows["exclusion"]
     coded_prefix = MISSING_CODED + ":"
-    photo_rows = table.rows[(exclusion == "") | exclusion.str.startswith(coded_prefix)] if photo_metrics else []
+    # Counted photos, and the photo slots marked missing with a code (excluded under it, selectors.MISSING_CODED).
+    photo_rows = table.rows[(exclusion == "") | exclusion.str.startswith(coded_prefix)]
     for row in photo_rows.itertuples(index=False, name=None) if photo_metrics else ():
         common = _common(row, at, patient_key)
         if row[at["exclusion"]]:  # coded missing: one row per metric, with the code and no value
@@ -138,7 +141,8 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
     if visit_metrics:
         visits = table.rows[~table.rows["exclusion"].isin(["voided_visit", "after_withdrawal"])]
         visits = visits.drop_duplicates("visit_id")
-        codes = {name: table.missing_codes.get(name) for name in visit_metrics}
+        no_codes = pd.Series(None, index=table.rows.index, dtype=object)
+        codes = {name: table.missing_codes.get(name, no_codes) for name in visit_metrics}
         for index, row in zip(visits.index, visits.itertuples(index=False, name=None)):
             common = _common(row, at, patient_key)
             for name in visit_metrics:
@@ -146,7 +150,7 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
                 if not _missing(value):
                     value = int(value) if float(value).is_integer() else value
                     yield (*common, "", "", name, value, definitions[name].unit, *no_pose, None)
-                elif codes[name] is not None and codes[name].get(index) is not None:
+                elif codes[name].get(index) is not None:
                     yield (*common, "", "", name, None, definitions[name].unit, *no_pose, codes[name][index])
 
 
