@@ -156,3 +156,21 @@ def test_the_patient_history_shows_the_code_and_hides_the_reason_from_the_invest
     assert "Missing-data code" in mine and "Daughter Jane declined" in mine
     theirs = login(investigator).get(url).content.decode()
     assert "Missing-data code" in theirs and "Daughter Jane" not in theirs
+
+
+def test_a_grade_the_data_manager_enters_in_the_admin_voids_its_code(client, visit, coordinator_a, data_manager):
+    from tests.patients.admin_forms import change_form_data
+
+    item = _mark(visit, coordinator_a)
+    client.force_login(data_manager)
+    url = f"/admin/patients/visit/{visit.pk}/change/"
+    response = client.post(
+        url, change_form_data(client, url, sunnybrook_composite="40", change_reason="Found the paper form")
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.status, item.void_reason) == (RecordStatus.VOIDED, "value recorded")
+    # The data manager reads every code of their studies, read only.
+    listing = client.get("/admin/patients/missingitem/")
+    assert listing.status_code == 200 and "sunnybrook_composite" in listing.content.decode()
+    assert client.get(f"/admin/patients/missingitem/{item.pk}/change/").status_code == 200  # the view page
