@@ -174,3 +174,12 @@ def test_a_grade_the_data_manager_enters_in_the_admin_voids_its_code(client, vis
     listing = client.get("/admin/patients/missingitem/")
     assert listing.status_code == 200 and "sunnybrook_composite" in listing.content.decode()
     assert client.get(f"/admin/patients/missingitem/{item.pk}/change/").status_code == 200  # the view page
+
+
+def test_each_missing_photo_on_the_patient_page_has_a_mark_missing_link_and_then_its_code(login, visit, coordinator_a):
+    client = login(coordinator_a)
+    link = f"/patients/{visit.patient.pk}/visits/{visit.pk}/missing/?item=photo:smile_open"
+    assert link in client.get(visit.patient.get_absolute_url()).content.decode()
+    _mark(visit, coordinator_a, kind="photo", item="smile_open", code="not_applicable")
+    page = client.get(visit.patient.get_absolute_url()).content.decode()
+    assert link not in page and "Missing: not applicable" in page
