@@ -76,7 +76,7 @@ def missing_item_void(request, pk, item_pk):
         request,
         patient,
         void=lambda **kw: services.missing_item_void(item=item, **kw),
-        title=f"Withdraw the missing-data code of {item.item_code}",
+        title=f"Withdraw the missing-data code of {item.item_label}",
         warning="The code stays in the audit trail, voided; the item is a gap again until its value is recorded.",
         done="Missing-data code withdrawn.",
     )

@@ -76,6 +76,17 @@ class MissingItem(models.Model):
     def patient(self):
         return self.visit.patient
 
+    @property
+    def item_label(self) -> str:
+        """What is missing, in words: the grade's name, "Photo: <expression>", or the outcome's code."""
+        from .services.missing_codes import photo_items  # the services import this module
+
+        if self.item_kind == ItemKind.GRADE:
+            return GRADE_ITEMS.get(self.item_code, self.item_code)
+        if self.item_kind == ItemKind.PHOTO:
+            return f"Photo: {photo_items().get(self.item_code, self.item_code)}"
+        return f"Outcome {self.item_code}"
+
 
 def visit_missing_items(visits) -> dict[int, dict[tuple[str, str], "MissingItem"]]:
     """{visit id: {(kind, item code): its recorded code}}, one query."""

@@ -183,3 +183,12 @@ def test_each_missing_photo_on_the_patient_page_has_a_mark_missing_link_and_then
     _mark(visit, coordinator_a, kind="photo", item="smile_open", code="not_applicable")
     page = client.get(visit.patient.get_absolute_url()).content.decode()
     assert link not in page and "Missing: not applicable" in page
+
+
+def test_a_study_outcome_without_a_value_has_its_mark_missing_link_on_the_timeline(login, visit, coordinator_a, pain):
+    client = login(coordinator_a)
+    link = f"/patients/{visit.patient.pk}/visits/{visit.pk}/missing/?item=outcome:pain"
+    assert link in client.get(visit.patient.get_absolute_url()).content.decode()
+    _mark(visit, coordinator_a, kind="outcome", item="pain", code="unknown")
+    page = client.get(visit.patient.get_absolute_url()).content.decode()
+    assert link not in page and "Outcome pain: unknown" in page
