@@ -100,10 +100,19 @@ def missing_items_clear(*, visit: Visit, item_kind: str, item_codes: Iterable[st
     """Void the codes of items whose value has just been recorded; called inside the writer's
     transaction by every service that records a value (visits, outcomes, photos)."""
     require_study_open(visit.patient.study_id)
+    return missing_items_clear_many(item_kind=item_kind, items={(visit.pk, code) for code in item_codes}, by=by)
+
+
+def missing_items_clear_many(*, item_kind: str, items: set[tuple[int, str]], by: User | None) -> int:
+    """missing_items_clear for many visits at once ({(visit id, item code)}), in one query: the outcome
+    import's. The caller has checked that the study is open, inside its transaction."""
     cleared = 0
-    for item in MissingItem.objects.select_for_update().filter(
-        visit=visit, item_kind=item_kind, item_code__in=list(item_codes), status=RecordStatus.RECORDED
-    ):
+    recorded = MissingItem.objects.select_for_update().filter(
+        visit_id__in={visit_id for visit_id, _ in items}, item_kind=item_kind, status=RecordStatus.RECORDED
+    )
+    for item in recorded:
+        if (item.visit_id, item.item_code) not in items:
+            continue
         item.status = RecordStatus.VOIDED
         item.void_reason = VALUE_RECORDED
         save_audited(item, by=by, reason=f"Voided: {VALUE_RECORDED}")

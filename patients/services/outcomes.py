@@ -9,7 +9,7 @@ from django.db import transaction
 from ..missing_codes import ItemKind
 from ..models import RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
 from .common import require_study_open, save_audited
-from .missing_codes import missing_items_clear
+from .missing_codes import missing_items_clear, missing_items_clear_many
 
 
 @transaction.atomic
@@ -140,5 +140,6 @@ def outcome_values_import(*, study: Study, rows: list[dict], by: User, dry_run: 
         require_study_open(study)  # again, locked: the study may have been closed since the check
         for record in accepted:
             save_audited(record, by=by, reason="Imported from CSV")
-            missing_items_clear(visit=record.visit, item_kind=ItemKind.OUTCOME, item_codes=[record.outcome.code], by=by)
+        imported = {(record.visit_id, record.outcome.code) for record in accepted}
+        missing_items_clear_many(item_kind=ItemKind.OUTCOME, items=imported, by=by)
     return refused

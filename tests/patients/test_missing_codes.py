@@ -192,3 +192,14 @@ def test_a_study_outcome_without_a_value_has_its_mark_missing_link_on_the_timeli
     _mark(visit, coordinator_a, kind="outcome", item="pain", code="unknown")
     page = client.get(visit.patient.get_absolute_url()).content.decode()
     assert link not in page and "Outcome pain: unknown" in page
+
+
+def test_an_imported_outcome_value_voids_its_code(visit, coordinator_a, data_manager, pain):
+    item = _mark(visit, coordinator_a, kind="outcome", item="pain", code="not_done")
+    other = _mark(visit, coordinator_a)  # a grade's code: the import leaves it alone
+    row = {"study_code": visit.patient.study_code, "visit": "baseline", "outcome": "pain", "value": "5"}
+    assert services.outcome_values_import(study=visit.patient.study, rows=[row], by=data_manager, dry_run=False) == []
+    item.refresh_from_db()
+    other.refresh_from_db()
+    assert (item.status, item.void_reason) == (RecordStatus.VOIDED, "value recorded")
+    assert other.status == RecordStatus.RECORDED
