@@ -12,10 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
+import pandas as pd
+
 from measurements.models import Expression
+from patients.missing_codes import MissingCode
 
 from .metrics import ANALYSIS_METRICS
-from .selectors import POSE_COLUMNS, OutcomeTable
+from .selectors import MISSING_CODED, POSE_COLUMNS, OutcomeTable
 
 # (variable, label, type, unit, allowed values)
 COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -33,7 +36,13 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     ("engine_version", "Scoring engine version of the photo metric; empty for grades", "string", "", "x.y.z or empty"),
     ("metric", "Outcome measured", "string", "", "see the metric rows of this dictionary"),
-    ("value", "Value of the outcome", "number", "see unit", "real"),
+    (
+        "value",
+        "Value of the outcome; empty where the item was marked missing (see missing_code)",
+        "number",
+        "see unit",
+        "real or empty",
+    ),
     ("unit", "Unit of the value", "string", "", "mm, deg, %, grade, points"),
     (
         "yaw_deg",
@@ -56,6 +65,14 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
         "number",
         "deg",
         "-180 to 180 or empty",
+    ),
+    (
+        "missing_code",
+        "Why the item has no value: the missing-data code the site recorded instead of it (docs/analysis.md, "
+        "Missing-data codes); empty where a value exists",
+        "string",
+        "",
+        ", ".join(MissingCode.values) + " or empty",
     ),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in COLUMNS)
@@ -82,7 +99,8 @@ def data_dictionary(metrics=ANALYSIS_METRICS) -> list[dict]:
 
 
 def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iterator[tuple]:
-    """Rows in COLUMN_NAMES order: included values only; grades and study-defined outcomes once per visit.
+    """Rows in COLUMN_NAMES order: included values, and items marked missing with a code (value empty,
+    `missing_code` set); grades and study-defined outcomes once per visit. Other gaps have no row.
 
     `patient_key` maps a patient id to the key written in the `patient` column.
     """
@@ -95,8 +113,17 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
     # The photo's head pose goes with each of its rows, so that pose can be compared between arms.
     pose_at = [at[name] for name in POSE_COLUMNS]
     no_pose = (None,) * len(POSE_COLUMNS)
-    for row in table.included.itertuples(index=False, name=None):
+    exclusion = table.rows["exclusion"]
+    coded_prefix = MISSING_CODED + ":"
+    # Counted photos, and the photo slots marked missing with a code (excluded under it, selectors.MISSING_CODED).
+    photo_rows = table.rows[(exclusion == "") | exclusion.str.startswith(coded_prefix)]
+    for row in photo_rows.itertuples(index=False, name=None) if photo_metrics else ():
         common = _common(row, at, patient_key)
+        if row[at["exclusion"]]:  # coded missing: one row per metric, with the code and no value
+            code = row[at["exclusion"]].removeprefix(coded_prefix)
+            for name in photo_metrics:
+                yield (*common, row[at["expression"]], "", name, None, definitions[name].unit, *no_pose, code)
+            continue
         pose = tuple(None if _missing(row[i]) else round(float(row[i]), 2) for i in pose_at)
         for name in photo_metrics:
             value = row[at[name]]
@@ -109,16 +136,22 @@ def long_rows(table: OutcomeTable, *, patient_key: Callable[[int], str]) -> Iter
                     value,
                     definitions[name].unit,
                     *pose,
+                    None,
                 )
     if visit_metrics:
         visits = table.rows[~table.rows["exclusion"].isin(["voided_visit", "after_withdrawal"])]
-        for row in visits.drop_duplicates("visit_id").itertuples(index=False, name=None):
+        visits = visits.drop_duplicates("visit_id")
+        no_codes = pd.Series(None, index=table.rows.index, dtype=object)
+        codes = {name: table.missing_codes.get(name, no_codes) for name in visit_metrics}
+        for index, row in zip(visits.index, visits.itertuples(index=False, name=None)):
             common = _common(row, at, patient_key)
             for name in visit_metrics:
                 value = row[at[name]]
                 if not _missing(value):
                     value = int(value) if float(value).is_integer() else value
-                    yield (*common, "", "", name, value, definitions[name].unit, *no_pose)
+                    yield (*common, "", "", name, value, definitions[name].unit, *no_pose, None)
+                elif codes[name].get(index) is not None:
+                    yield (*common, "", "", name, None, definitions[name].unit, *no_pose, codes[name][index])
 
 
 def study_rows(study, *, patient_key: Callable[[int], str], chunk: int = 100) -> Iterator[tuple]:

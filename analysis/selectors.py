@@ -24,6 +24,7 @@ from django.http import Http404
 from measurements.engine import GATE_STATUSES
 from measurements.models import Expression, PhotoScore
 from patients import schedule
+from patients.missing_codes import ItemKind, MissingCode, MissingItem
 from patients.models import Patient, RecordStatus, ScheduledVisit, Study, StudyOutcome, Visit, VisitOutcomeValue
 from patients.selectors import Access, enrolled_visit_window
 
@@ -44,6 +45,9 @@ FAILED = "failed"  # reported as "failed:<gate>", e.g. failed:head_turned
 VOIDED = "voided_visit"
 WITHDRAWN = "after_withdrawal"
 NO_AFFECTED_SIDE = "no_affected_side"
+# An item marked missing with a code (patients.missing_codes) is excluded under its code, "missing:<code>":
+# never counted as a zero or a value, and never lumped with the items nobody accounted for.
+MISSING_CODED = "missing"
 # The reasons that exclude a whole visit, and with it its grades and study-defined outcomes.
 VISIT_EXCLUSIONS = (VOIDED, WITHDRAWN)
 EXCLUSION_LABELS = {
@@ -56,6 +60,7 @@ EXCLUSION_LABELS = {
     **{f"failed:{gate}": f"Failed the quality gate: {gate.replace('_', ' ')}" for gate in GATE_STATUSES},
     # docs/metrics.md, "A visit-level frame and scale": an eye closure is never given a guessed scale.
     "failed:no_reference": "No millimetres: the visit has no usable open-eye photo to take the scale from",
+    **{f"{MISSING_CODED}:{code}": f"Missing: {label.lower()}" for code, label in MissingCode.choices},
 }
 
 ROW_COLUMNS = [
@@ -141,6 +146,9 @@ class OutcomeTable:
     site_code: str | None = None
     side_missing_patients: int = 0
     definitions: dict[str, AnalysisMetric] = field(default_factory=lambda: dict(ANALYSIS_METRICS_BY_NAME))
+    # Per grade or study-outcome metric, the missing-data code of each row's visit (None where not coded),
+    # aligned with `rows`. A photo slot's code is in its `exclusion` ("missing:<code>") instead.
+    missing_codes: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def included(self) -> pd.DataFrame:
@@ -156,6 +164,10 @@ class OutcomeTable:
         if metric and self.definitions[metric].source != "photo":
             # A grade or study outcome belongs to the visit: a photo's fate does not exclude it.
             reasons[~reasons.isin(VISIT_EXCLUSIONS)] = ""
+            coded = self.missing_codes.get(metric)
+            if coded is not None:
+                coded = coded.reindex(reasons.index)
+                reasons = reasons.where((reasons != "") | coded.isna(), MISSING_CODED + ":" + coded.fillna(""))
             reasons = reasons.where(~self.rows.duplicated("visit_id"), "")
         if metric and self.definitions[metric].needs_side:
             reasons[(reasons == "") & ~self.rows["affected_side"].isin(["left", "right"])] = NO_AFFECTED_SIDE
@@ -303,7 +315,7 @@ def outcome_table(
     patient_ids: list[int] | None = None,
     version: str | None = None,
 ) -> OutcomeTable:
-    """The records under the inclusion rules, in five queries whatever the number of patients.
+    """The records under the inclusion rules, in six queries whatever the number of patients.
 
     `metrics` are analysis metric names (analysis.metrics); None means all of them. With
     `expressions` None every expression of the standard set is returned; with an empty list none
@@ -326,12 +338,25 @@ def outcome_table(
 
     performed = pd.to_datetime(raw["performed"])
     exclusion = _exclusions(raw, performed, photos=bool(expressions))
+    coded = _missing_codes(patients)
+    if expressions:
+        photo_codes = pd.Series(
+            [coded.get((v, ItemKind.PHOTO.value, e)) for v, e in zip(raw["visit_id"], raw["expression"])],
+            index=raw.index,
+            dtype=object,
+        )
+        exclusion = np.where(
+            (exclusion == NO_PHOTO) & photo_codes.notna().to_numpy(),
+            (MISSING_CODED + ":" + photo_codes.fillna("")).to_numpy(),
+            exclusion,
+        ).astype(object)
     counts = exclusion == ""
     # Grades belong to the visit: they count when the visit counts, whatever its photos.
     visit_counts = ~np.isin(exclusion, [VOIDED, WITHDRAWN])
     days = (performed - pd.to_datetime(raw["enrollment_date"])).dt.days.astype("Int64")
     visit_values = _study_outcome_values(study, [m for m in metrics if definitions[m].source == "study"])
     values: dict[str, np.ndarray] = {}
+    missing_codes: dict[str, pd.Series] = {}
     for name in metrics:
         definition = definitions[name]
         if definition.source == "photo":
@@ -342,6 +367,16 @@ def outcome_table(
         else:
             recorded = raw["visit_id"].map(visit_values[name]).to_numpy(dtype=float)
         values[name] = np.where(visit_counts, recorded, np.nan)
+        kind, item = (
+            (ItemKind.GRADE.value, name)
+            if name in GRADE_METRIC_NAMES
+            else (ItemKind.OUTCOME.value, name.removeprefix(STUDY_OUTCOME_PREFIX))
+        )
+        codes = [coded.get((v, kind, item)) for v in raw["visit_id"]]
+        # A code only where the visit counts and no value is there (recording the value voids the code).
+        missing_codes[name] = pd.Series(codes, index=raw.index, dtype=object).where(
+            visit_counts & np.isnan(recorded), None
+        )
     rows = pd.DataFrame(
         {
             **{name: raw[name] for name in ROW_COLUMNS if name in raw.columns},
@@ -390,7 +425,16 @@ def outcome_table(
         site_code=site_code,
         side_missing_patients=side_missing,
         definitions=definitions,
+        missing_codes=missing_codes,
     )
+
+
+def _missing_codes(patients) -> dict[tuple[int, str, str], str]:
+    """{(visit id, item kind, item code): missing-data code} of the patients' recorded codes, one query."""
+    items = MissingItem.objects.filter(visit__patient__in=patients, status=RecordStatus.RECORDED)
+    return {
+        (v, kind, item): code for v, kind, item, code in items.values_list("visit_id", "item_kind", "item_code", "code")
+    }
 
 
 def study_schedule(study: Study) -> list[ScheduledVisit]:

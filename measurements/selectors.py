@@ -8,6 +8,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from patients.missing_codes import ItemKind, MissingItem, visit_missing_items
 from patients.models import Patient, RecordStatus, Study, Visit
 from patients.selectors import Access, patients_visible
 
@@ -59,6 +60,7 @@ class PhotoSlot:
     photo: Photo | None
     score: PhotoScore | None
     retakes: int
+    missing: MissingItem | None = None  # the missing-data code that stands for an absent photo
 
 
 @dataclass
@@ -76,7 +78,7 @@ class VisitPhotos:
 
 
 def patient_photos(patient: Patient) -> list[VisitPhotos]:
-    """Every recorded visit with one slot per expression of the standard set, in three queries."""
+    """Every recorded visit with one slot per expression of the standard set, in four queries."""
     visits = list(
         patient.visits.filter(status=RecordStatus.RECORDED)
         .select_related("scheduled_visit")
@@ -94,6 +96,7 @@ def patient_photos(patient: Patient) -> list[VisitPhotos]:
             current[(photo.visit_id, photo.expression)] = photo
         else:
             retakes[(photo.visit_id, photo.expression)] += 1
+    coded = visit_missing_items(visits)
     result = []
     for visit in visits:
         slots = []
@@ -106,6 +109,7 @@ def patient_photos(patient: Patient) -> list[VisitPhotos]:
                     photo=slot_photo,
                     score=current_score(slot_photo) if slot_photo else None,
                     retakes=retakes[(visit.pk, expression)],
+                    missing=coded.get(visit.pk, {}).get((ItemKind.PHOTO, expression)),
                 )
             )
         result.append(VisitPhotos(visit=visit, slots=slots))

@@ -29,8 +29,10 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from patients.audit import set_history_reason, set_history_user
+from patients.missing_codes import ItemKind
 from patients.models import Patient, RecordStatus, Visit
 from patients.services.common import require_study_open
+from patients.services.missing_codes import missing_items_clear
 
 from . import engine
 from .models import Expression, Photo, PhotoScore
@@ -236,6 +238,8 @@ def photo_upload(*, visit: Visit, expression: str, data: bytes, filename: str, b
                 set_history_user(previous, by)
                 set_history_reason(previous, "Replaced by a retake")
                 previous.save(update_fields=["is_current", "replaced_by"])
+            # A photo coded missing at this visit now has its value: the code is voided ("value recorded").
+            missing_items_clear(visit=visit, item_kind=ItemKind.PHOTO, item_codes=[expression], by=by)
             if queue:
                 transaction.on_commit(lambda: _enqueue(photo.pk))
     except IntegrityError:

@@ -20,6 +20,7 @@ from . import (
 from .admin_scope import ScopedAdminMixin, ScopedInlineMixin, is_data_manager
 from .audit import history_written_by
 from .eligibility_models import EligibilityCriterion
+from .missing_codes import GRADE_ITEMS, ItemKind
 from .models import (
     InjectionPoint,
     InjectionSession,
@@ -295,6 +296,13 @@ class VisitAdmin(AuditedAdmin):
             readonly += [name for name in ("patient", "created_by") if name not in readonly]
         return readonly
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A grade the data manager enters here is the value a missing-data code stood for: void the code.
+        graded = [name for name in GRADE_ITEMS if getattr(obj, name) is not None]
+        if obj.status == RecordStatus.RECORDED and graded:
+            services.missing_items_clear(visit=obj, item_kind=ItemKind.GRADE, item_codes=graded, by=request.user)
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
 
@@ -567,5 +575,5 @@ class EligibilityCriterionAdmin(AuditedAdmin):
 
 # The study's own pages and the adverse-event page live in their own modules (this one is long);
 # importing them registers them.
-from . import admin_adverse_events  # noqa: E402, F401
+from . import admin_adverse_events, admin_missing_codes  # noqa: E402, F401, I001
 from .admin_study import CLOSE_FIELD, REOPEN_FIELD  # noqa: E402, F401

@@ -36,6 +36,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "patients.studyoutcome": "study",
     "patients.visitoutcomevalue": "visit__patient__study",
     "patients.scaleassessment": "visit__patient__study",
+    "patients.missingitem": "visit__patient__study",
     "patients.adverseevent": "patient__study",
     "patients.eligibilitycriterion": "study",
     "patients.eligibilityanswer": "patient__study",

@@ -22,6 +22,7 @@ from .models import (
     EligibilityCriterion,
     InjectionPoint,
     InjectionSession,
+    MissingItem,
     Patient,
     PatientIdentifiers,
     Visit,
@@ -68,6 +69,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
         (InjectionPoint, InjectionPoint.history.filter(session_id__in=session_history.values("id"))),
         (AdverseEvent, AdverseEvent.history.filter(patient_id=patient.pk)),
         (EligibilityAnswer, EligibilityAnswer.history.filter(patient_id=patient.pk)),
+        (MissingItem, MissingItem.history.filter(visit__patient_id=patient.pk)),
     ]
     if with_identifiers:
         sources.insert(1, (PatientIdentifiers, PatientIdentifiers.history.filter(patient_id=patient.pk)))
@@ -84,7 +86,7 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
     criteria = dict(EligibilityCriterion.objects.filter(study_id=patient.study_id).values_list("pk", "text"))
     user_ids = {
         getattr(r, name)
-        for model in (Patient, Visit, InjectionSession, AdverseEvent, EligibilityAnswer)
+        for model in (Patient, Visit, InjectionSession, AdverseEvent, EligibilityAnswer, MissingItem)
         for r in records[model]
         for name in ("arm_assigned_by_id", "created_by_id", "answered_by_id")
         if getattr(r, name, None)
@@ -117,6 +119,8 @@ def patient_history(patient: Patient, *, with_identifiers: bool) -> list[History
             return f"Adverse event: {record.get_term_display()} from {record.onset_date:%Y-%m-%d}"
         if model is EligibilityAnswer:
             return f"Eligibility: {criteria.get(record.criterion_id, 'criterion')}"
+        if model is MissingItem:
+            return f"Missing-data code: {visits.get(record.visit_id, 'visit')}, {record.item_kind} {record.item_code}"
         point = f"{record.get_muscle_display()}, {record.get_side_display().lower()}, {units_display(record.units)} U"
         return f"Injection point ({sessions.get(record.session_id, 'session')}): {point}"
 

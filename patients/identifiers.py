@@ -24,6 +24,8 @@ IDENTIFYING_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patients", "injectionpoint"): frozenset({"muscle_other", "void_reason"}),
     ("patients", "scaleassessment"): frozenset({"void_reason"}),
     ("patients", "adverseevent"): frozenset({"term_other", "description", "void_reason"}),
+    # Why an item is missing is typed by the coordinator ("the patient's daughter declined for him").
+    ("patients", "missingitem"): frozenset({"missing_reason", "void_reason"}),
     # Faces are identifying; so are the landmarks that trace one and the file's fingerprint.
     # failure_reason is the engine's quality message (as PhotoScore.reason): not listed. last_error is
     # a worker's exception text, for data managers only: listed, so that it never leaves.
@@ -82,6 +84,8 @@ NOT_IDENTIFYING: dict[tuple[str, str], frozenset[str]] = {
     ),
     # A study's own outcomes, defined by its data manager like the arms and the schedule.
     ("patients", "studyoutcome"): frozenset({"code", "name", "unit", "description"}),
+    # A missing item's key: an expression, a grade's field name or a study outcome's code.
+    ("patients", "missingitem"): frozenset({"item_code"}),
     # The client's name says which script holds a token; the token key is the first characters of
     # the token that knox stores in clear to find it (and the admin lists, to tell tokens apart).
     # The rest of the token is what authenticates, and only its digest is kept, under a surrogate
@@ -130,6 +134,7 @@ SYSTEM_REASONS: frozenset[str] = frozenset(
 )
 # Reasons the services write as "<what>: <the identifying field's own text>".
 REASON_PREFIXES = ("Withdrawn", "Voided", "Removed", "Arm assigned outside the system")
+# "Marked missing: <code>" (patients.services.missing_codes) names the code only, never the typed reason.
 
 
 def shown_reason(reason: str, *, can_see: bool, about_identifying_field: bool) -> str:

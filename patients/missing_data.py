@@ -10,9 +10,11 @@ source is `source(visits) -> {visit id: [what is missing]}`.
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from .missing_codes import GRADE_ITEMS, ItemKind, visit_missing_items
 from .models import RecordStatus, StudyOutcome, Visit, VisitOutcomeValue
 from .scale_models import SHORT_NAMES, GradingSource, ScaleAssessment
 from .selectors import Access, patients_visible
+from .services.missing_codes import photo_items
 
 _SOURCES: list = []
 
@@ -26,6 +28,7 @@ def register_source(source) -> None:
 class VisitGaps:
     visit: Visit
     missing: list[str] = field(default_factory=list)
+    coded: list[str] = field(default_factory=list)  # items marked missing, with their code: not gaps
 
 
 @dataclass
@@ -53,17 +56,38 @@ def missing_data_report(access: Access, *, site_id: int | None = None) -> Missin
             visit__in=visits, source=GradingSource.IN_PERSON, status=RecordStatus.RECORDED
         ).values_list("visit_id", "scale", "complete")
     }
+    coded_items = visit_missing_items(visits)
+    coded: dict[int, list[str]] = defaultdict(list)
+
+    def gap(visit, kind: str, item_code: str, label: str, coded_label: str | None = None) -> None:
+        # An item marked missing with a code is accounted for: reported with its code, not as a gap.
+        item = coded_items.get(visit.pk, {}).get((kind, item_code))
+        if item is None:
+            gaps[visit.pk].append(label)
+        else:
+            coded[visit.pk].append(f"{coded_label or label}: {item.get_code_display().lower()}")
+
     for visit in visits:
         if visit.house_brackmann is None:
-            gaps[visit.pk].append("House–Brackmann grade")
+            gap(visit, ItemKind.GRADE, "house_brackmann", GRADE_ITEMS["house_brackmann"])
         for scale in visit.patient.study.scales or []:
             if scale not in SHORT_NAMES:
                 continue  # House-Brackmann: the visit's own field, above
             complete = graded.get((visit.pk, scale))
             if complete is False:  # an incomplete scale counts as missing
                 gaps[visit.pk].append(f"{SHORT_NAMES[scale]} (incomplete)")
-            elif complete is None and not (scale == "sunnybrook" and visit.sunnybrook_composite is not None):
-                # A composite typed in without items still counts as the visit's Sunnybrook grade.
+            elif complete is None and scale == "sunnybrook":
+                # A composite typed in without items still counts as the visit's Sunnybrook grade; a
+                # missing-data code on that composite accounts for it too.
+                if visit.sunnybrook_composite is None:
+                    gap(
+                        visit,
+                        ItemKind.GRADE,
+                        "sunnybrook_composite",
+                        SHORT_NAMES[scale],
+                        GRADE_ITEMS["sunnybrook_composite"],
+                    )
+            elif complete is None:
                 gaps[visit.pk].append(SHORT_NAMES[scale])
     outcomes = defaultdict(list)
     for outcome in StudyOutcome.objects.filter(study_id__in={v.patient.study_id for v in visits}).order_by("id"):
@@ -72,10 +96,16 @@ def missing_data_report(access: Access, *, site_id: int | None = None) -> Missin
     for visit in visits:
         for outcome in outcomes[visit.patient.study_id]:
             if (visit.pk, outcome.pk) not in entered:
-                gaps[visit.pk].append(outcome.name)
+                gap(visit, ItemKind.OUTCOME, outcome.code, outcome.name)
     for source in _SOURCES:
         for visit_id, missing in source(visits).items():
             gaps[visit_id].extend(missing)
-    rows = [VisitGaps(visit, gaps[visit.pk]) for visit in visits if gaps[visit.pk]]
+    for visit_id, items in coded_items.items():  # the photo codes: the sources leave coded photos out
+        coded[visit_id] += [
+            f"Photo: {photo_items().get(item.item_code, item.item_code)}: {item.get_code_display().lower()}"
+            for (kind, _), item in items.items()
+            if kind == ItemKind.PHOTO
+        ]
+    rows = [VisitGaps(visit, gaps[visit.pk], coded[visit.pk]) for visit in visits if gaps[visit.pk]]
     counts = Counter(item for row in rows for item in row.missing)
     return MissingDataReport(visits=rows, visits_checked=len(visits), counts=counts.most_common())

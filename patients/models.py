@@ -716,4 +716,5 @@ from .adverse_event_models import AdverseEvent  # noqa: E402, F401
 from .allocation_models import AllocationListDownload  # noqa: E402, F401
 from .api_models import ApiToken, PseudonymKey, SubjectPseudonym  # noqa: E402, F401
 from .eligibility_models import EligibilityAnswer, EligibilityCriterion  # noqa: E402, F401
+from .missing_codes import MissingItem  # noqa: E402, F401
 from .scale_models import ScaleAssessment  # noqa: E402, F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import scale_views, views
+from . import missing_code_views, scale_views, views
 
 # Paths and names are pinned by the tests of other modules: change neither.
 urlpatterns = [
@@ -25,6 +25,14 @@ urlpatterns = [
         "patients/<int:pk>/visits/<int:visit_pk>/scales/<str:scale>/void/",
         scale_views.visit_scale_void,
         name="visit_scale_void",
+    ),
+    path(
+        "patients/<int:pk>/visits/<int:visit_pk>/missing/",
+        missing_code_views.missing_item_create,
+        name="missing_item_create",
+    ),
+    path(
+        "patients/<int:pk>/missing/<int:item_pk>/void/", missing_code_views.missing_item_void, name="missing_item_void"
     ),
     path("patients/<int:pk>/injections/new/", views.injection_create, name="injection_create"),
     path("patients/<int:pk>/injections/<int:session_pk>/edit/", views.injection_edit, name="injection_edit"),

@@ -16,13 +16,16 @@ from django.views.decorators.http import require_http_methods
 
 from . import forms, history, selectors, services
 from .adverse_event_models import accepts_adverse_events
+from .missing_codes import visit_missing_items
 from .missing_data import missing_data_report
 from .models import (
     AdverseEvent,
     InjectionSession,
     Patient,
     PatientIdentifiers,
+    StudyOutcome,
     Visit,
+    VisitOutcomeValue,
 )
 
 PATIENTS_PER_PAGE = 25
@@ -192,6 +195,7 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         identifiers = PatientIdentifiers.objects.filter(patient=patient).first()
     accepts_data = can_edit and patient.accepts_new_data
     timeline = selectors.patient_timeline(patient)
+    _attach_missing_codes(patient, timeline)
     context = {
         "patient": patient,
         "identifiers": identifiers,
@@ -214,6 +218,28 @@ def render_patient_page(request, access, patient, *, status: int = 200, **extra)
         **extra,
     }
     return render(request, "patients/patient_detail.html", context, status=status)
+
+
+def _attach_missing_codes(patient, timeline) -> None:
+    """Each recorded visit's missing-data codes, for the timeline: `coded` (every code) and the grades',
+    and `outcomes_missing`, the study outcomes with neither a value nor a code (each offered a link)."""
+    visits = [row.visit for row in timeline if row.visit]
+    coded = visit_missing_items(visits)
+    outcomes = list(StudyOutcome.objects.filter(study_id=patient.study_id).order_by("id"))
+    entered = (
+        set(VisitOutcomeValue.objects.filter(visit__in=visits).values_list("visit_id", "outcome_id"))
+        if outcomes
+        else set()
+    )
+    for row in timeline:
+        if row.visit:
+            items = coded.get(row.visit.pk, {})
+            row.visit.coded = list(items.values())
+            row.visit.coded_house_brackmann = items.get(("grade", "house_brackmann"))
+            row.visit.coded_sunnybrook = items.get(("grade", "sunnybrook_composite"))
+            row.visit.outcomes_missing = [
+                o for o in outcomes if (row.visit.pk, o.pk) not in entered and ("outcome", o.code) not in items
+            ]
 
 
 def _randomizable(patient) -> bool:

@@ -31,6 +31,7 @@ from analysis.long_format import COLUMN_NAMES, COLUMNS, data_dictionary, long_ro
 from analysis.selectors import analysis_engine_version, metric_definitions, outcome_table
 from measurements.models import Photo
 from patients.api_plumbing import invalid_cursor
+from patients.missing_codes import ItemKind, MissingCode, MissingItem
 from patients.models import RecordStatus, Study, Visit
 
 from .tables import Column, ExportContext, Role, Table, subjects_included
@@ -49,6 +50,7 @@ SOURCE = {
     "yaw_deg": "yaw_deg",
     "pitch_deg": "pitch_deg",
     "roll_deg": "roll_deg",
+    "missing_code": "missing_code",
 }
 _REORDER = itemgetter(*(COLUMN_NAMES.index(source) for source in SOURCE.values()))
 _LABELS = {name: (label, type_, unit) for name, label, type_, unit, _ in COLUMNS}
@@ -78,13 +80,16 @@ COLUMNS_OUT = [
     _column("day", nullable=True),
     _column("expression"),
     _column("metric"),
-    _column("value"),
+    # Null where the item was marked missing with a code: the code is then in missing_code.
+    _column("value", nullable=True),
     _column("unit"),
     _column("engine_version"),
     # The photo's head pose (docs/metrics.md, "Head pose"): angles, not identifying; null for grades.
     _column("yaw_deg", nullable=True),
     _column("pitch_deg", nullable=True),
     _column("roll_deg", nullable=True),
+    # Why an item has no value (patients.missing_codes): a code from a fixed list, never the typed reason.
+    _column("missing_code", nullable=True, allowed=tuple(MissingCode.values)),
 ]
 
 
@@ -172,17 +177,23 @@ def _row_bound(filters: dict, n_photo_metrics: int, n_visit_metrics: int):
     """
     photos = Photo.objects.filter(patient=OuterRef("pk"), is_current=True)
     visits = Visit.objects.filter(patient=OuterRef("pk"), status=RecordStatus.RECORDED)
+    # A photo marked missing with a code has a row of its own (value null, the code in missing_code).
+    coded_photos = MissingItem.objects.filter(
+        visit__patient=OuterRef("pk"), item_kind=ItemKind.PHOTO, status=RecordStatus.RECORDED
+    )
     if filters.get("expression"):
         photos = photos.filter(expression=filters["expression"])
+        coded_photos = coded_photos.filter(item_code=filters["expression"])
     if filters.get("visit"):
         photos = photos.filter(visit__scheduled_visit__code=filters["visit"])
         visits = visits.filter(scheduled_visit__code=filters["visit"])
+        coded_photos = coded_photos.filter(visit__scheduled_visit__code=filters["visit"])
 
-    def count(queryset):
-        counted = queryset.order_by().values("patient").annotate(n=Count("*")).values("n")
+    def count(queryset, by="patient"):
+        counted = queryset.order_by().values(by).annotate(n=Count("*")).values("n")
         return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
-    return count(photos) * n_photo_metrics + count(visits) * n_visit_metrics
+    return (count(photos) + count(coded_photos, "visit__patient")) * n_photo_metrics + count(visits) * n_visit_metrics
 
 
 def page_rows(study: Study, filters: dict, ctx: ExportContext, cursor: str | None, size: int):
@@ -248,7 +259,8 @@ OUTCOMES = Table(
     inclusion="The rows the outcome tables count (docs/analysis.md, 'Which data count'): randomized subjects, "
     "recorded visits up to withdrawal, current photos scored by the newest engine version that passed the "
     "quality gates; oriented metrics only where the affected side is recorded; grades and study-defined "
-    "outcomes of every recorded visit up to withdrawal.",
+    "outcomes of every recorded visit up to withdrawal; and every item the site marked missing with a code "
+    "(value null, missing_code set).",
     present=present,
     filters=("arm", "visit", "expression", "metric"),
     stream=stream_rows,

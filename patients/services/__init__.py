@@ -25,6 +25,7 @@ One module per concept; everything is re-exported here, so callers write
 - `study_lock`: closing a study (its database locked: `common.require_study_open`) and reopening it
 - `outcomes`: study-defined outcome values per visit, and their CSV import
 - `adverse_events`: the rules of an adverse event, record, correct, void
+- `missing_codes`: an expected item of a visit marked missing with a code and a reason, and withdrawn
 - `eligibility`: the eligibility checklist, its answers, and the rule randomization applies
 - `scales`: clinician-graded scales item by item at a visit: record, correct, void
 - `common`: the audited save and the rules the others share
@@ -51,6 +52,7 @@ from .injections import (
     injection_session_validate,
     injection_session_void,
 )
+from .missing_codes import missing_item_record, missing_item_void, missing_items_clear, visit_expected_items
 from .outcomes import OUTCOME_IMPORT_COLUMNS, outcome_values_import, study_outcome_define, visit_outcomes_record
 from .patients import (
     PATIENT_CLINICAL_FIELDS,
@@ -131,6 +133,10 @@ __all__ = [
     "schedule_change_effect",
     "study_setting_check",
     "study_setting_save",
+    "missing_item_record",
+    "missing_item_void",
+    "missing_items_clear",
+    "visit_expected_items",
     "visit_record",
     "visit_update",
     "visit_validate",

@@ -6,8 +6,10 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from ..missing_codes import ItemKind
 from ..models import RecordStatus, Study, StudyOutcome, Visit, VisitOutcomeValue
 from .common import require_study_open, save_audited
+from .missing_codes import missing_items_clear, missing_items_clear_many
 
 
 @transaction.atomic
@@ -78,6 +80,7 @@ def visit_outcomes_record(*, visit: Visit, by: User, values: dict, reason: str =
         record.full_clean()
         save_audited(record, by=by, reason=reason)
         saved.append(record)
+    missing_items_clear(visit=visit, item_kind=ItemKind.OUTCOME, item_codes=[r.outcome.code for r in saved], by=by)
     return saved
 
 
@@ -137,4 +140,6 @@ def outcome_values_import(*, study: Study, rows: list[dict], by: User, dry_run: 
         require_study_open(study)  # again, locked: the study may have been closed since the check
         for record in accepted:
             save_audited(record, by=by, reason="Imported from CSV")
+        imported = {(record.visit_id, record.outcome.code) for record in accepted}
+        missing_items_clear_many(item_kind=ItemKind.OUTCOME, items=imported, by=by)
     return refused

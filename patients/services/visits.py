@@ -7,8 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ..missing_codes import GRADE_ITEMS, ItemKind
 from ..models import Patient, RecordStatus, ScheduledVisit, Visit
 from .common import require_accepts_data, require_open_to_corrections, require_reason, save_audited, void_record
+from .missing_codes import missing_items_clear
 
 VISIT_FIELDS = (
     "date_performed",
@@ -85,6 +87,8 @@ def visit_update(*, visit: Visit, by: User, reason: str, **changes) -> Visit:
         setattr(visit, k, v)
     visit_validate(patient=visit.patient, scheduled_visit=visit.scheduled_visit, visit=visit)
     save_audited(visit, by=by, reason=reason)
+    graded = [name for name in GRADE_ITEMS if getattr(visit, name) is not None]
+    missing_items_clear(visit=visit, item_kind=ItemKind.GRADE, item_codes=graded, by=by)
     return visit
 
 

@@ -52,6 +52,13 @@ def _plant_records(study, patient, *, coordinator, data_manager):
     )
     add_scored_photo(baseline, by=coordinator, metrics=score_metrics(20.0, 22.5))
     services.visit_scale_record(visit=baseline, scale="sunnybrook", responses={"sb_rest_eye": "wide"}, by=coordinator)
+    services.missing_item_record(  # a missing-data code's reason, and a withdrawn code's void reason
+        visit=baseline, item_kind="grade", item_code="sunnybrook_composite", code="other", reason="x", by=coordinator
+    )
+    withdrawn = services.missing_item_record(
+        visit=baseline, item_kind="photo", item_code="smile_open", code="declined", reason="x", by=coordinator
+    )
+    services.missing_item_void(item=withdrawn, by=coordinator, reason="x")
     services.injection_session_record(
         patient=patient,
         by=coordinator,

@@ -21,7 +21,7 @@ DEV = "commissure_height_deviation_mm"
 SIGNED = "commissure_height_signed_mm"
 COLUMNS = [
     "subject_id", "arm", "visit", "day", "expression", "metric", "value", "unit", "engine_version",
-    "yaw_deg", "pitch_deg", "roll_deg",
+    "yaw_deg", "pitch_deg", "roll_deg", "missing_code",
 ]  # fmt: skip
 
 
@@ -209,3 +209,53 @@ def test_a_newer_engine_version_shows_at_once(login, investigator, study, cohort
                               metrics=score_metrics(20.0, 20.5))  # fmt: skip
     rows = json_rows(client, outcomes_url(study, metric=DEV))
     assert [(r["visit"], r["engine_version"], r["value"]) for r in rows] == [("week-12", "99.0.0", 0.5)]
+
+
+def test_a_missing_coded_item_is_a_row_with_no_value_and_its_code(login, investigator, study, cohort, coordinator_a):
+    """Issue 20: the code is its own column, in the API's table and the investigators' long download alike."""
+    from patients.services import missing_item_record
+
+    a = cohort["a"]
+    baseline_a = a.visits.get(scheduled_visit__code="baseline")
+    missing_item_record(
+        visit=baseline_a,
+        item_kind="grade",
+        item_code="sunnybrook_composite",
+        code="declined",
+        reason="x",
+        by=coordinator_a,
+    )
+    missing_item_record(
+        visit=baseline_a, item_kind="photo", item_code="brow_raise", code="not_done", reason="", by=coordinator_a
+    )
+    client = login(investigator)
+    rows = csv_rows(client, outcomes_url(study, format="csv"))
+    mine = [r for r in rows if r["subject_id"] == subject_of(a) and r["missing_code"]]
+    assert {(r["metric"], r["expression"], r["value"], r["missing_code"]) for r in mine if not r["expression"]} == {
+        ("sunnybrook_composite", "", "", "declined")
+    }
+    photo_rows = [r for r in mine if r["expression"] == "brow_raise"]
+    assert photo_rows and {(r["value"], r["missing_code"]) for r in photo_rows} == {("", "not_done")}
+    assert all(r["missing_code"] == "" for r in rows if r["value"])  # a value and a code never share a row
+    paged = json_rows(client, outcomes_url(study, page_size=5))
+    assert len(paged) == len(rows)
+    coded = [r for r in paged if r["missing_code"] == "declined"]
+    assert [(r["metric"], r["value"]) for r in coded] == [("sunnybrook_composite", None)]
+    # The investigators' own long download carries the same column, from the same definition.
+    long = b"".join(client.get(f"/studies/{study.code}/outcomes/files/dataset.csv").streaming_content).decode()
+    long_rows_ = list(csv.DictReader(io.StringIO(long)))
+    assert list(long_rows_[0])[-1] == "missing_code"
+    assert [(r["metric"], r["value"]) for r in long_rows_ if r["missing_code"] == "declined"] == [
+        ("sunnybrook_composite", "")
+    ]
+
+
+def test_the_data_dictionary_documents_the_missing_code_column(
+    api_client_token, token_client, study, cohort, throttle_rates
+):
+    response = token_client(api_client_token).get(outcomes_url(study, format="zip"))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    dictionary = list(csv.DictReader(io.StringIO(archive.read("data_dictionary.csv").decode())))
+    (entry,) = [d for d in dictionary if d["table"] == "outcomes" and d["variable"] == "missing_code"]
+    assert "declined" in entry["allowed_values"] and "lost_to_follow_up" in entry["allowed_values"]
+    assert "missing-data code" in entry["label"]

@@ -99,6 +99,14 @@ def trial_with_canaries(
         photo = photo_services.photo_upload(
             visit=visit_1, expression="rest", data=noise_jpeg(4), filename="rest.jpg", by=coordinator_a
         )
+    # A missing-data code with its reason, and one withdrawn (a void reason): both filled below.
+    missing_code = services.missing_item_record(
+        visit=visit_1, item_kind="grade", item_code="sunnybrook_composite", code="other", reason="x", by=coordinator_a
+    )
+    withdrawn_code = services.missing_item_record(
+        visit=visit_1, item_kind="photo", item_code="smile_open", code="declined", reason="x", by=coordinator_a
+    )
+    services.missing_item_void(item=withdrawn_code, by=coordinator_a, reason="Marked on the wrong visit")
     write_old_free_text_adverse_events(
         visit_1, "Bruising", by=coordinator_a, reason=f"{CANARY}-adverse-event-edit-reason"
     )
@@ -145,6 +153,7 @@ def trial_with_canaries(
         "visits": {withdrawn.pk: visit_1.pk, other.pk: visit_2.pk},
         "sessions": {withdrawn.pk: session_1.pk, other.pk: session_2.pk},
         "events": {withdrawn.pk: event.pk, other.pk: event.pk},  # another patient's event: a 404 page
+        "missing_items": {withdrawn.pk: missing_code.pk, other.pk: missing_code.pk},
         "photo": Photo.objects.get(pk=photo.pk),
         "filled": filled,
     }
@@ -170,6 +179,7 @@ def _paths(data) -> list[str]:
                 "visit_pk": data["visits"][patient.pk],
                 "session_pk": data["sessions"][patient.pk],
                 "event_pk": data["events"][patient.pk],
+                "item_pk": data["missing_items"][patient.pk],
             }
             path = re.sub(r"<int:(\w+)>", lambda m, ids=ids: str(ids[m.group(1)]), route)
             for kind in ("original", "preview", "thumbnail", "overlay"):

@@ -112,6 +112,9 @@ def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_
     assessment = services.visit_scale_record(
         visit=visit, scale="sunnybrook", responses={"sb_rest_eye": "narrow"}, by=coordinator_a
     )
+    missing = services.missing_item_record(
+        visit=visit, item_kind="photo", item_code="brow_raise", code="declined", reason="", by=coordinator_a
+    )
     unrandomized = make_patient(site_a, coordinator_a)
     screening = make_patient(site_a, coordinator_a, enroll=False)
     _close(study, data_manager)
@@ -123,6 +126,7 @@ def locked(settings, tmp_path, study, site_a, coordinator_a, data_manager, bont_
         "event": event,
         "outcome": outcome,
         "assessment": assessment,
+        "missing": missing,
         "unrandomized": unrandomized,
         "screening": screening,
         "today": today,
@@ -197,6 +201,20 @@ def _write_paths(locked, *, study, site_a, coordinator_a, data_manager, bont_arm
             by=data_manager,
             dry_run=False,
         ),
+        "missing_item_record": lambda: services.missing_item_record(
+            visit=visit,
+            item_kind="grade",
+            item_code="sunnybrook_composite",
+            code="not_done",
+            reason="",
+            by=coordinator_a,
+        ),
+        "missing_item_void": lambda: services.missing_item_void(
+            item=locked["missing"], by=coordinator_a, reason="Marked on the wrong visit"
+        ),
+        "missing_items_clear": lambda: services.missing_items_clear(
+            visit=visit, item_kind="photo", item_codes=["brow_raise"], by=coordinator_a
+        ),
         "photo_upload": lambda: photo_services.photo_upload(
             visit=visit, expression="rest", data=noise_jpeg(1), filename="rest.jpg", by=coordinator_a
         ),
@@ -223,6 +241,7 @@ NOT_PATIENT_WRITES = {
     "patient_eligibility",
     "require_eligible",
     "visit_validate",
+    "visit_expected_items",
     "randomization_block",
     "randomization_list_generate",
     "study_outcome_define",
